@@ -1,0 +1,67 @@
+"""The `smsc` command line. Each subcommand is a small function; the work lives elsewhere."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    import platform
+
+    from smsc import __version__, codec
+
+    print(f"smsc {__version__} (Python {platform.python_version()})")
+    for twin, implementation in codec.active().items():
+        print(f"codec.{twin}: {implementation}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    print("smsc serve: the gateway is not implemented yet (see the open issues)", file=sys.stderr)
+    return 1
+
+
+def cmd_pdu_decode(args: argparse.Namespace) -> int:
+    from smsc.codec import pdu as pdu_codec
+    from smsc.smpp.errors import SmppError
+    from smsc.smpp.pdus import to_jsonable
+
+    text = args.hex if args.hex is not None else sys.stdin.read()
+    try:
+        data = bytes.fromhex("".join(text.split()))
+    except ValueError as exc:
+        print(f"not hexadecimal: {exc}", file=sys.stderr)
+        return 2
+    try:
+        decoded = pdu_codec.decode(data)
+    except SmppError as exc:
+        print(json.dumps({"error": exc.status_name, "command_status": exc.command_status,
+                          "field": exc.field, "message": exc.args[0]}), file=sys.stderr)
+        return 1
+    print(json.dumps(to_jsonable(decoded), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsc", description="A self-hosted SMPP 3.4 gateway.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("version", help="print the version and the active codec").set_defaults(func=cmd_version)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("-c", "--config", help="TOML config file (default: the embedded one)")
+    serve.set_defaults(func=cmd_serve)
+
+    pdu = sub.add_parser("pdu", help="PDU tools").add_subparsers(dest="pdu_command", required=True)
+    decode = pdu.add_parser("decode", help="print every field of a PDU given in hex (or on stdin) as JSON")
+    decode.add_argument("hex", nargs="?", help="the PDU in hex; read from stdin when absent")
+    decode.set_defaults(func=cmd_pdu_decode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
