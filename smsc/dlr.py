@@ -1,0 +1,230 @@
+"""Delivery receipts: the customary text, the state words, the receipt TLVs. Pure.
+
+The text is the de-facto format of SMPP 3.4 appendix B, which the specification leaves
+vendor-specific:
+
+    id:IIIIIIIIII sub:001 dlvrd:001 submit date:YYMMDDhhmm done date:YYMMDDhhmm
+    stat:DELIVRD err:000 text:first twenty chars
+
+We write exactly that (dates in UTC) and read it tolerantly, since carriers vary: any
+case, fields missing or reordered, 12-digit dates with seconds, `Text:` or `text:`, and
+ids in decimal where the submit_sm_resp gave hex or the other way round (see
+`same_message_id`). Times are epoch seconds (float, UTC) as everywhere in the store.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from smsc.smpp.constants import EsmClass, MessageState, RegisteredDelivery, Tag
+
+# The seven-letter words of appendix B (ENROUTE is not in it but carriers send it).
+STAT_WORDS: dict[MessageState, str] = {
+    MessageState.ENROUTE: "ENROUTE",
+    MessageState.DELIVERED: "DELIVRD",
+    MessageState.EXPIRED: "EXPIRED",
+    MessageState.DELETED: "DELETED",
+    MessageState.UNDELIVERABLE: "UNDELIV",
+    MessageState.ACCEPTED: "ACCEPTD",
+    MessageState.UNKNOWN: "UNKNOWN",
+    MessageState.REJECTED: "REJECTD",
+}
+_WORD_STATES: dict[str, MessageState] = {word: state for state, word in STAT_WORDS.items()}
+# Spellings seen from carriers besides the seven-letter ones.
+_WORD_STATES.update({
+    "DELIVERED": MessageState.DELIVERED,
+    "UNDELIVERABLE": MessageState.UNDELIVERABLE,
+    "UNDELIVERED": MessageState.UNDELIVERABLE,
+    "FAILED": MessageState.UNDELIVERABLE,
+    "ACCEPTED": MessageState.ACCEPTED,
+    "REJECTED": MessageState.REJECTED,
+    "DELETD": MessageState.DELETED,
+})
+
+TEXT_CHARS = 20  # appendix B: the first 20 characters of the short message
+
+# network_error_code's first octet, SMPP 3.4 section 5.3.2.31.
+NETWORK_TYPE_GSM = 3
+NETWORK_TYPE_SMPP = 7
+NETWORK_TYPE_SMSC = 8  # message centre specific
+
+
+class Receipt(msgspec.Struct, frozen=True, gc=False):
+    """What a receipt text said. Fields it did not carry are None."""
+
+    id: str | None = None
+    sub: int | None = None
+    dlvrd: int | None = None
+    submit_date: float | None = None
+    done_date: float | None = None
+    stat: str | None = None
+    state: MessageState | None = None
+    err: str | None = None
+    text: str = ""
+
+
+def stat_word(state: int) -> str:
+    return STAT_WORDS[MessageState(state)]
+
+
+def state_of_word(word: str) -> MessageState | None:
+    """The MessageState a stat word means, any case; None for a word nobody uses."""
+    return _WORD_STATES.get(word.strip().upper())
+
+
+def format_date(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%y%m%d%H%M")
+
+
+def build_text(
+    message_id: str,
+    state: int,
+    submitted: float,
+    done: float,
+    *,
+    err: int = 0,
+    sub: int = 1,
+    dlvrd: int | None = None,
+    text: str = "",
+) -> str:
+    """The receipt text for one message. `dlvrd` defaults to `sub` when delivered, else 0."""
+    if dlvrd is None:
+        dlvrd = sub if state == MessageState.DELIVERED else 0
+    return (
+        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{format_date(submitted)}"
+        f" done date:{format_date(done)} stat:{stat_word(state)} err:{err:03d}"
+        f" text:{text[:TEXT_CHARS]}"
+    )
+
+
+# One key: value pair; a value runs to the next known key (or the end, for text).
+_KEYS = r"id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err|text"
+_FIELD = re.compile(rf"(?i)(?:^|\s)({_KEYS}):\s*(.*?)(?=\s+(?:{_KEYS}):|$)", re.DOTALL)
+_DATE = re.compile(r"\d{10}(\d{2})?")
+
+
+def _parse_date(value: str) -> float | None:
+    if not _DATE.fullmatch(value):
+        return None
+    fmt = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    try:
+        return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def _parse_int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def parse_text(data: str | bytes) -> Receipt | None:
+    """Read a receipt text; None when it carries neither an id nor a stat (not a receipt)."""
+    if isinstance(data, bytes):
+        data = data.decode("latin-1")
+    found: dict[str, str] = {}
+    for key, value in _FIELD.findall(data.lstrip()):
+        key = re.sub(r"[ _]?date$", " date", key.lower())
+        found.setdefault(key, value if key == "text" else value.strip())
+    if "id" not in found and "stat" not in found:
+        return None
+    stat = found.get("stat")
+    return Receipt(
+        id=found.get("id") or None,
+        sub=_parse_int(found.get("sub", "")),
+        dlvrd=_parse_int(found.get("dlvrd", "")),
+        submit_date=_parse_date(found.get("submit date", "")),
+        done_date=_parse_date(found.get("done date", "")),
+        stat=stat,
+        state=state_of_word(stat) if stat else None,
+        err=found.get("err"),
+        text=found.get("text", ""),
+    )
+
+
+def _readings(message_id: str) -> set[int]:
+    """The numbers an id may stand for: decimal and hexadecimal readings."""
+    readings = set()
+    for base in (10, 16):
+        try:
+            readings.add(int(message_id, base))
+        except ValueError:
+            pass
+    return readings
+
+
+def same_message_id(a: str, b: str) -> bool:
+    """Whether two ids name the same message: equal ignoring case and leading zeros, or
+    one is the other written in another base (a carrier answering `1a2b` in its
+    submit_sm_resp and `6699` in its receipt). Two all-digit ids compare as decimals
+    only, or `10` and `16` would match through a hex reading."""
+    a, b = a.strip().lower(), b.strip().lower()
+    if a == b:
+        return True
+    if a.isdigit() and b.isdigit():
+        return int(a) == int(b)
+    return bool(_readings(a) & _readings(b))
+
+
+def network_error_code(code: int, network_type: int = NETWORK_TYPE_SMSC) -> bytes:
+    """The 3-octet network_error_code value: network type, then the error big-endian."""
+    return bytes((network_type,)) + code.to_bytes(2, "big")
+
+
+def receipt_tlvs(message_id: str, state: int, error: int | None = None,
+                 network_type: int = NETWORK_TYPE_SMSC) -> tuple[tuple[int, Any], ...]:
+    """receipted_message_id, message_state and (when there is an error) network_error_code,
+    as (tag, value) pairs typed as the codec expects."""
+    tlvs: list[tuple[int, Any]] = [
+        (Tag.RECEIPTED_MESSAGE_ID, message_id),
+        (Tag.MESSAGE_STATE, int(state)),
+    ]
+    if error:
+        tlvs.append((Tag.NETWORK_ERROR_CODE, network_error_code(error, network_type)))
+    return tuple(tlvs)
+
+
+def wants_receipt(registered_delivery: int, state: int) -> bool:
+    """Whether registered_delivery asks for a receipt on reaching this final state."""
+    wanted = registered_delivery & RegisteredDelivery.RECEIPT_MASK
+    if wanted == RegisteredDelivery.RECEIPT_ON_FINAL:
+        return True
+    return wanted == RegisteredDelivery.RECEIPT_ON_FAILURE and state != MessageState.DELIVERED
+
+
+def receipt_deliver_sm(
+    *,
+    message_id: str,
+    state: int,
+    submitted: float,
+    done: float,
+    source: str,
+    destination: str,
+    source_ton: int = 0,
+    source_npi: int = 0,
+    dest_ton: int = 0,
+    dest_npi: int = 0,
+    service_type: str = "",
+    segments: int = 1,
+    error: int | None = None,
+    text: str = "",
+) -> dict[str, Any]:
+    """The deliver_sm fields of the receipt for one message (plain values, msgpack-able):
+    addressed from the message's destination back to its source."""
+    delivered = segments if state == MessageState.DELIVERED else 0
+    body = build_text(message_id, state, submitted, done, err=error or 0, sub=segments,
+                      dlvrd=delivered, text=text)
+    return {
+        "service_type": service_type,
+        "source_addr_ton": dest_ton,
+        "source_addr_npi": dest_npi,
+        "source_addr": destination,
+        "dest_addr_ton": source_ton,
+        "dest_addr_npi": source_npi,
+        "destination_addr": source,
+        "esm_class": EsmClass.TYPE_DELIVERY_RECEIPT,
+        "short_message": body.encode("latin-1", "replace"),
+        "tlvs": [list(t) for t in receipt_tlvs(message_id, state, error)],
+    }
