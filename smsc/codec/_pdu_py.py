@@ -15,8 +15,10 @@ Rules enforced both ways, so that whatever `encode` writes `decode` accepts:
 """
 from __future__ import annotations
 
+import itertools
+from string import Template
 from struct import Struct
-from typing import Any
+from typing import Any, Callable
 
 from smsc.smpp import pdus, status as st
 from smsc.smpp.constants import HEADER_SIZE, TLV_SPEC, Tag, TlvType
@@ -30,29 +32,181 @@ _HEADER = Struct(">IIII")
 _TLV_HEADER = Struct(">HH")
 _U32 = Struct(">I")
 _MAX_U32 = 0xFFFFFFFF
-_INT_TLV_SIZE = {TlvType.INT1: 1, TlvType.INT2: 2, TlvType.INT4: 4}
+
+# TLV_SPEC as plain ints, with each tag's name for errors: enum lookups and Tag(tag).name
+# cost microseconds per TLV. Integer TLVs have a fixed size (low == high).
+TLV_INT, TLV_CSTR, TLV_OCTETS, TLV_EMPTY = range(4)
+TlvRule = tuple[int, int, int, str]
+_TLV_KIND = {TlvType.INT1: TLV_INT, TlvType.INT2: TLV_INT, TlvType.INT4: TLV_INT, TlvType.CSTR: TLV_CSTR,
+             TlvType.OCTETS: TLV_OCTETS, TlvType.EMPTY: TLV_EMPTY}
+TLVS: dict[int, TlvRule] = {
+    int(tag): (_TLV_KIND[kind], low, high, Tag(tag).name.lower()) for tag, (kind, low, high) in TLV_SPEC.items()
+}
 
 # Small ints for the kinds: the walk compares them in its hot loop.
 _U8, _CSTR, _TIME, _SM, _DESTS, _UNSUCCESS, _INT32 = range(7)
 _CODE = {Kind.U8: _U8, Kind.CSTR: _CSTR, Kind.TIME: _TIME, Kind.SHORT_MESSAGE: _SM,
          Kind.DEST_ADDRESSES: _DESTS, Kind.UNSUCCESS_SMES: _UNSUCCESS, Kind.U32: _INT32}
 
-Plan = tuple[tuple[int, Field], ...]
+
+# Each class's BODY is compiled once, at import, into one straight-line reader and one
+# writer function (as dataclasses builds __init__): an interpreted walk costs a loop turn
+# and attribute lookups per field and ran at half the speed. The templates are their
+# steps, one per field kind: $i numbers the field, F$i and A$i (the Field and its allowed
+# set) are bound in the functions' namespace. A run of 1-octet integers shares one bounds
+# check; when it fails, RUN$i[end - pos] is the first field past the end.
+_READ_STEP = {
+    _CSTR: """
+    nul = data.find(0, pos, pos + $size)
+    if nul < 0:
+        raise _field_error(where, F$i, "no NUL within $size octets")
+    v$i = data[pos:nul].decode("latin-1") if nul != pos else ""
+    pos = nul + 1""",
+    _SM: """
+    if pos >= end:
+        raise _field_error(where, F$i, "body ends before this field", ESME_RINVCMDLEN)
+    sm_end = pos + 1 + data[pos]
+    if sm_end > end or data[pos] > $size:
+        raise _field_error(where, F$i, f"sm_length {data[pos]} past the end of the PDU or over $size")
+    v$i = data[pos + 1:sm_end]
+    pos = sm_end""",
+    _INT32: """
+    if pos + 4 > end:
+        raise _field_error(where, F$i, "body ends before this field", ESME_RINVCMDLEN)
+    v$i = int.from_bytes(data[pos:pos + 4], "big")
+    pos += 4""",
+    _DESTS: """
+    v$i, pos = _read_list(data, pos, F$i, where)""",
+}
+_READ_STEP[_UNSUCCESS] = _READ_STEP[_DESTS]
+_READ_STEP[_TIME] = _READ_STEP[_CSTR] + """
+    if v$i and not is_valid_time(v$i):
+        raise _field_error(where, F$i, f"{v$i!r} is not an SMPP time")"""
+_READ_RUN = """
+    if pos + $count > end:
+        raise _field_error(where, RUN$i[end - pos], "body ends before this field", ESME_RINVCMDLEN)"""
+_READ_RUN_ITEM = """
+    v$i = data[pos + $offset]"""
+_CHECK_ALLOWED = """
+    if v$i not in A$i:
+        raise _field_error(where, F$i, f"value {v$i} not allowed")"""
+_READ_TLVS = """
+    tlvs = _read_tlvs(data, pos, where)
+    pos = end"""
+# The operation defines no optional parameters, so its body is complete: octets past it
+# mean command_length disagrees with the body (ESME_RINVCMDLEN, as for a body cut short).
+# ESME_ROPTPARNOTALLWD would claim they are a parameter, which nothing here can know.
+_REJECT_TRAILING = """
+    if pos != end:
+        raise _field_error(where, "command_length", f"{end - pos} octets after the body", ESME_RINVCMDLEN)"""
+
+# Writer steps check one field each and name what goes into the one bytes %-format
+# that builds the body: (step, format piece, format arguments).
+_WRITE_STEP = {
+    _U8: ("""
+    v$i = source.$name
+    if type(v$i) is not int or not 0 <= v$i <= 255:
+        raise _encode_error(pdu, "$name", f"{v$i!r} is not a 1-octet integer")""", b"%c", "v$i"),
+    _CSTR: ("""
+    v$i = source.$name
+    if type(v$i) is not str:
+        raise _encode_error(pdu, "$name", f"{v$i!r} is not a str")
+    try:
+        b$i = v$i.encode("latin-1")
+    except UnicodeEncodeError:
+        raise _encode_error(pdu, "$name", f"{v$i!r} is not latin-1 text") from None
+    if len(b$i) >= $size or 0 in b$i:
+        raise _encode_error(pdu, "$name", f"{v$i!r} longer than $max or holds a NUL")""", b"%s\0", "b$i"),
+    _SM: ("""
+    v$i = source.$name
+    if type(v$i) is not bytes or len(v$i) > $size:
+        raise _encode_error(pdu, "$name", "must be bytes of at most $size octets")""", b"%c%s", "len(v$i), v$i"),
+    _INT32: ("""
+    v$i = source.$name
+    if type(v$i) is not int or not 0 <= v$i <= 0xFFFFFFFF:
+        raise _encode_error(pdu, "$name", f"{v$i!r} is not a 4-octet integer")""", b"%s", "v$i.to_bytes(4, 'big')"),
+    _DESTS: ("", b"%s", "_list_bytes(F$i, source.$name, pdu)"),
+}
+_WRITE_STEP[_UNSUCCESS] = _WRITE_STEP[_DESTS]
+_WRITE_STEP[_TIME] = (_WRITE_STEP[_CSTR][0] + """
+    if not is_valid_time(v$i):
+        raise _encode_error(pdu, "$name", f"{v$i!r} is not an SMPP time")""", *_WRITE_STEP[_CSTR][1:])
+_WRITE_ALLOWED = """
+    if v$i not in A$i:
+        raise _encode_error(pdu, "$name", f"value {v$i} not allowed")"""
 
 
-def _plan(fields: tuple[Field, ...]) -> Plan:
-    return tuple((_CODE[f.kind], f) for f in fields)
+def _compile(cls: type, fields: tuple[Field, ...], top: bool) -> tuple[Callable, Callable]:
+    """(reader, writer) for `fields` of `cls`: reader(data, pos, where, head) returns
+    (cls(*head, *values), pos); writer(source, pdu) returns source's fields as bytes."""
+    namespace: dict[str, Any] = {**_GENERATED_GLOBALS, "cls": cls}
+    read, write, pieces, args = [], [], [], []
+
+    def emit(steps: list[str], template: str, **names: Any) -> None:
+        steps.append(Template(template).substitute(names))
+
+    for i, field in enumerate(fields):
+        code = _CODE[field.kind]
+        names = {"i": i, "size": field.size, "max": field.size - 1, "name": field.name}
+        namespace[f"F{i}"], namespace[f"A{i}"] = field, field.allowed
+        if code != _U8:
+            emit(read, _READ_STEP[code], **names)
+        elif i == 0 or _CODE[fields[i - 1].kind] != _U8:  # the first of a run
+            run = tuple(itertools.takewhile(lambda f: f.kind is Kind.U8, fields[i:]))
+            namespace[f"RUN{i}"] = run
+            emit(read, _READ_RUN, i=i, count=len(run))
+            for offset in range(len(run)):
+                emit(read, _READ_RUN_ITEM, i=i + offset, offset=offset)
+            read.append(f"\n    pos += {len(run)}")
+        step, piece, arg = _WRITE_STEP[code]
+        emit(write, step, **names)
+        if field.allowed is not None:
+            emit(read, _CHECK_ALLOWED, **names)
+            emit(write, _WRITE_ALLOWED, **names)
+        pieces.append(piece)
+        emit(args, arg, **names)
+    values = [f"v{i}" for i in range(len(fields))]
+    if top and cls.HAS_TLVS:
+        read.append(_READ_TLVS)
+        values.append("tlvs")
+        pieces.append(b"%s")
+        args.append("_tlv_bytes(source.tlvs, pdu)")
+    elif top:
+        read.append(_REJECT_TRAILING)
+    namespace["FORMAT"] = b"".join(pieces)
+    source = (
+        "def read(data, pos, where, head):\n    end = len(data)" + "".join(read)
+        + f"\n    return cls(*head, {', '.join(values)}), pos\n"
+        + "def write(source, pdu):" + "".join(write)
+        + f"\n    return FORMAT % ({''.join(a + ', ' for a in args)})\n"
+    )
+    exec(compile(source, f"<smsc codec for {cls.__name__}>", "exec"), namespace)
+    return namespace["read"], namespace["write"]
 
 
-_PLANS: dict[type, Plan] = {cls: _plan(cls.BODY) for cls in pdus.PDU_CLASSES.values()}
-# The entries of submit_multi's and submit_multi_resp's lists.
+def _field_error(where: tuple[type[Pdu], int], field: Field | str, message: str,
+                 status: int | None = None) -> PduDecodeError:
+    cls, sequence = where
+    name = field if isinstance(field, str) else field.name
+    status = field.status if status is None else status  # type: ignore[union-attr]
+    return PduDecodeError(f"{cls.__name__}.{name}: {message}", command_status=status, field=name,
+                          sequence_number=sequence, command_id=cls.command_id)
+
+
+# The entries of submit_multi's and submit_multi_resp's lists, each with its own reader.
 _DEST_FLAG = Field("dest_flag", Kind.U8, status=st.ESME_RINVDESTFLAG,
                    allowed=frozenset({pdus.DEST_FLAG_SME, pdus.DEST_FLAG_DISTRIBUTION_LIST}))
-_SME_ADDRESS = _plan(pdus.DEST_21)
-_DL_NAME = _plan((Field("dl_name", Kind.CSTR, 21, st.ESME_RINVDLNAME),))
-_UNSUCCESS_SME = _plan((*pdus.DEST_21, Field("error_status_code", Kind.U32)))
-_PLANS.update({pdus.SmeAddress: _SME_ADDRESS, pdus.DistributionList: _DL_NAME,
-               pdus.UnsuccessSme: _UNSUCCESS_SME})
+_ENTRY_FIELDS = {
+    pdus.SmeAddress: pdus.DEST_21,
+    pdus.DistributionList: (Field("dl_name", Kind.CSTR, 21, st.ESME_RINVDLNAME),),
+    pdus.UnsuccessSme: (*pdus.DEST_21, Field("error_status_code", Kind.U32)),
+}
+_ENTRY_CLASSES = {
+    Kind.DEST_ADDRESSES: (pdus.SmeAddress, pdus.DistributionList),
+    Kind.UNSUCCESS_SMES: (pdus.UnsuccessSme,),
+}
+_DEST_FLAGS = {pdus.DEST_FLAG_SME: pdus.SmeAddress, pdus.DEST_FLAG_DISTRIBUTION_LIST: pdus.DistributionList}
+_GENERATED_GLOBALS: dict[str, Any] = {}  # filled below, once the helpers exist
 
 
 def decode_header(data: bytes) -> tuple[int, int, int, int]:
@@ -74,84 +228,31 @@ def decode(data: bytes) -> Pdu:
         raise UnknownCommandError(f"unknown command_id 0x{command_id:08X}", sequence_number=sequence)
     if length == HEADER_SIZE and command_status and cls.BODY_OPTIONAL_ON_ERROR:
         return cls(sequence, command_status)
-    values: list[Any] = [sequence, command_status]
-    where = (cls, sequence)
-    pos = _read(data, HEADER_SIZE, _PLANS[cls], values, where)
-    if cls.HAS_TLVS:
-        values.append(_read_tlvs(data, pos, where))
-    elif pos != length:
-        # The operation defines no optional parameters, so its body is complete: octets
-        # past it mean command_length disagrees with the body (ESME_RINVCMDLEN, as for a
-        # body cut short). ESME_ROPTPARNOTALLWD would claim they are a parameter, which
-        # nothing here can know.
-        raise _decode_error(where, "command_length", st.ESME_RINVCMDLEN, f"{length - pos} octets after the body")
-    return cls(*values)
+    return _READERS[cls](data, HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]
 
 
-def _decode_error(where: tuple[type[Pdu], int], name: str, status: int, message: str) -> PduDecodeError:
-    cls, sequence = where
-    return PduDecodeError(f"{cls.__name__}.{name}: {message}", command_status=status, field=name,
-                          sequence_number=sequence, command_id=cls.command_id)
-
-
-def _read(data: bytes, pos: int, plan: Plan, values: list[Any], where: tuple[type[Pdu], int]) -> int:
-    """Append the values of `plan`'s fields read from data[pos:] and return the new pos."""
-    end = len(data)
-    for code, field in plan:
-        if code == _CSTR or code == _TIME:
-            nul = data.find(0, pos, pos + field.size)
-            if nul < 0:
-                raise _decode_error(where, field.name, field.status, f"no NUL within {field.size} octets")
-            value = data[pos:nul].decode("latin-1") if nul != pos else ""
-            if code == _TIME and value and not is_valid_time(value):
-                raise _decode_error(where, field.name, field.status, f"{value!r} is not an SMPP time")
-            values.append(value)
-            pos = nul + 1
-            continue
-        if pos >= end:
-            raise _decode_error(where, field.name, st.ESME_RINVCMDLEN, "body ends before this field")
-        if code == _U8:
-            value = data[pos]
-            if field.allowed is not None and value not in field.allowed:
-                raise _decode_error(where, field.name, field.status, f"value {value} not allowed")
-            values.append(value)
-            pos += 1
-        elif code == _SM:
-            sm_end = pos + 1 + data[pos]
-            if sm_end > end or data[pos] > field.size:
-                raise _decode_error(where, field.name, field.status,
-                                    f"sm_length {data[pos]} past the end of the PDU or over {field.size}")
-            values.append(data[pos + 1:sm_end])
-            pos = sm_end
-        elif code == _INT32:
-            if pos + 4 > end:
-                raise _decode_error(where, field.name, st.ESME_RINVCMDLEN, "body ends before this field")
-            values.append(_U32.unpack_from(data, pos)[0])
-            pos += 4
-        else:
-            pos = _read_list(data, pos, code, field, values, where)
-    return pos
-
-
-def _read_list(data: bytes, pos: int, code: int, field: Field, values: list[Any],
-               where: tuple[type[Pdu], int]) -> int:
-    count, minimum = data[pos], 1 if code == _DESTS else 0
+def _read_list(data: bytes, pos: int, field: Field, where: tuple[type[Pdu], int]) -> tuple[tuple[Any, ...], int]:
+    minimum = 1 if field.kind is Kind.DEST_ADDRESSES else 0
+    if pos >= len(data):
+        raise _field_error(where, field, "body ends before this field", st.ESME_RINVCMDLEN)
+    count = data[pos]
     if not minimum <= count <= field.size:
-        raise _decode_error(where, field.name, field.status, f"{count} entries, must be {minimum} to {field.size}")
+        raise _field_error(where, field, f"{count} entries, must be {minimum} to {field.size}")
     pos += 1
-    entries: list[Any] = []
+    entries = []
     for _ in range(count):
-        if code == _UNSUCCESS:
-            entry_cls = pdus.UnsuccessSme
+        if minimum:  # submit_multi: each dest_address starts with its dest_flag
+            if pos >= len(data):
+                raise _field_error(where, _DEST_FLAG, "body ends before this field", st.ESME_RINVCMDLEN)
+            entry_cls = _DEST_FLAGS.get(data[pos])
+            if entry_cls is None:
+                raise _field_error(where, _DEST_FLAG, f"value {data[pos]} not allowed")
+            pos += 1
         else:
-            flag: list[int] = []
-            pos = _read(data, pos, ((_U8, _DEST_FLAG),), flag, where)
-            entry_cls = pdus.SmeAddress if flag[0] == pdus.DEST_FLAG_SME else pdus.DistributionList
-        entry: list[Any] = []
-        pos = _read(data, pos, _PLANS[entry_cls], entry, where)
-        entries.append(entry_cls(*entry))
-    values.append(tuple(entries))
-    return pos
+            entry_cls = pdus.UnsuccessSme
+        entry, pos = _READERS[entry_cls](data, pos, where, ())
+        entries.append(entry)
+    return tuple(entries), pos
 
 
 def _read_tlvs(data: bytes, pos: int, where: tuple[type[Pdu], int]) -> tuple[tuple[int, Any], ...]:
@@ -159,34 +260,29 @@ def _read_tlvs(data: bytes, pos: int, where: tuple[type[Pdu], int]) -> tuple[tup
     tlvs = []
     while pos < end:
         if pos + 4 > end:
-            raise _decode_error(where, "tlvs", st.ESME_RINVOPTPARSTREAM, "truncated TLV header")
-        tag, size = _TLV_HEADER.unpack_from(data, pos)
+            raise _field_error(where, "tlvs", "truncated TLV header", st.ESME_RINVOPTPARSTREAM)
+        tag = (data[pos] << 8) | data[pos + 1]
+        size = (data[pos + 2] << 8) | data[pos + 3]
         pos += 4 + size
         if pos > end:
-            raise _decode_error(where, "tlvs", st.ESME_RINVOPTPARSTREAM, f"TLV 0x{tag:04X} value past the end")
+            raise _field_error(where, "tlvs", f"TLV 0x{tag:04X} value past the end", st.ESME_RINVOPTPARSTREAM)
         raw = data[pos - size:pos]
-        spec = TLV_SPEC.get(tag)
-        tlvs.append((tag, raw if spec is None else _tlv_value(tag, raw, spec, where)))
+        spec = TLVS.get(tag)
+        tlvs.append((tag, raw if spec is None else _tlv_value(raw, spec, where)))
     return tuple(tlvs)
 
 
-def _tlv_value(tag: int, raw: bytes, spec: tuple[TlvType, int, int], where: tuple[type[Pdu], int]) -> Any:
-    kind, low, high = spec
+def _tlv_value(raw: bytes, spec: TlvRule, where: tuple[type[Pdu], int]) -> Any:
+    kind, low, high, name = spec
     if not low <= len(raw) <= high:
-        raise _decode_error(where, _tag_name(tag), st.ESME_RINVPARLEN, f"length {len(raw)} not in {low}..{high}")
-    if kind == TlvType.OCTETS:
-        return raw
-    if kind == TlvType.CSTR:
+        raise _field_error(where, name, f"length {len(raw)} not in {low}..{high}", st.ESME_RINVPARLEN)
+    if kind == TLV_INT:
+        return int.from_bytes(raw, "big")
+    if kind == TLV_CSTR:
         if raw.find(0) != len(raw) - 1:
-            raise _decode_error(where, _tag_name(tag), st.ESME_RINVOPTPARAMVAL, "not one NUL-terminated string")
+            raise _field_error(where, name, "not one NUL-terminated string", st.ESME_RINVOPTPARAMVAL)
         return raw[:-1].decode("latin-1")
-    if kind == TlvType.EMPTY:
-        return None
-    return int.from_bytes(raw, "big")
-
-
-def _tag_name(tag: int) -> str:
-    return Tag(tag).name.lower()
+    return raw if kind == TLV_OCTETS else None
 
 
 # --- encode ---------------------------------------------------------------------------
@@ -199,15 +295,10 @@ def encode(pdu: Pdu) -> bytes:
         value = getattr(pdu, name)
         if type(value) is not int or not 0 <= value <= _MAX_U32:
             raise _encode_error(pdu, name, f"{value!r} is not a 4-octet integer")
-    out = bytearray(HEADER_SIZE)
     # An error response carries no body (sections 4.1.2 and 4.4.2: the body is not
     # returned when command_status is non-zero), whatever its fields hold.
-    if not (pdu.command_status and cls.BODY_OPTIONAL_ON_ERROR):
-        _write(out, pdu, _PLANS[cls], pdu)
-        if cls.HAS_TLVS:
-            _write_tlvs(out, pdu.tlvs, pdu)
-    _HEADER.pack_into(out, 0, len(out), cls.command_id, pdu.command_status, pdu.sequence_number)
-    return bytes(out)
+    body = b"" if pdu.command_status and cls.BODY_OPTIONAL_ON_ERROR else _WRITERS[cls](pdu, pdu)
+    return _HEADER.pack(HEADER_SIZE + len(body), cls.command_id, pdu.command_status, pdu.sequence_number) + body
 
 
 def _encode_error(pdu: Pdu, name: str, message: str) -> PduEncodeError:
@@ -225,89 +316,73 @@ def _latin1(value: Any, name: str, pdu: Pdu) -> bytes:
         raise _encode_error(pdu, name, f"{value!r} is not latin-1 text") from None
 
 
-def _write(out: bytearray, source: Any, plan: Plan, pdu: Pdu) -> None:
-    """Append `plan`'s fields of `source` (the PDU or one of its list entries) to `out`."""
-    for code, field in plan:
-        value = getattr(source, field.name)
-        if code == _U8:
-            if type(value) is not int or not 0 <= value <= 255:
-                raise _encode_error(pdu, field.name, f"{value!r} is not a 1-octet integer")
-            if field.allowed is not None and value not in field.allowed:
-                raise _encode_error(pdu, field.name, f"value {value} not allowed")
-            out.append(value)
-        elif code == _CSTR or code == _TIME:
-            raw = _latin1(value, field.name, pdu)
-            if len(raw) >= field.size or 0 in raw:
-                raise _encode_error(pdu, field.name, f"{value!r} longer than {field.size - 1} or holds a NUL")
-            if code == _TIME and not is_valid_time(value):
-                raise _encode_error(pdu, field.name, f"{value!r} is not an SMPP time")
-            out += raw
-            out.append(0)
-        elif code == _SM:
-            if type(value) is not bytes or len(value) > field.size:
-                raise _encode_error(pdu, field.name, f"must be bytes of at most {field.size} octets")
-            out.append(len(value))
-            out += value
-        elif code == _INT32:
-            if type(value) is not int or not 0 <= value <= _MAX_U32:
-                raise _encode_error(pdu, field.name, f"{value!r} is not a 4-octet integer")
-            out += _U32.pack(value)
-        else:
-            _write_list(out, code, field, value, pdu)
-
-
-def _write_list(out: bytearray, code: int, field: Field, entries: Any, pdu: Pdu) -> None:
-    minimum = 1 if code == _DESTS else 0
+def _list_bytes(field: Field, entries: Any, pdu: Pdu) -> bytes:
+    minimum = 1 if field.kind is Kind.DEST_ADDRESSES else 0
     if type(entries) is not tuple or not minimum <= len(entries) <= field.size:
         raise _encode_error(pdu, field.name, f"must be a tuple of {minimum} to {field.size} entries")
-    allowed = (pdus.UnsuccessSme,) if code == _UNSUCCESS else (pdus.SmeAddress, pdus.DistributionList)
-    out.append(len(entries))
+    allowed = _ENTRY_CLASSES[field.kind]
+    out = bytearray((len(entries),))
     for entry in entries:
         if type(entry) not in allowed:
             raise _encode_error(pdu, field.name, f"{entry!r} is not one of {[c.__name__ for c in allowed]}")
-        if code == _DESTS:
+        if minimum:
             out.append(pdus.DEST_FLAG_SME if type(entry) is pdus.SmeAddress else pdus.DEST_FLAG_DISTRIBUTION_LIST)
-        _write(out, entry, _PLANS[type(entry)], pdu)
+        out += _WRITERS[type(entry)](entry, pdu)
+    return bytes(out)
 
 
-def _write_tlvs(out: bytearray, tlvs: Any, pdu: Pdu) -> None:
+def _tlv_bytes(tlvs: Any, pdu: Pdu) -> bytes:
     if type(tlvs) is not tuple:
         raise _encode_error(pdu, "tlvs", "must be a tuple of (tag, value) pairs")
+    out = []
     for item in tlvs:
         if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] <= 0xFFFF:
             raise _encode_error(pdu, "tlvs", f"{item!r} is not a (tag, value) pair")
         tag, value = item
-        spec = TLV_SPEC.get(tag)
+        spec = TLVS.get(tag)
         if spec is None:
             if type(value) is not bytes or len(value) > 0xFFFF:
                 raise _encode_error(pdu, f"tlv 0x{tag:04X}", f"{value!r} is not bytes of at most 65535 octets")
             raw = value
         else:
-            raw = _tlv_raw(tag, value, spec, pdu)
-        out += _TLV_HEADER.pack(tag, len(raw))
-        out += raw
+            raw = _tlv_raw(value, spec, pdu)
+        out.append(_TLV_HEADER.pack(tag, len(raw)))
+        out.append(raw)
+    return b"".join(out)
 
 
-def _tlv_raw(tag: int, value: Any, spec: tuple[TlvType, int, int], pdu: Pdu) -> bytes:
-    (kind, low, high), name = spec, _tag_name(tag)
-    if kind == TlvType.OCTETS:
-        if type(value) is not bytes:
-            raise _encode_error(pdu, name, f"{value!r} is not bytes")
-        raw = value
-    elif kind == TlvType.CSTR:
+def _tlv_raw(value: Any, spec: TlvRule, pdu: Pdu) -> bytes:
+    kind, low, high, name = spec
+    if kind == TLV_INT:
+        if type(value) is not int or not 0 <= value < 1 << (8 * high):
+            raise _encode_error(pdu, name, f"{value!r} is not a {high}-octet integer")
+        return value.to_bytes(high, "big")
+    if kind == TLV_CSTR:
         raw = _latin1(value, name, pdu)
         if 0 in raw:
             raise _encode_error(pdu, name, f"{value!r} holds a NUL")
         raw += b"\0"
-    elif kind == TlvType.EMPTY:
+    elif kind == TLV_EMPTY:
         if value is not None:
             raise _encode_error(pdu, name, f"{value!r}: this TLV carries no value (None)")
-        raw = b""
+        return b""
+    elif type(value) is not bytes:
+        raise _encode_error(pdu, name, f"{value!r} is not bytes")
     else:
-        size = _INT_TLV_SIZE[kind]
-        if type(value) is not int or not 0 <= value < 1 << (8 * size):
-            raise _encode_error(pdu, name, f"{value!r} is not a {size}-octet integer")
-        raw = value.to_bytes(size, "big")
+        raw = value
     if not low <= len(raw) <= high:
         raise _encode_error(pdu, name, f"length {len(raw)} not in {low}..{high}")
     return raw
+
+
+_GENERATED_GLOBALS.update(
+    ESME_RINVCMDLEN=st.ESME_RINVCMDLEN, is_valid_time=is_valid_time, _field_error=_field_error,
+    _encode_error=_encode_error, _read_list=_read_list, _read_tlvs=_read_tlvs, _list_bytes=_list_bytes,
+    _tlv_bytes=_tlv_bytes,
+)
+_COMPILED = {
+    **{cls: _compile(cls, cls.BODY, top=True) for cls in pdus.PDU_CLASSES.values()},
+    **{cls: _compile(cls, fields, top=False) for cls, fields in _ENTRY_FIELDS.items()},
+}
+_READERS = {cls: reader for cls, (reader, _) in _COMPILED.items()}
+_WRITERS = {cls: writer for cls, (_, writer) in _COMPILED.items()}
