@@ -121,6 +121,7 @@ class Session:
         if window < 1:
             raise ValueError("window must be at least 1")
         self.role = role
+        self._peer = role.peer
         self.state = State.OPEN
         self.window = window
         self.bind_timeout = bind_timeout
@@ -169,7 +170,7 @@ class Session:
     def _handle(self, frame: bytes) -> Event:
         try:
             pdu = pdu_codec.decode(frame)
-            next_state = transition(self.state, pdu, self.role.peer)
+            next_state = transition(self.state, pdu, self._peer)
         except SmppError as error:
             return self._protocol_error(error)
         if pdu.command_id & RESPONSE_BIT:

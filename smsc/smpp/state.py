@@ -35,10 +35,16 @@ class State(Enum):
     UNBOUND = "unbound"  # an unbind was sent or received; closing
     CLOSED = "closed"  # the connection is gone
 
+    # Members are singletons: identity hashing is correct, and the table lookup on every
+    # PDU is faster than with Enum's name-hashing __hash__, written in Python.
+    __hash__ = object.__hash__
+
 
 class Role(Enum):
     ESME = "esme"
     SMSC = "smsc"
+
+    __hash__ = object.__hash__  # as State's
 
     @property
     def peer(self) -> "Role":

@@ -118,22 +118,19 @@ def test_second_bind_on_a_bound_session():
     assert pair.smsc.state is State.BOUND_TRX
 
 
-def test_submit_on_a_receiver_bind():
+@pytest.mark.parametrize("bind,sender,operation", [
+    (pdus.BindReceiver, "esme", pdus.SubmitSm),  # a receiver may not submit
+    (pdus.BindTransmitter, "smsc", pdus.DeliverSm),  # a transmitter is delivered nothing
+])
+def test_operation_outside_the_bind_type(bind, sender, operation):
     pair = SessionPair()
-    pair.bind(pdus.BindReceiver)
-    with pytest.raises(StateError):
-        pair.esme.send(pdus.SubmitSm())
-    (event,) = feed(pair.smsc, wire(pdus.SubmitSm(sequence_number=3)))
-    assert event.answer.command_status == status.ESME_RINVBNDSTS
-
-
-def test_deliver_sm_to_a_transmitter():
-    pair = SessionPair()
-    pair.bind(pdus.BindTransmitter)
-    with pytest.raises(StateError):
-        pair.smsc.send(pdus.DeliverSm())
-    (event,) = feed(pair.esme, wire(pdus.DeliverSm(sequence_number=8)))
-    assert event.answer == pdus.DeliverSmResp(sequence_number=8, command_status=status.ESME_RINVBNDSTS)
+    pair.bind(bind)
+    sending = getattr(pair, sender)
+    with pytest.raises(StateError) as info:
+        sending.send(operation())
+    assert info.value.command_status == status.ESME_RINVBNDSTS
+    (event,) = feed(pair.other(sending), wire(operation(sequence_number=8)))
+    assert event.answer == pdus.RESPONSE_CLASS[operation](sequence_number=8, command_status=status.ESME_RINVBNDSTS)
 
 
 def test_refused_bind_leaves_both_sides_open_and_a_retry_works():
