@@ -1,0 +1,44 @@
+"""Message ids: 16 lowercase hex digits of a 64-bit number, time-ordered.
+
+Why this format: ESMEs store our ids (often in fixed-width columns, some as a 64-bit
+integer after reading the hex), so they should be short, fixed width and fit an int64;
+16 characters sit well inside message_id's 65 octets and every client's column. The high
+bits are milliseconds since 2020, the low 20 bits a counter: ids sort by acceptance time,
+stay unique across restarts (and across a deleted-and-recreated store file, unlike a bare
+row counter), and the number is SQLite's rowid, so inserts append to the table's B-tree.
+"""
+from __future__ import annotations
+
+EPOCH = 1577836800.0  # 2020-01-01T00:00:00Z
+SEQUENCE_BITS = 20  # a million ids per millisecond before borrowing from the next one
+WIDTH = 16
+
+
+class IdGenerator:
+    """Strictly increasing ids; `last` is the largest id already stored."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: int = 0) -> None:
+        self.last = last
+
+    def next(self, now: float) -> int:
+        floor = int((now - EPOCH) * 1000) << SEQUENCE_BITS
+        # A clock that steps back (NTP) must not repeat an id: keep counting from the last.
+        self.last = max(self.last + 1, floor)
+        return self.last
+
+
+def format_id(number: int) -> str:
+    return f"{number:0{WIDTH}x}"
+
+
+def parse_id(message_id: str) -> int | None:
+    """The number behind an id we issued; None for anything we could not have issued."""
+    if not 0 < len(message_id) <= WIDTH:
+        return None
+    try:
+        number = int(message_id, 16)
+    except ValueError:
+        return None
+    return number if format_id(number) == message_id.lower().rjust(WIDTH, "0") and number > 0 else None

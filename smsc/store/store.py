@@ -1,0 +1,554 @@
+"""The durable store: one SQLite file in WAL mode, written by one task in group commits.
+
+Every write is a request on a queue. The writer task takes everything queued (up to
+`max_batch`), runs it in ONE transaction (accepts as one executemany), commits, and only
+then resolves each caller's future. So `await store.accept(...)` returns after its row is
+committed, and a thousand concurrent accepts cost one commit, not a thousand. While one
+batch commits, the next one queues up: the batch size follows the load by itself.
+
+synchronous=NORMAL in WAL mode syncs at checkpoints, not at commits: a committed
+transaction survives the process being killed (kill -9, a crash), not a power cut or a
+kernel panic, which may lose the last commits. FULL syncs the WAL at every commit and
+survives those too, at the cost of one fsync per batch (about 1-10 ms on SSDs, more on
+disks and network storage); batching keeps that per batch, not per message.
+
+Reads (query, history, due) use a second connection: WAL lets them run beside the writer
+and they never see a batch that is not committed yet.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any, Awaitable, Callable
+
+import aiosqlite
+import msgpack
+
+from smsc import dlr
+from smsc.smpp.constants import FINAL_STATES, MessageState
+from smsc.store import schema
+from smsc.store.ids import IdGenerator, format_id, parse_id
+from smsc.store.outbound import OutboundClaim
+from smsc.store.types import ClaimBusy, Message, MessageFinal, NewMessage, OutboundItem, StoreError, UnknownMessage
+
+COLUMNS = ("id, account, source, destination, service_type, state, submitted, scheduled, expires,"
+           " updated, final, registered_delivery, segments, upstream, carrier_id, error, body")
+(ID, ACCOUNT, SOURCE, DESTINATION, SERVICE_TYPE, STATE, SUBMITTED, SCHEDULED, EXPIRES, UPDATED,
+ FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR, BODY) = range(17)
+
+INSERT_MESSAGE = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 17)})"
+# Every mutable column at once: one statement for every kind of change in a batch.
+UPDATE_MESSAGE = ("UPDATE messages SET state=?, scheduled=?, expires=?, updated=?, final=?,"
+                  " registered_delivery=?, segments=?, upstream=?, carrier_id=?, error=?, body=? WHERE id=?")
+INSERT_HISTORY = "INSERT INTO history (message_id, state, time, error) VALUES (?, ?, ?, ?)"
+INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt, expires)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, next_attempt),"
+                " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
+
+OUTBOUND_PENDING, OUTBOUND_DELIVERED, OUTBOUND_EXPIRED = 0, 1, 2
+_SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
+
+ReceiptBuilder = Callable[[Message, float], "dict[str, Any] | None"]
+
+
+def default_receipt(message: Message, now: float) -> dict[str, Any] | None:
+    """The deliver_sm fields of the receipt a final state calls for, if the message asked."""
+    if not dlr.wants_receipt(message.registered_delivery, message.state):
+        return None
+    body = message.body
+    short_message = body.get("short_message", b"")
+    return dlr.receipt_deliver_sm(
+        message_id=message.id, state=message.state, submitted=message.submitted, done=now,
+        source=message.source, destination=message.destination,
+        source_ton=body.get("source_addr_ton", 0), source_npi=body.get("source_addr_npi", 0),
+        dest_ton=body.get("dest_addr_ton", 0), dest_npi=body.get("dest_addr_npi", 0),
+        service_type=message.service_type, segments=message.segments, error=message.error,
+        # The customary text echoes the start of the message; binary content is not echoed.
+        text=short_message.decode("latin-1") if isinstance(short_message, bytes) and body.get("data_coding", 0) in (0, 1, 3) else "",
+    )
+
+
+def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = None) -> Message:
+    return Message(
+        format_id(row[ID]), row[ACCOUNT], row[SOURCE], row[DESTINATION], row[SERVICE_TYPE],
+        MessageState(row[STATE]), row[SUBMITTED], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
+        row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID], row[ERROR],
+        msgpack.unpackb(row[BODY]) if body is None else body,
+    )
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i:i + _SQL_VARIABLES] for i in range(0, len(items), _SQL_VARIABLES)]
+
+
+def _message_number(message_id: str) -> int:
+    number = parse_id(message_id)
+    if number is None:
+        raise UnknownMessage(f"no message {message_id!r}")
+    return number
+
+
+class Store:
+    """Open with `await Store.open(path, ...)`; close with `await store.close()` (or use
+    `async with`). All times are epoch seconds; `now` defaults to the wall clock."""
+
+    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection, *, max_batch: int,
+                 batch_delay: float, receipt_expiry: float, retry_initial: float, retry_max: float,
+                 retry_factor: float, lease: float, receipt_builder: ReceiptBuilder,
+                 clock: Callable[[], float], last_message: int, last_outbound: int) -> None:
+        self._db = db
+        self._reader = reader
+        self._max_batch = max_batch
+        self._batch_delay = batch_delay
+        self.receipt_expiry = receipt_expiry
+        self.retry_initial, self.retry_max, self.retry_factor = retry_initial, retry_max, retry_factor
+        self.lease = lease
+        self._receipt_builder = receipt_builder
+        self.clock = clock
+        self._ids = IdGenerator(last_message)
+        self._last_outbound = last_outbound
+        self._woken: set[str] = set()  # accounts given outbound items in the current batch
+        self._ops: deque[tuple[str, Any, asyncio.Future[Any]]] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._claims: dict[str, OutboundClaim] = {}
+        self.transactions = 0  # committed batches, for tests and metrics
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="smsc-store-writer")
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        max_batch: int = 2000,
+        batch_delay: float = 0.0,
+        receipt_expiry: float = 72 * 3600.0,
+        retry_initial: float = 10.0,
+        retry_max: float = 600.0,
+        retry_factor: float = 2.0,
+        lease: float = 120.0,
+        receipt_builder: ReceiptBuilder = default_receipt,
+        clock: Callable[[], float] = time.time,
+    ) -> "Store":
+        """Open (creating and migrating as needed) the store in the file at `path`.
+
+        `max_batch` bounds a transaction; `batch_delay` (seconds) waits for more requests
+        before committing a batch smaller than that, trading latency for larger batches
+        (0: commit whatever is queued at once). `receipt_expiry` is how long a receipt
+        waits for a receiver bind; a failed deliver_sm is retried after `retry_initial`
+        seconds, times `retry_factor` per attempt up to `retry_max`. A taken item is
+        offered again after `lease` seconds if neither acked nor retried (a lost session)."""
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000",
+                           "cache_size=-32768", "temp_store=MEMORY"):
+                await db.execute(f"PRAGMA {pragma}")
+            await schema.migrate(db, clock())
+            async with db.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cursor:
+                (last_message,) = await cursor.fetchone()
+            async with db.execute("SELECT COALESCE(MAX(id), 0) FROM outbound") as cursor:
+                (last_outbound,) = await cursor.fetchone()
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await reader.execute("PRAGMA query_only=1")
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, reader, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
+                   retry_initial=retry_initial, retry_max=retry_max, retry_factor=retry_factor, lease=lease,
+                   receipt_builder=receipt_builder, clock=clock, last_message=last_message,
+                   last_outbound=last_outbound)
+
+    async def close(self) -> None:
+        """Commit what is queued, then close. Requests made after this raise StoreError."""
+        if not self._closing:
+            self._closing = True
+            self._wake.set()
+            await self._writer
+            await self._db.close()
+            await self._reader.close()
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- writes: each is a request to the writer, resolved after its commit ----------
+
+    def _request(self, kind: str, payload: Any) -> Awaitable[Any]:
+        if self._closing:
+            raise StoreError("the store is closed")
+        future = asyncio.get_running_loop().create_future()
+        self._ops.append((kind, payload, future))
+        self._wake.set()
+        return future
+
+    async def accept(self, message: NewMessage, now: float | None = None) -> str:
+        """Store a new ENROUTE message; its id, once committed."""
+        # Packed here so a body msgpack cannot carry fails this caller, not the batch.
+        body = msgpack.packb(message.body)
+        return await self._request("accept", (message, body, self.clock() if now is None else now))
+
+    async def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
+                     error: int | None = None, upstream: str | None = None, carrier_id: str | None = None) -> None:
+        """Move a message to `state` (None: keep it) and/or record where it went and what
+        the carrier said. Reaching a final state enqueues the receipt it calls for, in the
+        same transaction. Raises UnknownMessage, or MessageFinal once final."""
+        op = ("update", _message_number(message_id), state, error, upstream, carrier_id)
+        await self._request("change", (op, self.clock() if now is None else now))
+
+    async def cancel(self, account: str, message_id: str = "", *, source: str = "", destination: str = "",
+                     service_type: str = "", now: float | None = None) -> list[str]:
+        """cancel_sm: the ids moved to DELETED. By id (source, if given, must match the
+        original), or without an id every live message of the account from `source` to
+        `destination` (of `service_type`, if given). UnknownMessage when nothing matches,
+        MessageFinal when the one message named is final already."""
+        number = _message_number(message_id) if message_id else None
+        if number is None and not (source and destination):
+            raise UnknownMessage("cancel without a message id needs source and destination")
+        op = ("cancel", account, number, source, destination, service_type)
+        return await self._request("change", (op, self.clock() if now is None else now))
+
+    async def replace(self, account: str, message_id: str, *, source: str = "", body: dict[str, Any] | None = None,
+                      scheduled: float | None = None, expires: float | None = None,
+                      registered_delivery: int | None = None, segments: int | None = None,
+                      now: float | None = None) -> None:
+        """replace_sm on a live message of the account: `body` keys replace those stored;
+        None (the spec's NULL) keeps a column. Raises UnknownMessage or MessageFinal."""
+        op = ("replace", account, _message_number(message_id), source,
+              body, scheduled, expires, registered_delivery, segments)
+        await self._request("change", (op, self.clock() if now is None else now))
+
+    async def expire_due(self, now: float | None = None, limit: int = 1000) -> list[str]:
+        """Move up to `limit` live messages whose validity ended by `now` to EXPIRED
+        (with their receipts); the ids expired. Call periodically until it returns []."""
+        return await self._request("change", (("expire", limit), self.clock() if now is None else now))
+
+    async def enqueue(self, account: str, body: dict[str, Any], *, kind: str = "mo", now: float | None = None,
+                      expires: float | None = None) -> int:
+        """Queue a deliver_sm (MO) for an account's receivers; the item id once committed."""
+        now = self.clock() if now is None else now
+        expiry = now + self.receipt_expiry if expires is None else expires
+        return await self._request("enqueue", (account, kind, None, msgpack.packb(body), now, expiry))
+
+    async def expire_outbound(self, now: float | None = None) -> int:
+        """Mark queued deliver_sm past their expiry as expired; how many."""
+        return await self._request("outbound_expire", self.clock() if now is None else now)
+
+    def claim_outbound(self, account: str) -> OutboundClaim:
+        """The one claimer of the account's outbound queue (ClaimBusy if it is taken);
+        release it when the account's last receiver unbinds."""
+        if account in self._claims:
+            raise ClaimBusy(f"the outbound queue of {account!r} is claimed already")
+        claim = self._claims[account] = OutboundClaim(self, account)
+        return claim
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def get(self, message_id: str) -> Message:
+        """Any message by id (the gateway's view; ESME requests go through `query`)."""
+        number = _message_number(message_id)
+        async with self._reader.execute(f"SELECT {COLUMNS} FROM messages WHERE id = ?", (number,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise UnknownMessage(f"no message {message_id!r}")
+        return _to_message(row)
+
+    async def query(self, account: str, message_id: str) -> Message:
+        """query_sm: the account's message; UnknownMessage for another account's."""
+        message = await self.get(message_id)
+        if message.account != account:
+            raise UnknownMessage(f"no message {message_id!r}")
+        return message
+
+    async def history(self, message_id: str) -> list[tuple[MessageState, float]]:
+        """(state, time) from the accept on, oldest first."""
+        message = await self.get(message_id)
+        sql = "SELECT state, time FROM history WHERE message_id = ? ORDER BY rowid"
+        async with self._reader.execute(sql, (_message_number(message_id),)) as cursor:
+            rows = await cursor.fetchall()
+        return [(MessageState.ENROUTE, message.submitted)] + [(MessageState(s), t) for s, t in rows]
+
+    async def due(self, now: float | None = None, limit: int = 500) -> list[Message]:
+        """Live messages not yet handed to an upstream whose scheduled time has come,
+        earliest first: what to route after a restart or when a schedule falls due."""
+        sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND scheduled <= ? AND upstream IS NULL"
+               " ORDER BY scheduled, id LIMIT ?")
+        async with self._reader.execute(sql, (self.clock() if now is None else now, limit)) as cursor:
+            return [_to_message(row) for row in await cursor.fetchall()]
+
+    async def find_by_carrier(self, upstream: str, carrier_id: str) -> Message | None:
+        """The message an upstream knows by `carrier_id` (to apply its receipt)."""
+        sql = f"SELECT {COLUMNS} FROM messages WHERE upstream = ? AND carrier_id = ? ORDER BY id DESC LIMIT 1"
+        async with self._reader.execute(sql, (upstream, carrier_id)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _to_message(row)
+
+    async def outbound(self, account: str) -> list[tuple[int, int, int]]:
+        """(item id, state, attempts) of every outbound item of the account: for tests and
+        operators, not for delivery (claim the queue to deliver)."""
+        sql = "SELECT id, state, attempts FROM outbound WHERE account = ? ORDER BY id"
+        async with self._reader.execute(sql, (account,)) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    # --- the writer ----------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._ops:
+                if self._batch_delay and len(self._ops) < self._max_batch:
+                    await asyncio.sleep(self._batch_delay)
+                batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
+                await self._commit(batch)
+            if self._closing:
+                return
+
+    async def _commit(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> None:
+        groups: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        for kind, payload, future in batch:
+            groups.setdefault(kind, []).append((payload, future))
+        outcomes: list[tuple[asyncio.Future[Any], Any]] = []
+        self._woken.clear()
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            for kind in _KIND_ORDER:
+                if kind in groups:
+                    ops = groups[kind]
+                    results = await _HANDLERS[kind](self, [payload for payload, _ in ops])
+                    outcomes.extend(zip((future for _, future in ops), results))
+            await self._db.execute("COMMIT")
+        except BaseException as exc:
+            # The whole batch is lost together; each caller hears why. The writer goes on.
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else StoreError("store closing"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.transactions += 1
+        for future, result in outcomes:
+            if not future.done():
+                if isinstance(result, StoreError):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        for account in self._woken:
+            claim = self._claims.get(account)
+            if claim is not None:
+                claim._wake()
+
+    async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
+        rows, ids = [], []
+        next_id = self._ids.next
+        for m, body, now in payloads:
+            number = next_id(now)
+            ids.append(format_id(number))
+            rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
+                         now if m.scheduled is None else m.scheduled, m.expires, now, None,
+                         m.registered_delivery, m.segments, None, None, None, body))
+        await self._db.executemany(INSERT_MESSAGE, rows)
+        return ids
+
+    async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
+        first = self._last_outbound + 1
+        self._last_outbound += len(rows)
+        ids = list(range(first, first + len(rows)))
+        await self._db.executemany(INSERT_OUTBOUND, [
+            (item_id, account, kind, message, body, now, now, expires)
+            for item_id, (account, kind, message, body, now, expires) in zip(ids, rows)])
+        self._woken.update(row[0] for row in rows)
+        return ids
+
+    async def _write_outbound_changes(self, rows: list[tuple[Any, ...]]) -> list[None]:
+        await self._db.executemany(SET_OUTBOUND, rows)
+        return [None] * len(rows)
+
+    async def _take_outbound(self, payloads: list[tuple[str, int, float]]) -> list[list[OutboundItem]]:
+        results = []
+        for account, limit, now in payloads:
+            sql = ("SELECT id, kind, message_id, body, attempts, expires FROM outbound WHERE account = ?"
+                   " AND state = 0 AND next_attempt <= ? AND expires > ? ORDER BY next_attempt, id LIMIT ?")
+            async with self._db.execute(sql, (account, now, now, limit)) as cursor:
+                rows = await cursor.fetchall()
+            await self._db.executemany("UPDATE outbound SET next_attempt = ?, attempts = attempts + 1 WHERE id = ?",
+                                       [(now + self.lease, row[0]) for row in rows])
+            results.append([
+                OutboundItem(item_id, account, kind, None if message is None else format_id(message),
+                             msgpack.unpackb(body), attempts + 1, expires)
+                for item_id, kind, message, body, attempts, expires in rows])
+        return results
+
+    async def _expire_outbound(self, payloads: list[float]) -> list[int]:
+        counts = []
+        for now in payloads:
+            cursor = await self._db.execute(
+                "UPDATE outbound SET state = ?, done = ? WHERE state = 0 AND expires <= ?",
+                (OUTBOUND_EXPIRED, now, now))
+            counts.append(cursor.rowcount)
+        return counts
+
+    async def _write_changes(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        return await _ChangeBatch(self).run(payloads)
+
+
+class _ChangeBatch:
+    """The state changes of one transaction: rows are read once, changed in memory in
+    request order (so two requests on one message see each other), written at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store._db
+        self.rows: dict[int, list[Any]] = {}
+        self.bodies: dict[int, dict[str, Any]] = {}
+        self.changed: set[int] = set()
+        self.history: list[tuple[int, int, float, int | None]] = []
+        self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
+
+    async def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        targets = [await self._targets(op, now) for op, now in payloads]
+        await self._load({number for numbers in targets for number in numbers})
+        results = []
+        for (op, now), numbers in zip(payloads, targets):
+            try:
+                results.append(getattr(self, "_" + op[0])(op, numbers, now))
+            except StoreError as exc:
+                results.append(exc)
+        await self._flush()
+        return results
+
+    async def _targets(self, op: tuple[Any, ...], now: float) -> list[int]:
+        kind = op[0]
+        if kind == "expire":
+            sql = "SELECT id FROM messages WHERE final IS NULL AND expires <= ? ORDER BY expires LIMIT ?"
+            args: tuple[Any, ...] = (now, op[1])
+        elif kind == "cancel" and op[2] is None:
+            _, account, _, source, destination, service_type = op
+            sql = ("SELECT id FROM messages WHERE final IS NULL AND account = ? AND destination = ? AND source = ?"
+                   + (" AND service_type = ?" if service_type else ""))
+            args = (account, destination, source) + ((service_type,) if service_type else ())
+        else:
+            return [op[2] if kind in ("cancel", "replace") else op[1]]
+        async with self.db.execute(sql, args) as cursor:
+            return [number for (number,) in await cursor.fetchall()]
+
+    async def _load(self, numbers: set[int]) -> None:
+        for chunk in _chunks(sorted(numbers)):
+            sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
+            async with self.db.execute(sql, chunk) as cursor:
+                for row in await cursor.fetchall():
+                    self.rows[row[ID]] = list(row)
+
+    def _row(self, number: int, account: str | None = None, source: str = "") -> list[Any]:
+        row = self.rows.get(number)
+        if row is None or (account is not None and row[ACCOUNT] != account) or (source and row[SOURCE] != source):
+            raise UnknownMessage(f"no message {format_id(number)}")
+        if row[FINAL] is not None:
+            raise MessageFinal(format_id(number), MessageState(row[STATE]))
+        return row
+
+    def _body(self, row: list[Any]) -> dict[str, Any]:
+        number = row[ID]
+        if number not in self.bodies:
+            self.bodies[number] = msgpack.unpackb(row[BODY])
+        return self.bodies[number]
+
+    def _move(self, row: list[Any], state: MessageState, now: float, error: int | None = None) -> None:
+        if error is not None:
+            row[ERROR] = error
+        row[UPDATED] = now
+        self.changed.add(row[ID])
+        if state == row[STATE]:
+            return
+        row[STATE] = state
+        self.history.append((row[ID], state, now, error))
+        if state in FINAL_STATES:
+            row[FINAL] = now
+            message = _to_message(row, self._body(row))
+            fields = self.store._receipt_builder(message, now)
+            if fields is not None:
+                self.receipts.append((message.account, "receipt", row[ID], msgpack.packb(fields), now,
+                                      now + self.store.receipt_expiry))
+
+    def _update(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
+        _, number, state, error, upstream, carrier_id = op
+        row = self._row(number)
+        if upstream is not None:
+            row[UPSTREAM] = upstream
+        if carrier_id is not None:
+            row[CARRIER_ID] = carrier_id
+        self._move(row, row[STATE] if state is None else state, now, error)
+
+    def _cancel(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
+        _, account, number, source, _, _ = op
+        if number is not None:
+            self._move(self._row(number, account, source), MessageState.DELETED, now)
+            return [format_id(number)]
+        cancelled = []
+        for number in numbers:
+            try:
+                row = self._row(number, account)
+            except StoreError:
+                continue  # finished by an earlier request in this batch
+            self._move(row, MessageState.DELETED, now)
+            cancelled.append(format_id(number))
+        if not cancelled:
+            raise UnknownMessage(f"no live message from {source!r} to {op[4]!r}")
+        return cancelled
+
+    def _replace(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
+        _, account, number, source, body, scheduled, expires, registered_delivery, segments = op
+        row = self._row(number, account, source)
+        if body:
+            self._body(row).update(body)
+        for column, value in ((SCHEDULED, scheduled), (EXPIRES, expires),
+                              (REGISTERED_DELIVERY, registered_delivery), (SEGMENTS, segments)):
+            if value is not None:
+                row[column] = value
+        self._move(row, row[STATE], now)
+
+    def _expire(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
+        expired = []
+        for number in numbers:
+            row = self.rows.get(number)
+            if row is not None and row[FINAL] is None:
+                self._move(row, MessageState.EXPIRED, now)
+                expired.append(format_id(number))
+        return expired
+
+    async def _flush(self) -> None:
+        if self.changed:
+            updates = []
+            for number in self.changed:
+                row = self.rows[number]
+                body = msgpack.packb(self.bodies[number]) if number in self.bodies else row[BODY]
+                updates.append((row[STATE], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
+                                row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID],
+                                row[ERROR], body, number))
+            await self.db.executemany(UPDATE_MESSAGE, updates)
+        if self.history:
+            await self.db.executemany(INSERT_HISTORY, self.history)
+        if self.receipts:
+            await self.store._write_outbound(self.receipts)
+
+
+# Requests of one batch run by kind in this order. Requests that depend on each other are
+# never in one batch (a caller learns a message id only after its accept committed), so
+# the order only has to be a sensible one: new rows first, then what changes them.
+_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire")
+_HANDLERS = {
+    "accept": Store._write_accepts,
+    "change": Store._write_changes,
+    "enqueue": Store._write_outbound,
+    "outbound_set": Store._write_outbound_changes,
+    "take": Store._take_outbound,
+    "outbound_expire": Store._expire_outbound,
+}
