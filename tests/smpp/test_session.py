@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from smsc.smpp import pdus, status
 from smsc.smpp.errors import FramingError, PduEncodeError, StateError, UnknownCommandError, WindowFullError
@@ -11,7 +14,7 @@ from smsc.smpp.events import (
 from smsc.smpp.session import MAX_SEQUENCE
 from smsc.smpp.state import State
 
-from .helpers import SessionPair, feed, wire
+from .helpers import SAMPLES, SessionPair, feed, wire
 
 
 def test_full_conversation():
@@ -207,3 +210,29 @@ def test_a_sequence_number_in_use_cannot_be_reused():
     pair.esme.send(pdus.SubmitSm(sequence_number=7))
     with pytest.raises(ValueError):
         pair.esme.send(pdus.QuerySm(sequence_number=7))
+
+
+# --- fuzz: whatever arrives is parsed or a protocol error, never an exception -------------
+
+VALID_STREAM = b"".join(wire(replace(pdu, sequence_number=n)) for n, pdu in enumerate(SAMPLES.values(), 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, len(VALID_STREAM) - 1), st.integers(0, 255)), max_size=8),
+       tail=st.binary(max_size=40))
+def test_damaged_streams_give_events_and_sendable_answers(flips, tail):
+    stream = bytearray(VALID_STREAM)
+    for index, value in flips:
+        stream[index] = value
+    pair = SessionPair(window=100)
+    pair.bind()
+    events = feed(pair.smsc, bytes(stream) + tail)
+    parsed = (RequestReceived, ResponseReceived, UnmatchedResponse)
+    assert all(isinstance(event, (*parsed, ProtocolError)) for event in events)
+    assert sum(isinstance(event, ProtocolError) and event.close for event in events) <= 1
+    for event in events:
+        if isinstance(event, ProtocolError) and event.answer is not None:
+            assert pair.smsc.send(event.answer)
+    if not flips and not tail:  # undamaged, every PDU decodes: refusals are the table's only
+        assert len(events) == len(SAMPLES)
+        assert all(isinstance(getattr(event, "error", None), (StateError, type(None))) for event in events)
