@@ -1,0 +1,345 @@
+"""Choosing an encoding, counting parts, and splitting a text into SMPP parts.
+
+    count(text, options=TextOptions()) -> TextCount
+        The one count the HTTP preview, throttling and billing all use: encoding and
+        data_coding, parts, units per part, units left in the last part, and the
+        characters that forced UCS-2.
+    split(text, options, reference) -> Segmented
+        The parts to submit: short_message octets (with a UDH when needed) and TLVs,
+        plus the esm_class bits to OR into the submit (UDHI when parts carry a UDH).
+        `reference` is an int, or a zero-argument callable called only when the text
+        needs more than one part (e.g. `lambda: allocator.next(destination_addr)`).
+    ReferenceAllocator(wide=False).next(destination) -> int
+
+Choosing (the advisor): among the encodings `options` allow, the one with the fewest
+parts; on a tie GSM-7 before GSM-7 with national tables (fewer tables first) before
+Latin-1 before UCS-2. GSM-7 with national tables pays for its UDH information elements
+(3 octets each) in every part. A character no allowed encoding carries raises
+UnencodableError naming it and its position, unless `transliterate` finds a
+replacement (smsc.codec.transliterate).
+
+Units: septets for GSM-7 (a single shift character such as "€" takes two), UTF-16
+code units for UCS-2 (an emoji takes two), octets for Latin-1. Parts are never cut
+inside an escape sequence or a surrogate pair, so counts come from the real cut.
+
+Room per part (140 octets of user data less the UDH): GSM-7 160 / 153 with an 8-bit
+reference / 152 with a 16-bit one, UCS-2 70/67/66, 8-bit 140/134/133; national table
+IEs take 3 octets more each. SAR and message_payload are sized as UDH concatenation
+is, since the carrier turns them into one on the air.
+"""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from types import ModuleType
+from typing import Any, Callable
+
+import msgspec
+
+from smsc.codec import gsm_tables
+from smsc.codec.text_errors import MessageTooLongError, UnencodableError
+from smsc.codec.transliterate import transliterate
+from smsc.codec.udh import fill_bits, national_language_ies
+
+USER_DATA = 140
+MAX_PARTS = 255
+UDHI = 0x40
+TAG_SAR_MSG_REF_NUM = 0x020C
+TAG_SAR_TOTAL_SEGMENTS = 0x020E
+TAG_SAR_SEGMENT_SEQNUM = 0x020F
+TAG_MESSAGE_PAYLOAD = 0x0424
+DATA_CODING = {"latin1": 0x03, "ucs2": 0x08}
+CONCATENATIONS = ("udh", "sar", "payload")
+
+
+class TextOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What a route/account allows, and how parts are carried."""
+
+    languages: tuple[int, ...] = ()  # national tables allowed (gsm_tables ids); () = none
+    locking_shift: bool = True  # national locking shift tables too, not only single shift
+    ucs2: bool = True  # UCS-2 allowed
+    force_ucs2: bool = False
+    latin1: bool = False  # the route takes data_coding 0x03
+    transliterate: bool = False
+    concatenation: str = "udh"  # "udh" | "sar" | "payload"
+    wide_reference: bool = False  # 16-bit concatenation reference (IEI 0x08)
+    packed: bool = False  # carrier wants GSM-7 packed 7-bit in short_message
+    gsm_data_coding: int = 0x00  # data_coding that means GSM-7 to this carrier
+
+    def __post_init__(self) -> None:
+        for language in self.languages:
+            if language not in gsm_tables.SINGLE_SHIFT_TABLES or language == 0:
+                raise ValueError(f"no national language table {language}")
+        if self.concatenation not in CONCATENATIONS:
+            raise ValueError(f"concatenation must be one of {CONCATENATIONS}")
+        if self.force_ucs2 and not self.ucs2:
+            raise ValueError("force_ucs2 needs ucs2 allowed")
+
+
+class TextCount(msgspec.Struct, frozen=True):
+    encoding: str  # "gsm7" | "latin1" | "ucs2"
+    data_coding: int
+    locking_shift: int  # national language id, 0 = default alphabet
+    single_shift: int
+    characters: int  # code points in the text as sent (after transliteration)
+    units: int  # septets / UTF-16 code units / octets
+    parts: int
+    per_part: int  # units that fit in one part
+    remaining: int  # units still free in the last part
+    ucs2_forced_by: tuple[str, ...] = ()  # characters no allowed GSM table carries
+    text: str = ""  # the text as sent
+
+
+class Segmented(msgspec.Struct, frozen=True):
+    """One short_message per part; `tlvs` is () or, per part, the TLVs to add to its
+    submit (SAR numbering, or the message_payload of a single submit)."""
+
+    count: TextCount
+    esm_class: int  # UDHI (0x40) when the parts carry a UDH, else 0
+    short_messages: tuple[bytes, ...]
+    tlvs: tuple[tuple[tuple[int, Any], ...], ...] = ()
+
+    def parts(self) -> list[tuple[bytes, tuple[tuple[int, Any], ...]]]:
+        """(short_message, tlvs) for each submit."""
+        return [(sm, self.tlvs[i] if self.tlvs else ()) for i, sm in enumerate(self.short_messages)]
+
+
+_twin: ModuleType | None = None
+
+
+def _active_twin() -> ModuleType:
+    global _twin
+    if _twin is None:
+        from smsc.codec import text
+
+        _twin = text
+    return _twin
+
+
+def _room(encoding: str, udh_octets: int) -> int:
+    octets = USER_DATA - udh_octets
+    if encoding == "gsm7":
+        return octets * 8 // 7
+    if encoding == "ucs2":
+        return octets // 2
+    return octets
+
+
+class _Choice(msgspec.Struct):
+    encoding: str
+    locking: int
+    single: int
+    units: bytes  # encoded: unpacked septets, UTF-16BE or Latin-1 octets
+    length: int  # in units
+    ies: bytes  # national language IEs
+    single_room: int
+    multi_room: int
+    chunks: list[bytes] | None  # the real cut, when it cannot be computed
+    parts: int
+
+
+@lru_cache(maxsize=None)
+def _rooms(encoding: str, locking: int, single: int, wide: bool) -> tuple[bytes, int, int]:
+    """(national language IEs, room of a lone part, room of each concatenated part)."""
+    ies = national_language_ies(locking, single)
+    header = 1 + len(ies) if ies else 0
+    return ies, _room(encoding, header), _room(encoding, 1 + len(ies) + (6 if wide else 5))
+
+
+def _choice(t: ModuleType, encoding: str, encoded: bytes, characters: int, locking: int,
+            single: int, options: TextOptions) -> _Choice:
+    ies, single_room, multi_room = _rooms(encoding, locking, single, options.wide_reference)
+    length = len(encoded) >> 1 if encoding == "ucs2" else len(encoded)
+    chunks = None
+    if length <= single_room:
+        parts = 1
+    elif length == characters:  # no escapes or surrogate pairs: every cut is clean
+        parts = -(-length // multi_room)
+    else:
+        if encoding == "gsm7":
+            chunks = t.split_septets(encoded, multi_room)
+        else:
+            chunks = t.split_ucs2(encoded, multi_room * 2)
+        parts = len(chunks)
+    return _Choice(encoding, locking, single, encoded, length, ies, single_room, multi_room,
+                   chunks, parts)
+
+
+@lru_cache(maxsize=256)
+def _gsm_combinations(languages: tuple[int, ...], locking_shift: bool) -> list[tuple[int, int]]:
+    singles = [0] + [lang for lang in languages if lang in gsm_tables.SINGLE_SHIFT_TABLES]
+    lockings = [0]
+    if locking_shift:
+        lockings += [lang for lang in languages if lang in gsm_tables.LOCKING_TABLES]
+    combos = [(lock, single) for lock in lockings for single in singles]
+    return sorted(combos, key=lambda c: (c[0] != 0) + (c[1] != 0))  # fewer tables first
+
+
+def _gsm_encodable(combos: list[tuple[int, int]]) -> Callable[[str], bool]:
+    tables = [gsm_tables.encode_table(lock, single) for lock, single in combos]
+
+    def encodable(char: str) -> bool:
+        cp = ord(char)
+        return cp <= 0xFFFF and any(table[cp] != gsm_tables.UNMAPPED for table in tables)
+
+    return encodable
+
+
+def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str, tuple[str, ...]]:
+    if not (options.force_ucs2 or options.transliterate):
+        try:
+            septets = t.encode_gsm(text)
+        except UnencodableError:
+            pass
+        else:
+            if len(septets) == len(text) or not (options.languages or options.latin1):
+                # The default alphabet with one septet per character, or with nothing
+                # but UCS-2 to compare against: nothing is cheaper.
+                return _choice(t, "gsm7", septets, len(text), 0, 0, options), text, ()
+    combos = _gsm_combinations(options.languages, options.locking_shift)
+    if options.transliterate and not options.force_ucs2:
+        text = transliterate(text, _gsm_encodable(combos))
+    characters = len(text)
+    candidates: list[_Choice] = []
+    if not options.force_ucs2:
+        for locking, single in combos:
+            try:
+                septets = t.encode_gsm(text, locking, single)
+            except UnencodableError:
+                continue
+            candidates.append(_choice(t, "gsm7", septets, characters, locking, single, options))
+        if options.latin1:
+            try:
+                candidates.append(_choice(t, "latin1", t.encode_latin1(text), characters, 0, 0, options))
+            except UnencodableError:
+                pass
+    # Any GSM-7 choice beats UCS-2: at worst 2 septets a character leaves >= 73
+    # characters a part, against UCS-2's 67 (70 alone).
+    if options.ucs2 and not any(c.encoding == "gsm7" for c in candidates):
+        candidates.append(_choice(t, "ucs2", t.encode_ucs2(text), characters, 0, 0, options))
+    if not candidates:
+        raise _unencodable(text, options, combos)
+    best = min(candidates, key=lambda c: c.parts)  # min keeps the first of equals
+    forced: tuple[str, ...] = ()
+    if best.encoding == "ucs2" and not options.force_ucs2:
+        encodable = _gsm_encodable(combos)
+        forced = tuple(dict.fromkeys(c for c in text if not encodable(c)))
+    return best, text, forced
+
+
+def _unencodable(text: str, options: TextOptions, combos: list[tuple[int, int]]) -> UnencodableError:
+    gsm = _gsm_encodable(combos)
+    names = "gsm7 or latin1" if options.latin1 else "gsm7"
+    for position, char in enumerate(text):
+        if not (gsm(char) or (options.latin1 and ord(char) < 256)):
+            return UnencodableError(char, position, names)
+    raise AssertionError("unreachable: every character is encodable")
+
+
+def _count(choice: _Choice, text: str, forced: tuple[str, ...], options: TextOptions) -> TextCount:
+    if choice.parts == 1:
+        per_part = choice.single_room
+        last = choice.length
+    else:
+        per_part = choice.multi_room
+        if choice.chunks is None:
+            last = choice.length - (choice.parts - 1) * per_part
+        else:
+            last = len(choice.chunks[-1]) // (2 if choice.encoding == "ucs2" else 1)
+    if choice.encoding == "gsm7":
+        data_coding = options.gsm_data_coding
+    else:
+        data_coding = DATA_CODING[choice.encoding]
+    return TextCount(choice.encoding, data_coding, choice.locking, choice.single, len(text),
+                     choice.length, choice.parts, per_part, per_part - last, forced, text)
+
+
+def count(text: str, options: TextOptions = TextOptions(), *, twin: ModuleType | None = None) -> TextCount:
+    """How `text` goes out under `options` (see the module docstring). `twin` picks a
+    text twin (tests); by default the active one."""
+    choice, sent, forced = _choose(text, options, twin or _active_twin())
+    return _count(choice, sent, forced, options)
+
+
+def _chunks(t: ModuleType, choice: _Choice) -> list[bytes]:
+    if choice.chunks is not None:
+        return choice.chunks
+    if choice.encoding == "gsm7":
+        return t.split_septets(choice.units, choice.multi_room)
+    if choice.encoding == "ucs2":
+        return t.split_ucs2(choice.units, choice.multi_room * 2)
+    return t.split_octets(choice.units, choice.multi_room)
+
+
+def _body(t: ModuleType, choice: _Choice, units: bytes, header_octets: int, options: TextOptions) -> bytes:
+    if options.packed and choice.encoding == "gsm7":
+        return t.pack_septets(units, fill_bits(header_octets))
+    return units
+
+
+def split(text: str, options: TextOptions = TextOptions(), reference: int | Callable[[], int] = 0,
+          *, twin: ModuleType | None = None) -> Segmented:
+    """The parts that carry `text` under `options` (see the module docstring)."""
+    t = twin or _twin or _active_twin()
+    choice, sent, forced = _choose(text, options, t)
+    if choice.parts > MAX_PARTS:
+        raise MessageTooLongError(f"the text needs {choice.parts} parts, at most {MAX_PARTS} are possible")
+    counted = _count(choice, sent, forced, options)
+    ies = choice.ies
+    concatenation = options.concatenation
+    if choice.parts > 1 and concatenation == "udh":
+        chunks = choice.chunks or _chunks(t, choice)
+        if options.packed and choice.encoding == "gsm7":
+            header = 1 + len(ies) + (6 if options.wide_reference else 5)
+            chunks = [t.pack_septets(chunk, fill_bits(header)) for chunk in chunks]
+        ref = reference() if callable(reference) else reference
+        return Segmented(counted, UDHI, tuple(t.prefix_udh(chunks, ies, ref, options.wide_reference)))
+    nli = bytes((len(ies),)) + ies if ies else b""
+    esm_class = UDHI if ies else 0
+    if choice.parts == 1 or concatenation == "payload":
+        body = nli + _body(t, choice, choice.units, len(nli), options)
+        if choice.parts == 1:
+            return Segmented(counted, esm_class, (body,))
+        return Segmented(counted, esm_class, (b"",), (((TAG_MESSAGE_PAYLOAD, body),),))
+    ref = reference() if callable(reference) else reference
+    chunks = _chunks(t, choice)
+    total = len(chunks)
+    return Segmented(
+        counted,
+        esm_class,
+        tuple(nli + _body(t, choice, chunk, len(nli), options) for chunk in chunks),
+        tuple(
+            ((TAG_SAR_MSG_REF_NUM, ref), (TAG_SAR_TOTAL_SEGMENTS, total), (TAG_SAR_SEGMENT_SEQNUM, seq))
+            for seq in range(1, total + 1)
+        ),
+    )
+
+
+class ReferenceAllocator:
+    """Concatenation references, counted per destination so that long messages in flight
+    to one handset never share one (until 255, or 65535 when `wide`, later).
+
+    Each destination starts at a random point (`rng`, seedable) so a restart does not
+    reuse the references of parts still in flight. At most `max_destinations` are
+    remembered; the least recently used is forgotten first.
+    """
+
+    def __init__(self, wide: bool = False, max_destinations: int = 100_000,
+                 rng: random.Random | None = None) -> None:
+        self._limit = 0xFFFF if wide else 0xFF
+        self._max = max_destinations
+        self._rng = rng or random.Random()
+        self._last: dict[str, int] = {}
+
+    def next(self, destination: str) -> int:
+        last = self._last.pop(destination, None)
+        if last is None:
+            last = self._rng.randint(0, self._limit)
+            if len(self._last) >= self._max:
+                del self._last[next(iter(self._last))]
+        ref = last % self._limit + 1  # 1..limit, then wraps to 1
+        self._last[destination] = ref
+        return ref
+
+    def __len__(self) -> int:
+        return len(self._last)
