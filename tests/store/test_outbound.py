@@ -1,0 +1,120 @@
+"""The outbound queue: deliver_sm (receipts, MO) waiting for an account's receivers."""
+import asyncio
+
+import pytest
+
+from smsc.smpp.constants import MessageState
+from smsc.store import ClaimBusy, StoreError
+
+from .conftest import NOW, message
+
+OPTIONS = dict(retry_initial=10.0, retry_factor=2.0, retry_max=25.0, lease=60.0, receipt_expiry=1000.0)
+PENDING, DELIVERED, EXPIRED = 0, 1, 2
+
+
+async def receipts(store, count):
+    """Accept `count` messages asking for receipts and deliver them: `count` receipts."""
+    ids = [await store.accept(message(registered_delivery=1), now=NOW) for _ in range(count)]
+    for message_id in ids:
+        await store.update(message_id, MessageState.DELIVERED, now=NOW)
+    return ids
+
+
+def test_items_are_held_until_claimed_then_delivered_once(in_store):
+    async def scenario(store):
+        ids = await receipts(store, 3)
+        held = await store.outbound("acme")
+        claim = store.claim_outbound("acme")
+        taken = await claim.take(2, now=NOW + 1)
+        rest = await claim.take(10, now=NOW + 1)  # in flight items are not offered twice
+        for item in taken + rest:
+            await claim.ack(item.id, now=NOW + 2)
+        again = await claim.take(10, now=NOW + 10_000)
+        return ids, held, taken, rest, again, await store.outbound("acme")
+
+    ids, held, taken, rest, again, final = in_store(scenario, **OPTIONS)
+    assert [state for _, state, _ in held] == [PENDING] * 3
+    assert [item.message_id for item in taken + rest] == ids
+    assert again == []
+    assert final == [(item_id, DELIVERED, 1) for item_id, _, _ in held]
+
+
+def test_one_claimer_per_account(in_store):
+    async def scenario(store):
+        claim = store.claim_outbound("acme")
+        with pytest.raises(ClaimBusy):
+            store.claim_outbound("acme")
+        other = store.claim_outbound("globex")  # other accounts are independent
+        await claim.release(now=NOW)
+        with pytest.raises(StoreError):
+            await claim.take(1, now=NOW)
+        return store.claim_outbound("acme"), other
+
+    assert all(in_store(scenario))
+
+
+def test_errors_back_off_exponentially_up_to_the_cap(in_store):
+    async def scenario(store):
+        await receipts(store, 1)
+        claim = store.claim_outbound("acme")
+        now, retries, offered = NOW, [], []
+        for _ in range(4):
+            [item] = await claim.take(1, now=now)
+            offered.append(item.attempts)
+            when = await claim.retry(item.id, now=now, error=0x58)
+            retries.append(when - now)
+            assert await claim.take(1, now=when - 0.001) == []
+            now = when
+        return retries, offered
+
+    retries, offered = in_store(scenario, **OPTIONS)
+    assert retries == [10.0, 20.0, 25.0, 25.0]
+    assert offered == [1, 2, 3, 4]
+
+
+def test_unanswered_items_come_back_after_the_lease_or_at_release(in_store):
+    async def scenario(store):
+        await receipts(store, 2)
+        claim = store.claim_outbound("acme")
+        first = await claim.take(1, now=NOW)
+        during = await claim.take(1, now=NOW)  # the other item
+        silent = await claim.take(5, now=NOW + 59)
+        after_lease = await claim.take(5, now=NOW + 60)  # both leases ended
+        await claim.release(now=NOW + 61)
+        successor = store.claim_outbound("acme")
+        at_once = await successor.take(5, now=NOW + 61)
+        return first, during, silent, after_lease, at_once
+
+    first, during, silent, after_lease, at_once = in_store(scenario, **OPTIONS)
+    assert silent == []
+    assert {i.id for i in after_lease} == {first[0].id, during[0].id}
+    assert sorted(i.attempts for i in at_once) == [3, 3]
+
+
+def test_items_expire_after_the_configured_time(in_store):
+    async def scenario(store):
+        await receipts(store, 2)
+        claim = store.claim_outbound("acme")
+        late = await claim.take(5, now=NOW + 1000)  # expiry is NOW + 1000: too late
+        expired = await store.expire_outbound(now=NOW + 1000)
+        return late, expired, await store.outbound("acme")
+
+    late, expired, states = in_store(scenario, **OPTIONS)
+    assert late == [] and expired == 2
+    assert [state for _, state, _ in states] == [EXPIRED, EXPIRED]
+
+
+def test_enqueued_mo_wakes_the_waiting_claimer(in_store):
+    async def scenario(store):
+        claim = store.claim_outbound("acme")
+        idle = await claim.wait(0.01)
+        waiter = asyncio.ensure_future(claim.wait(5))
+        item_id = await store.enqueue("acme", {"short_message": b"STOP", "source_addr": "447700900001"}, now=NOW)
+        woken = await waiter
+        [item] = await claim.take(5, now=NOW)
+        return idle, woken, item_id, item
+
+    idle, woken, item_id, item = in_store(scenario, **OPTIONS)
+    assert not idle and woken
+    assert (item.id, item.kind, item.message_id, item.body["short_message"]) == (item_id, "mo", None, b"STOP")
+    assert item.expires == NOW + 1000
