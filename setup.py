@@ -7,7 +7,7 @@ shipping the pure-Python twin (the failure mode of msgpack issue #481).
 from pathlib import Path
 
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 extensions = [
     Extension(f"smsc.codec.{pyx.stem}", [str(pyx)], extra_compile_args=["-O3"])
@@ -15,6 +15,10 @@ extensions = [
 ]
 
 setup(
+    # bench/ is installed as smsc.bench, so `smsc load` and the bench scripts share one
+    # load generator that lives with the other bench code.
+    packages=find_packages(include=["smsc", "smsc.*"]) + ["smsc.bench"],
+    package_dir={"smsc.bench": "bench"},
     ext_modules=cythonize(
         extensions,
         language_level=3,
