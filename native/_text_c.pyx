@@ -47,11 +47,19 @@ cdef bint _decode_built[N_LANG][N_LANG]
 cdef list _keep_alive = []
 
 
+cdef int _check_slots(int locking, int single) except -1:
+    # gsm_tables has a table this build has no C slot for: fail loudly, never overflow.
+    if not (0 <= locking < N_LANG and 0 <= single < N_LANG):
+        raise ValueError(f"the native text twin has no room for language {max(locking, single)}")
+    return 0
+
+
 cdef const unsigned short* _encode_table(int locking, int single) except NULL:
     cdef array table
     if 0 <= locking < N_LANG and 0 <= single < N_LANG and _encode_tables[locking][single] != NULL:
         return _encode_tables[locking][single]
     table = gsm_tables.encode_table(locking, single)  # ValueError for unknown ids
+    _check_slots(locking, single)
     _keep_alive.append(table)
     _encode_tables[locking][single] = table.data.as_ushorts
     return _encode_tables[locking][single]
@@ -61,6 +69,7 @@ cdef ucs2* _decode_table(int locking, int single, int shifted) except NULL:
     cdef int septet
     if not (0 <= locking < N_LANG and 0 <= single < N_LANG and _decode_built[locking][single]):
         base, after_escape = gsm_tables.decode_table(locking, single)
+        _check_slots(locking, single)
         for septet in range(128):
             _decode_tables[locking][single][0][septet] = ord(base[septet])
             _decode_tables[locking][single][1][septet] = ord(after_escape[septet])
