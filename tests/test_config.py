@@ -1,0 +1,163 @@
+import os
+import re
+import stat
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from smsc import config as cfg
+from smsc.passwords import hash_password, verify_password
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "conf" / "smsc.example.toml"
+HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
+
+
+def account(**keys):
+    keys = {"system_id": "acme", "password_hash": HASH, **keys}
+    lines = "\n".join(f"{k} = {v!r}" if isinstance(v, (str, int, float)) else f"{k} = {_toml_list(v)}"
+                      for k, v in keys.items())
+    return f"[[accounts]]\n{lines}\n"
+
+
+def _toml_list(values):
+    return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values) + "]"
+
+
+def parse(text, tmp_path):
+    return cfg.parse(text, "conf/x.toml", base_dir=tmp_path, state_dir=tmp_path / "state")
+
+
+def error(text, tmp_path):
+    with pytest.raises(cfg.ConfigError) as caught:
+        parse(text, tmp_path)
+    return str(caught.value)
+
+
+def test_the_example_loads_and_states_every_default(tmp_path):
+    loaded = cfg.load(EXAMPLE, state_dir=tmp_path)
+    defaults = cfg.Config()
+    assert loaded.smpp == defaults.smpp
+    assert loaded.receipts == defaults.receipts and loaded.log == defaults.log
+    assert loaded.store == msgspec.structs.replace(defaults.store, path=str(tmp_path / "smsc.db"))
+    [acme] = loaded.accounts
+    assert verify_password("secret12", acme.password_hash)
+    example_account = msgspec.structs.asdict(acme)
+    default_account = msgspec.structs.asdict(cfg.Account(system_id="acme", password_hash=HASH))
+    assert example_account == default_account
+
+
+@pytest.mark.parametrize("section", [cfg.Smpp, cfg.Listener, cfg.Store, cfg.Receipts, cfg.Log, cfg.Account])
+def test_the_example_names_every_key(section):
+    text = EXAMPLE.read_text()
+    for field in section.__struct_fields__:
+        pattern = rf"^(#? ?{field} = |\[\[\w+\.{field}\]\])"
+        assert re.search(pattern, text, re.MULTILINE), f"{section.__name__}.{field} missing"
+
+
+@pytest.mark.parametrize("text,expected", [
+    (account(window=0), "conf/x.toml: accounts[0].window: Expected int >= 1, got 0"),
+    (account() + account(system_id="b", windo=3), "conf/x.toml: accounts[1].windo: unknown key"),
+    ("[smtp]\nport = 1\n", "conf/x.toml: smtp: unknown key"),
+    ("[smpp]\nbind_timeout = 0\n", "conf/x.toml: smpp.bind_timeout: Expected float > 0.0, got 0"),
+    ('[[smpp.listeners]]\nport = "x"\n', "conf/x.toml: smpp.listeners[0].port: Expected int, got str"),
+    ("[[smpp.listeners]]\nport = 70000\n", "conf/x.toml: smpp.listeners[0].port: Expected int <= 65535, got 70000"),
+    ('[store]\nsynchronous = "OFF"\n', "conf/x.toml: store.synchronous: Invalid enum value 'OFF'"),
+    ('[log]\nformat = "xml"\n', "conf/x.toml: log.format: Invalid enum value 'xml'"),
+    ("[[accounts]]\npassword_hash = 'x'\n", "conf/x.toml: accounts[0].system_id: required key missing"),
+    (account(system_id="a" * 16), "conf/x.toml: accounts[0].system_id: Expected str of length <= 15, got 'aaaaaaaaaaaaaaaa'"),
+    (account(bind_types=["transmitter", "pusher"]), "conf/x.toml: accounts[0].bind_types[1]: Invalid enum value 'pusher'"),
+    (account(bind_types=["receiver", "receiver"]), "conf/x.toml: accounts[0].bind_types: list each bind type once, at least one"),
+    (account() + account(), "conf/x.toml: accounts[1].system_id: 'acme' is already accounts[0]"),
+    (account(password_hash="secret12"), "conf/x.toml: accounts[0].password_hash: expected scrypt$n$r$p$salt$hash"),
+    (account(allowed_networks=["10.0.0.0/8", "10.0.0.0/33"]), "conf/x.toml: accounts[0].allowed_networks[1]: "),
+    (account(allowed_networks=["localhost"]), "conf/x.toml: accounts[0].allowed_networks[0]: "),
+    ("[[smpp.listeners]]\ntls_cert = 'a.pem'\n", "conf/x.toml: smpp.listeners[0]: set both tls_cert and tls_key, or neither"),
+    ("[[smpp.listeners]]\ntls_cert = 'a.pem'\ntls_key = 'b.pem'\n", "conf/x.toml: smpp.listeners[0].tls_cert: no such file"),
+    ("[[smpp.listeners]]\nport = 1\n[[smpp.listeners]]\nport = 1\n",
+     "conf/x.toml: smpp.listeners[1]: same host and port as smpp.listeners[0]"),
+    ("[receipts]\nretry_initial = 10.0\nretry_max = 5.0\n", "conf/x.toml: receipts.retry_max: must not be below"),
+    ("[smpp\n", "conf/x.toml: not valid TOML"),
+])
+def test_every_error_names_file_and_key(tmp_path, text, expected):
+    assert error(text, tmp_path).startswith(expected)
+
+
+def test_tls_files_are_found_next_to_the_config(tmp_path):
+    (tmp_path / "a.pem").write_text("cert")
+    (tmp_path / "b.pem").write_text("key")
+    [listener] = parse("[[smpp.listeners]]\nport = 2776\ntls_cert = 'a.pem'\ntls_key = 'b.pem'\n", tmp_path).smpp.listeners
+    assert listener.tls and listener.tls_cert == str(tmp_path / "a.pem") and listener.tls_key == str(tmp_path / "b.pem")
+
+
+def test_store_path_relative_to_state_dir_absolute_kept(tmp_path):
+    assert parse("", tmp_path).store.path == str(tmp_path / "state" / "smsc.db")
+    assert parse("[store]\npath = '/var/lib/smsc/x.db'\n", tmp_path).store.path == "/var/lib/smsc/x.db"
+
+
+def test_account_rules(tmp_path):
+    config = parse(account(allowed_networks=["192.168.1.10/24", "2001:db8::/32"], allowed_sources=["Shop"],
+                           bind_types=["transmitter"]), tmp_path)
+    acme = config.account("acme")
+    assert config.account("nobody") is None
+    assert acme.allows_peer("192.168.1.200") and acme.allows_peer("2001:db8::5")
+    assert not acme.allows_peer("192.168.2.1") and not acme.allows_peer("::1") and not acme.allows_peer("nonsense")
+    assert acme.allows_source("Shop") and not acme.allows_source("Bank")
+    assert acme.allows_bind("transmitter") and not acme.allows_bind("receiver")
+    anyone = parse(account(), tmp_path).account("acme")
+    assert anyone.allows_source("Bank") and anyone.allows_peer("8.8.8.8") and anyone.allows_peer("::1")
+
+
+def test_config_is_frozen(tmp_path):
+    config = parse(account(), tmp_path)
+    with pytest.raises(AttributeError):
+        config.accounts[0].window = 5
+
+
+def test_state_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("SMSC_STATE_DIR", str(tmp_path / "a"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "b"))
+    assert cfg.default_state_dir() == tmp_path / "a"
+    monkeypatch.delenv("SMSC_STATE_DIR")
+    assert cfg.default_state_dir() == tmp_path / "b" / "smsc"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cfg.default_state_dir() == tmp_path / "home" / ".local" / "state" / "smsc"
+
+
+def test_default_config_makes_a_demo_account_once(tmp_path):
+    state = tmp_path / "state"
+    config, demo = cfg.load_default(state)
+    [listener] = config.smpp.listeners
+    assert (listener.host, listener.port) == ("127.0.0.1", 2775)
+    assert config.store.path == str(state / "smsc.db")
+    [acme] = config.accounts
+    assert demo.created and acme.system_id == demo.system_id
+    assert 1 <= len(demo.system_id) <= 8 and 1 <= len(demo.password) <= 8
+    assert demo.system_id.isalnum() and demo.password.isalnum()
+    assert verify_password(demo.password, acme.password_hash)
+    assert acme.allows_peer("127.0.0.1") and not acme.allows_peer("10.0.0.1")
+    assert stat.S_IMODE(os.stat(demo.path).st_mode) == 0o600
+    _, again = cfg.load_default(state)
+    assert not again.created and (again.system_id, again.password) == (demo.system_id, demo.password)
+
+
+def test_a_damaged_demo_file_is_reported(tmp_path):
+    (tmp_path / cfg.DEMO_FILE).write_text("{not json")
+    with pytest.raises(cfg.ConfigError, match="delete it"):
+        cfg.load_default(tmp_path)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(cfg.ConfigError, match="cannot read"):
+        cfg.load(tmp_path / "missing.toml")
+
+
+def test_summary_lists_listeners_store_and_accounts(tmp_path):
+    lines = cfg.summary(parse(account(), tmp_path))
+    assert lines[0] == "smpp: 127.0.0.1:2775" and any(line.startswith("account acme:") for line in lines)
+    assert "no accounts: nobody can bind" in cfg.summary(parse("", tmp_path))
+
+
+def test_hash_of_the_example_is_not_a_plain_password():
+    assert hash_password("secret12") != HASH and verify_password("secret12", HASH)
