@@ -44,6 +44,39 @@ def cmd_pdu_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from smsc.passwords import hash_password
+
+    if sys.stdin.isatty():
+        plain = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != plain:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        plain = sys.stdin.readline().rstrip("\r\n")  # piped: the first line is the password
+    if not plain:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(plain))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from smsc import config
+
+    try:
+        loaded = config.load(args.file)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK")
+    for line in config.summary(loaded):
+        print(f"  {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsc", description="A self-hosted SMPP 3.4 gateway.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     decode = pdu.add_parser("decode", help="print every field of a PDU given in hex (or on stdin) as JSON")
     decode.add_argument("hex", nargs="?", help="the PDU in hex; read from stdin when absent")
     decode.set_defaults(func=cmd_pdu_decode)
+    sub.add_parser("hash-password", help="read a password (prompt, or stdin) and print its hash for the config"
+                   ).set_defaults(func=cmd_hash_password)
+    check = sub.add_parser("check-config", help="validate a config file and print what it sets up")
+    check.add_argument("file", help="the TOML config file")
+    check.set_defaults(func=cmd_check_config)
     return parser
 
 

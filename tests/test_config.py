@@ -161,3 +161,16 @@ def test_summary_lists_listeners_store_and_accounts(tmp_path):
 
 def test_hash_of_the_example_is_not_a_plain_password():
     assert hash_password("secret12") != HASH and verify_password("secret12", HASH)
+
+
+def test_cli_check_config(tmp_path, capsys, monkeypatch):
+    from smsc.cli import main
+
+    monkeypatch.setenv("SMSC_STATE_DIR", str(tmp_path))
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "account acme:" in out and str(tmp_path / "smsc.db") in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(account(window=0))
+    assert main(["check-config", str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == f"{bad}: accounts[0].window: Expected int >= 1, got 0"

@@ -44,3 +44,16 @@ def test_verification_follows_the_parameters_in_the_string():
 def test_malformed_hash_is_invalid_and_never_matches(bad):
     assert not is_valid_hash(bad)
     assert not verify_password("plaintext", bad)
+
+
+def test_cli_hash_password_reads_stdin_when_piped(monkeypatch, capsys):
+    import io
+
+    from smsc.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("pa ss\n"))
+    assert main(["hash-password"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert is_valid_hash(printed) and verify_password("pa ss", printed)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert main(["hash-password"]) == 1
