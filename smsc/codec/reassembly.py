@@ -7,7 +7,9 @@ number of seconds), nothing reads a clock.
     join_parts(parts, data_coding, ...) -> str     # the text of a Completed's ReceivedParts
 
 Parts may come in any order, more than once (a duplicate is counted and dropped: the
-first copy wins) or never. A message is keyed by (source, reference, total, wide):
+first copy wins) or never. Duplicates are recognised while their message is pending: a
+part repeated after its message completed starts a new one, which expire() reports as
+incomplete (references are reused, so completed ones are not remembered). A message is keyed by (source, reference, total, wide):
 `source` is whatever tells senders apart for the caller, e.g. (bind, source_addr,
 destination_addr), so two messages with the same reference from different sources
 never mix, and neither do an 8-bit and a 16-bit reference of the same value.
