@@ -18,9 +18,10 @@ and they never see a batch that is not committed yet.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import aiosqlite
 import msgpack
@@ -49,6 +50,9 @@ SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, n
 
 OUTBOUND_PENDING, OUTBOUND_DELIVERED, OUTBOUND_EXPIRED = 0, 1, 2
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
+
+if TYPE_CHECKING:
+    from smsc.config import Config
 
 ReceiptBuilder = Callable[[Message, float], "dict[str, Any] | None"]
 
@@ -97,8 +101,9 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection, *, max_batch: int,
                  batch_delay: float, receipt_expiry: float, retry_initial: float, retry_max: float,
                  retry_factor: float, lease: float, receipt_builder: ReceiptBuilder,
-                 clock: Callable[[], float], last_message: int, last_outbound: int) -> None:
+                 clock: Callable[[], float], last_message: int, last_outbound: int, synchronous: str) -> None:
         self._db = db
+        self.synchronous = synchronous
         self._reader = reader
         self._max_batch = max_batch
         self._batch_delay = batch_delay
@@ -148,6 +153,8 @@ class Store:
             for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000",
                            "cache_size=-32768", "temp_store=MEMORY"):
                 await db.execute(f"PRAGMA {pragma}")
+            async with db.execute("PRAGMA synchronous") as cursor:
+                (level,) = await cursor.fetchone()  # read back: SQLite ignores what it does not know
             await schema.migrate(db, clock())
             async with db.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cursor:
                 (last_message,) = await cursor.fetchone()
@@ -161,7 +168,19 @@ class Store:
         return cls(db, reader, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
                    retry_initial=retry_initial, retry_max=retry_max, retry_factor=retry_factor, lease=lease,
                    receipt_builder=receipt_builder, clock=clock, last_message=last_message,
-                   last_outbound=last_outbound)
+                   last_outbound=last_outbound, synchronous={1: "NORMAL", 2: "FULL"}[level])
+
+    @classmethod
+    async def from_config(cls, config: "Config", **options: Any) -> "Store":
+        """Open the store a Config describes ([store] and [receipts]), creating its
+        directory; `options` override (receipt_builder, clock...)."""
+        store, receipts = config.store, config.receipts
+        os.makedirs(os.path.dirname(store.path) or ".", mode=0o700, exist_ok=True)
+        settings: dict[str, Any] = dict(
+            synchronous=store.synchronous, max_batch=store.max_batch, batch_delay=store.batch_delay,
+            receipt_expiry=receipts.expiry, retry_initial=receipts.retry_initial, retry_max=receipts.retry_max,
+            retry_factor=receipts.retry_factor, lease=receipts.lease)
+        return await cls.open(store.path, **(settings | options))
 
     async def close(self) -> None:
         """Commit what is queued, then close. Requests made after this raise StoreError."""

@@ -120,3 +120,20 @@ def test_synchronous_is_validated(db_path):
 def test_new_message_defaults():
     m = NewMessage("a", "s", "d")
     assert (m.body, m.registered_delivery, m.segments, m.scheduled, m.expires) == ({}, 0, 1, None, None)
+
+
+def test_store_opens_from_config_in_a_new_state_dir(tmp_path):
+    from smsc import config
+
+    conf = config.parse("[store]\nsynchronous = 'FULL'\n[receipts]\nexpiry = 60.0\n", state_dir=tmp_path / "new" / "state")
+
+    async def main():
+        store = await Store.from_config(conf, clock=lambda: NOW)
+        try:
+            message_id = await store.accept(message())
+            return store.synchronous, store.receipt_expiry, (await store.get(message_id)).submitted
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == ("FULL", 60.0, NOW)
+    assert (tmp_path / "new" / "state" / "smsc.db").is_file()

@@ -161,10 +161,13 @@ def test_a_receipt_is_committed_with_the_state_change_or_not_at_all(in_store, db
         message_id = await store.accept(message(registered_delivery=1), now=NOW)
         with pytest.raises(RuntimeError):
             await store.update(message_id, S.DELIVERED, now=NOW + 1)
+        # The failed batch was rolled back as a whole and the writer carries on.
+        await store.update(message_id, S.ENROUTE, carrier_id="c-1", now=NOW + 2)
         return await store.get(message_id), await store.outbound("acme")
 
     stored, outbound = in_store(scenario, receipt_builder=broken_builder)
-    assert stored.state is S.ENROUTE and outbound == []
+    assert stored.state is S.ENROUTE and stored.final is None and outbound == []
+    assert stored.carrier_id == "c-1"
 
 
 def test_receipt_body_is_msgpack_of_deliver_sm_fields(in_store, db_path):
