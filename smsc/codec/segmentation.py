@@ -86,8 +86,18 @@ class TextCount(msgspec.Struct, frozen=True):
     parts: int
     per_part: int  # units that fit in one part
     remaining: int  # units still free in the last part
-    ucs2_forced_by: tuple[str, ...] = ()  # characters no allowed GSM table carries
     text: str = ""  # the text as sent
+    gsm_tables: tuple[tuple[int, int], ...] = ()  # (locking, single) pairs that were allowed
+    forced: bool = False  # UCS-2 was forced by the options, not by the text
+
+    @property
+    def ucs2_forced_by(self) -> tuple[str, ...]:
+        """The characters that no allowed GSM table carries, in order of appearance, when
+        they made the text UCS-2 (computed on demand: the split path never pays for it)."""
+        if self.encoding != "ucs2" or self.forced:
+            return ()
+        encodable = _gsm_encodable(self.gsm_tables)
+        return tuple(c for c in dict.fromkeys(self.text) if not encodable(c))
 
 
 class Segmented(msgspec.Struct, frozen=True):
@@ -166,43 +176,44 @@ def _choice(t: ModuleType, encoding: str, encoded: bytes, characters: int, locki
 
 
 @lru_cache(maxsize=256)
-def _gsm_combinations(languages: tuple[int, ...], locking_shift: bool) -> list[tuple[int, int]]:
+def _gsm_combinations(languages: tuple[int, ...], locking_shift: bool) -> tuple[tuple[int, int], ...]:
     singles = [0] + [lang for lang in languages if lang in gsm_tables.SINGLE_SHIFT_TABLES]
     lockings = [0]
     if locking_shift:
         lockings += [lang for lang in languages if lang in gsm_tables.LOCKING_TABLES]
     combos = [(lock, single) for lock in lockings for single in singles]
-    return sorted(combos, key=lambda c: (c[0] != 0) + (c[1] != 0))  # fewer tables first
+    return tuple(sorted(combos, key=lambda c: (c[0] != 0) + (c[1] != 0)))  # fewer tables first
 
 
-def _gsm_encodable(combos: list[tuple[int, int]]) -> Callable[[str], bool]:
-    tables = [gsm_tables.encode_table(lock, single) for lock, single in combos]
+@lru_cache(maxsize=256)
+def _gsm_encodable(combos: tuple[tuple[int, int], ...]) -> Callable[[str], bool]:
+    """Membership test: can any of these table combinations carry the character?"""
+    charset = set()
+    for locking, single in combos:
+        charset.update(c for i, c in enumerate(gsm_tables.LOCKING_TABLES[locking]) if i != gsm_tables.ESCAPE)
+        charset.update(gsm_tables.SINGLE_SHIFT_TABLES[single].values())
+    return frozenset(charset).__contains__
 
-    def encodable(char: str) -> bool:
-        cp = ord(char)
-        return cp <= 0xFFFF and any(table[cp] != gsm_tables.UNMAPPED for table in tables)
 
-    return encodable
-
-
-def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str, tuple[str, ...]]:
+def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str]:
+    default_fails = False
     if not (options.force_ucs2 or options.transliterate):
         try:
             septets = t.encode_gsm(text)
         except UnencodableError:
-            pass
+            default_fails = True
         else:
             if len(septets) == len(text) or not (options.languages or options.latin1):
                 # The default alphabet with one septet per character, or with nothing
                 # but UCS-2 to compare against: nothing is cheaper.
-                return _choice(t, "gsm7", septets, len(text), 0, 0, options), text, ()
+                return _choice(t, "gsm7", septets, len(text), 0, 0, options), text
     combos = _gsm_combinations(options.languages, options.locking_shift)
     if options.transliterate and not options.force_ucs2:
         text = transliterate(text, _gsm_encodable(combos))
     characters = len(text)
     candidates: list[_Choice] = []
     if not options.force_ucs2:
-        for locking, single in combos:
+        for locking, single in combos[1:] if default_fails else combos:
             try:
                 septets = t.encode_gsm(text, locking, single)
             except UnencodableError:
@@ -219,15 +230,10 @@ def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, st
         candidates.append(_choice(t, "ucs2", t.encode_ucs2(text), characters, 0, 0, options))
     if not candidates:
         raise _unencodable(text, options, combos)
-    best = min(candidates, key=lambda c: c.parts)  # min keeps the first of equals
-    forced: tuple[str, ...] = ()
-    if best.encoding == "ucs2" and not options.force_ucs2:
-        encodable = _gsm_encodable(combos)
-        forced = tuple(dict.fromkeys(c for c in text if not encodable(c)))
-    return best, text, forced
+    return min(candidates, key=lambda c: c.parts), text  # min keeps the first of equals
 
 
-def _unencodable(text: str, options: TextOptions, combos: list[tuple[int, int]]) -> UnencodableError:
+def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int], ...]) -> UnencodableError:
     gsm = _gsm_encodable(combos)
     names = "gsm7 or latin1" if options.latin1 else "gsm7"
     for position, char in enumerate(text):
@@ -236,7 +242,7 @@ def _unencodable(text: str, options: TextOptions, combos: list[tuple[int, int]])
     raise AssertionError("unreachable: every character is encodable")
 
 
-def _count(choice: _Choice, text: str, forced: tuple[str, ...], options: TextOptions) -> TextCount:
+def _count(choice: _Choice, text: str, options: TextOptions) -> TextCount:
     if choice.parts == 1:
         per_part = choice.single_room
         last = choice.length
@@ -251,14 +257,15 @@ def _count(choice: _Choice, text: str, forced: tuple[str, ...], options: TextOpt
     else:
         data_coding = DATA_CODING[choice.encoding]
     return TextCount(choice.encoding, data_coding, choice.locking, choice.single, len(text),
-                     choice.length, choice.parts, per_part, per_part - last, forced, text)
+                     choice.length, choice.parts, per_part, per_part - last, text,
+                     _gsm_combinations(options.languages, options.locking_shift), options.force_ucs2)
 
 
 def count(text: str, options: TextOptions = TextOptions(), *, twin: ModuleType | None = None) -> TextCount:
     """How `text` goes out under `options` (see the module docstring). `twin` picks a
     text twin (tests); by default the active one."""
-    choice, sent, forced = _choose(text, options, twin or _active_twin())
-    return _count(choice, sent, forced, options)
+    choice, sent = _choose(text, options, twin or _active_twin())
+    return _count(choice, sent, options)
 
 
 def _chunks(t: ModuleType, choice: _Choice) -> list[bytes]:
@@ -281,10 +288,10 @@ def split(text: str, options: TextOptions = TextOptions(), reference: int | Call
           *, twin: ModuleType | None = None) -> Segmented:
     """The parts that carry `text` under `options` (see the module docstring)."""
     t = twin or _twin or _active_twin()
-    choice, sent, forced = _choose(text, options, t)
+    choice, sent = _choose(text, options, t)
     if choice.parts > MAX_PARTS:
         raise MessageTooLongError(f"the text needs {choice.parts} parts, at most {MAX_PARTS} are possible")
-    counted = _count(choice, sent, forced, options)
+    counted = _count(choice, sent, options)
     ies = choice.ies
     concatenation = options.concatenation
     if choice.parts > 1 and concatenation == "udh":
