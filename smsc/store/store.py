@@ -148,7 +148,9 @@ class Store:
         offered again after `lease` seconds if neither acked nor retried (a lost session)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
-        db = await aiosqlite.connect(path, isolation_level=None)
+        # The sqlite3 module begins an IMMEDIATE transaction before a batch's first write
+        # by itself, which saves the writer a thread round trip per batch.
+        db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
         try:
             for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000",
                            "cache_size=-32768", "temp_store=MEMORY"):
@@ -336,17 +338,15 @@ class Store:
         outcomes: list[tuple[asyncio.Future[Any], Any]] = []
         self._woken.clear()
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
             for kind in _KIND_ORDER:
                 if kind in groups:
                     ops = groups[kind]
                     results = await _HANDLERS[kind](self, [payload for payload, _ in ops])
                     outcomes.extend(zip((future for _, future in ops), results))
-            await self._db.execute("COMMIT")
+            await self._db.commit()
         except BaseException as exc:
             # The whole batch is lost together; each caller hears why. The writer goes on.
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
+            await self._db.rollback()
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else StoreError("store closing"))
