@@ -12,11 +12,12 @@ from smsc.store.types import (
     MessageFinal,
     NewMessage,
     OutboundItem,
+    OutboundState,
     StoreError,
     UnknownMessage,
 )
 
 __all__ = [
-    "ClaimBusy", "Message", "MessageFinal", "NewMessage", "OutboundClaim", "OutboundItem", "Store",
+    "ClaimBusy", "Message", "MessageFinal", "NewMessage", "OutboundClaim", "OutboundItem", "OutboundState", "Store",
     "StoreError", "UnknownMessage", "default_receipt", "format_id", "parse_id",
 ]

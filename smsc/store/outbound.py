@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from smsc.store.types import OutboundItem, StoreError
+from smsc.store.types import OutboundItem, OutboundState, StoreError
 
 if TYPE_CHECKING:
     from smsc.store.store import Store
-
-OUTBOUND_DELIVERED = 1
 
 
 class OutboundClaim:
@@ -52,7 +50,7 @@ class OutboundClaim:
     async def ack(self, item_id: int, now: float | None = None) -> None:
         """The ESME answered deliver_sm_resp 0: the item is delivered."""
         self._in_flight.pop(item_id, None)
-        await self.store._request("outbound_set", (OUTBOUND_DELIVERED, self._now(now), None, None, item_id))
+        await self.store._request("outbound_set", (OutboundState.DELIVERED, self._now(now), None, None, item_id))
 
     async def retry(self, item_id: int, now: float | None = None, error: int | None = None) -> float:
         """The ESME answered an error (or nothing in time): try again after a backoff
@@ -61,7 +59,7 @@ class OutboundClaim:
         store = self.store
         backoff = min(store.retry_max, store.retry_initial * store.retry_factor ** (attempts - 1))
         when = self._now(now) + backoff
-        await store._request("outbound_set", (0, None, when, error, item_id))
+        await store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
         return when
 
     async def release(self, now: float | None = None) -> None:
@@ -70,7 +68,7 @@ class OutboundClaim:
             return
         self._released = True
         now = self._now(now)
-        pending = [self.store._request("outbound_set", (0, None, now, None, item_id)) for item_id in self._in_flight]
+        pending = [self.store._request("outbound_set", (OutboundState.PENDING, None, now, None, item_id)) for item_id in self._in_flight]
         self._in_flight.clear()
         self.store._claims.pop(self.account, None)
         await asyncio.gather(*pending)

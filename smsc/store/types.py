@@ -1,6 +1,7 @@
 """What goes into and comes out of the store, and the errors it answers with."""
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 import msgspec
@@ -50,6 +51,14 @@ class Message(msgspec.Struct, frozen=True, gc=False):
     @property
     def is_final(self) -> bool:
         return self.final is not None
+
+
+class OutboundState(IntEnum):
+    """Where a queued deliver_sm stands. In flight is not a state: see outbound.py."""
+
+    PENDING = 0
+    DELIVERED = 1
+    EXPIRED = 2
 
 
 class OutboundItem(msgspec.Struct, frozen=True, gc=False):

@@ -4,12 +4,12 @@ import asyncio
 import pytest
 
 from smsc.smpp.constants import MessageState
-from smsc.store import ClaimBusy, StoreError
+from smsc.store import ClaimBusy, OutboundState, StoreError
 
 from .conftest import NOW, message
 
 OPTIONS = dict(retry_initial=10.0, retry_factor=2.0, retry_max=25.0, lease=60.0, receipt_expiry=1000.0)
-PENDING, DELIVERED, EXPIRED = 0, 1, 2
+PENDING, DELIVERED, EXPIRED = OutboundState.PENDING, OutboundState.DELIVERED, OutboundState.EXPIRED
 
 
 async def receipts(store, count):
