@@ -19,8 +19,22 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    print("smsc serve: the gateway is not implemented yet (see the open issues)", file=sys.stderr)
-    return 1
+    from smsc import config as config_module
+    from smsc import log
+    from smsc.aio.runtime import Runtime
+
+    try:
+        if args.config:
+            config = config_module.load(args.config)
+        else:
+            config, demo = config_module.load_default()
+            print(f"smsc: no config file, using the embedded default; demo account system_id={demo.system_id}"
+                  f" password={demo.password} (kept in {demo.path})", flush=True)
+    except config_module.ConfigError as exc:
+        print(f"smsc serve: {exc}", file=sys.stderr)
+        return 2
+    log.configure(config.log.level, config.log.format)
+    return Runtime(config).run_forever()
 
 
 def cmd_pdu_decode(args: argparse.Namespace) -> int:

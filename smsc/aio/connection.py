@@ -1,0 +1,353 @@
+"""One ESME connection: an asyncio.Protocol driving a sans-I/O Session.
+
+Bytes go into the Session as they arrive; its events are handled at once when they need
+no waiting (enquire_link, protocol errors, responses to our requests) and in a task of
+the connection's own TaskGroup when they do (a bind's password check, a submit's commit),
+so nothing a connection started outlives it. Responses may leave in any order, as SMPP
+allows.
+
+Back-pressure: reading pauses while the client has as many requests unanswered as its
+window, and resumes as answers go out; a request beyond the window that was already read
+is answered ESME_RTHROTTLED by the Session. Writing: while the transport's buffer is over
+its high-water mark (a client not reading), `writable` is clear and the delivery loop
+sends it nothing more.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from smsc.config import Account
+from smsc.log import get_logger
+from smsc.passwords import verify_password
+from smsc.smpp import status
+from smsc.smpp.errors import SmppError
+from smsc.smpp.events import (
+    NEED_DATA, BindTimeout, EnquireLinkDue, InactivityTimeout, PeerClosed, ProtocolError, RequestReceived,
+    ResponseReceived, ResponseTimeout, UnmatchedResponse,
+)
+from smsc.smpp.pdus import BIND_CLASSES, BindReceiver, BindTransceiver, EnquireLink, Pdu, Unbind
+from smsc.smpp.session import Session
+from smsc.smpp.state import BOUND, RECEIVING, Role, State
+
+if TYPE_CHECKING:
+    from smsc.aio.server import SmppServer
+
+BIND_TYPES = {BindReceiver: "receiver", BindTransceiver: "transceiver"}  # else transmitter
+UNBIND_WAIT = 2.0  # seconds to wait for unbind_resp when we unbind the client
+SERVER_SYSTEM_ID = "smsc"
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: "SmppServer", listener: int, tls: bool) -> None:
+        self.server = server
+        self.listener = listener  # index of the listener it came in on
+        self.tls = tls
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.account: Account | None = None
+        self.bind_type: str | None = None
+        self.peer = ""
+        self.log = get_logger("smsc.server")
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.closed = self.loop.create_future()
+        self.task: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._early: list[Any] = []
+        self._binding = False
+        self._reading_paused = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    # --- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peername = transport.get_extra_info("peername")
+        self.peer = peername[0] if peername else ""
+        self.log = self.log.bind(peer=f"{self.peer}:{peername[1]}" if peername else "", tls=self.tls)
+        smpp = self.server.config.smpp
+        self.session = Session(
+            Role.SMSC, max_pdu_size=smpp.max_pdu_size, window=self.server.default_window,
+            bind_timeout=smpp.bind_timeout, enquire_link_interval=smpp.enquire_link_interval,
+            response_timeout=smpp.response_timeout, inactivity_timeout=smpp.inactivity_timeout,
+            now=self.loop.time())
+        if not self.server.admit(self):
+            self.log.warning("connection_refused", reason="max_connections")
+            transport.close()
+            return
+        self.log.info("connected")
+        # The server holds the task (the loop only keeps a weak reference) until it ends.
+        self.task = self.loop.create_task(self._lifetime())
+        self.task.add_done_callback(self._ended)
+        self._rearm()
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        assert session is not None
+        session.receive_data(data, now=self.loop.time())
+        self._drain()
+
+    def eof_received(self) -> bool:
+        if self.session is not None:
+            self.session.receive_data(b"", now=self.loop.time())
+            self._drain()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.session is not None:
+            for lost in self.session.close():
+                _fail(lost.context, ConnectionError("connection lost"))
+        if self.account is not None:
+            self.server.unregister(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.writable.set()  # wake a sender so it sees the connection is gone
+        self.log.info("disconnected", error=None if exc is None else str(exc))
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    # --- the connection's task group --------------------------------------------------
+
+    async def _lifetime(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            for coroutine in self._early:  # requests read before this task first ran
+                self._spawn(coroutine)
+            self._early.clear()
+            await self.closed
+        self._group = None
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.server.forget(self)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("connection_task_failed", error=repr(task.exception()))
+
+    def _spawn(self, coroutine: Any) -> None:
+        if self._group is None:
+            if self.task is not None and not self.task.done() and not self.closed.done():
+                self._early.append(coroutine)
+            else:
+                coroutine.close()  # the connection is over: nobody to answer
+            return
+        task = self._group.create_task(self._guarded(coroutine))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _guarded(self, coroutine: Any) -> None:
+        # One failing handler must not end the group, and with it the session.
+        try:
+            await coroutine
+        except Exception as exc:
+            self.log.exception("handler_failed", error=repr(exc))
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        session = self.session
+        assert session is not None
+        while (event := session.next_event()) is not NEED_DATA:
+            self._on_event(event)
+        if session.inbound_window_full and not self._reading_paused and self.is_open:
+            self._reading_paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+        self._rearm()
+
+    def _on_event(self, event: Any) -> None:
+        match event:
+            case RequestReceived(pdu=EnquireLink() as pdu):
+                self.send(pdu.response())
+            case RequestReceived(pdu=Unbind() as pdu):
+                self.send(pdu.response())
+                self.log.info("unbound", by="client")
+                self._spawn(self._close_after_handlers())
+            case RequestReceived(pdu=pdu) if type(pdu) in BIND_CLASSES:
+                if self._binding:
+                    self.send(pdu.response(status.ESME_RALYBND))
+                else:
+                    self._binding = True
+                    self._spawn(self._bind(pdu))
+            case RequestReceived(pdu=pdu) if self.account is not None and self.server.gateway.handles(pdu):
+                self._spawn(self._request(pdu))
+            case RequestReceived(pdu=pdu):  # allowed by the state table, not served here
+                self.send(pdu.response(status.ESME_RINVCMDID))
+            case ResponseReceived(pdu=pdu, context=future):
+                if future is not None and not future.done():
+                    future.set_result(pdu)
+            case UnmatchedResponse(pdu=pdu):
+                self.log.debug("unmatched_response", command=pdu.name, sequence_number=pdu.sequence_number)
+            case ProtocolError(error=error, answer=answer, close=close):
+                self.log.warning("protocol_error", status=error.status_name, error=str(error.args[0]),
+                                 command_id=error.command_id, sequence_number=error.sequence_number, close=close)
+                if answer is not None:
+                    self.send(answer)
+                if close:
+                    self.close()
+            case PeerClosed(unparsed=unparsed):
+                if unparsed:
+                    self.log.info("peer_closed_mid_pdu", unparsed=unparsed)
+
+    # --- binds and requests -----------------------------------------------------------
+
+    async def _bind(self, pdu: Pdu) -> None:
+        bind_type = BIND_TYPES.get(type(pdu), "transmitter")
+        log = self.log.bind(system_id=pdu.system_id, bind_type=bind_type)
+        gateway = self.server.gateway
+        refusal = gateway.bind_refusal(pdu.system_id, self.peer, bind_type)
+        account = gateway.account(pdu.system_id)
+        if not refusal and account is not None:
+            # scrypt on purpose costs tens of milliseconds: off the event loop.
+            ok = await self.loop.run_in_executor(None, verify_password, pdu.password, account.password_hash)
+            if not ok:
+                refusal = status.ESME_RINVPASWD
+            elif not self.server.can_bind(account):
+                refusal = status.ESME_RBINDFAIL
+        self._binding = False
+        if refusal or account is None or not self.is_open:
+            log.warning("bind_refused", status=status.status_name(refusal))
+            self.send(pdu.response(refusal, system_id=SERVER_SYSTEM_ID))
+            return
+        if not self.send(pdu.response(system_id=SERVER_SYSTEM_ID)):
+            return
+        self.account, self.bind_type, self.log = account, bind_type, log
+        self.session.window = account.window  # type: ignore[union-attr]
+        self.server.register(self)
+        log.info("bound")
+
+    async def _request(self, pdu: Pdu) -> None:
+        assert self.account is not None
+        try:
+            response = await self.server.gateway.handle(self.account, pdu)
+        except Exception as exc:  # a bug must cost this request, not the session
+            self.log.exception("request_failed", command=pdu.name, error=repr(exc))
+            response = pdu.response(status.ESME_RSYSERR)
+        if response.command_status:
+            self.log.info("request_refused", command=pdu.name, status=status.status_name(response.command_status))
+        self.send(response)
+
+    async def _close_after_handlers(self) -> None:
+        """Unbound by the client: answer what is in flight, then close."""
+        current = asyncio.current_task()
+        await asyncio.gather(*(t for t in self._handlers if t is not current), return_exceptions=True)
+        self.close()
+
+    # --- sending ---------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return (self.transport is not None and not self.transport.is_closing()
+                and self.session is not None and self.session.state is not State.CLOSED)
+
+    @property
+    def receiving(self) -> bool:
+        return self.is_open and self.session.state in RECEIVING  # type: ignore[union-attr]
+
+    @property
+    def free_window(self) -> int:
+        session = self.session
+        return 0 if session is None else max(0, session.window - session.outstanding)
+
+    def send(self, pdu: Pdu, context: Any = None) -> bool:
+        """Write `pdu` now; False when the connection is gone or the state refuses it."""
+        if not self.is_open:
+            return False
+        session = self.session
+        assert session is not None and self.transport is not None
+        try:
+            data = session.send(pdu, context=context, now=self.loop.time())
+        except SmppError as exc:
+            self.log.debug("send_refused", command=pdu.name, error=str(exc))
+            return False
+        self.transport.write(data)
+        if self._reading_paused and not session.inbound_window_full:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        self._rearm()
+        return True
+
+    async def request(self, pdu: Pdu) -> Pdu:
+        """Send a request and wait for its response (TimeoutError after the session's
+        response timeout, ConnectionError when the connection goes)."""
+        future: asyncio.Future[Pdu] = self.loop.create_future()
+        if not self.send(pdu, context=future):
+            raise ConnectionError("cannot send on this connection now")
+        return await future
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    async def shutdown(self) -> None:
+        """Server stopping: unbind a bound client (waiting a moment for its answer), let
+        the requests in flight finish their commits and answers, then close."""
+        session = self.session
+        if session is not None and session.state in BOUND:
+            try:
+                await asyncio.wait_for(self.request(Unbind()), UNBIND_WAIT)
+            except (TimeoutError, ConnectionError):
+                pass
+            self.log.info("unbound", by="server")
+        await asyncio.gather(*list(self._handlers), return_exceptions=True)
+        self.close()
+        if self.task is not None:
+            await self.task
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        # Deadlines mostly move later with activity; the timer is moved only when one
+        # comes earlier, and a timer firing early just re-arms itself.
+        deadline = None if self.session is None else self.session.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        session = self.session
+        if session is None or not self.is_open:
+            return
+        for event in session.tick(self.loop.time()):
+            match event:
+                case EnquireLinkDue():
+                    self.send(EnquireLink(), context=_LINK_CHECK)
+                case ResponseTimeout(request=request, context=context):
+                    if context is _LINK_CHECK:
+                        self.log.warning("link_dead", reason="enquire_link unanswered")
+                        self.close()
+                    else:
+                        _fail(context, TimeoutError(f"no answer to {request.name}"))
+                case BindTimeout():
+                    self.log.warning("bind_timeout")
+                    self.close()
+                case InactivityTimeout():
+                    self.log.warning("inactivity_timeout")
+                    self.close()
+        self._rearm()
+
+
+class _LinkCheck:
+    """The context of our enquire_links: their responses need no one to wake."""
+
+    def done(self) -> bool:
+        return True
+
+
+_LINK_CHECK = _LinkCheck()
+
+
+def _fail(context: Any, error: Exception) -> None:
+    if isinstance(context, asyncio.Future) and not context.done():
+        context.set_exception(error)

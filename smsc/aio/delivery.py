@@ -1,0 +1,118 @@
+"""Receipts and MO for one account: the store's outbound queue, fed to its receiver binds.
+
+While the account has a receiver or transceiver bind, one AccountDelivery holds the
+account's claim on the queue (store.claim_outbound), takes as many items as its binds
+have free window, and sends each as a deliver_sm to the bind with the most room. A
+deliver_sm_resp with status 0 acks the item; an error status or no answer in time
+retries it after the store's backoff. When the last receiver goes, the claim is released
+and what was in flight is due again at once, for the next bind: items are held durably
+while nobody is bound, never dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from smsc.log import get_logger
+from smsc.smpp.pdus import Pdu
+from smsc.store import OutboundClaim, OutboundItem
+
+if TYPE_CHECKING:
+    from smsc.aio.connection import Connection
+    from smsc.gateway import Gateway
+
+# How long to sleep with nothing due before looking again: items enqueued wake the loop
+# at once, but a retry coming due (its backoff over) is found only by looking.
+IDLE_POLL = 1.0
+
+
+class AccountDelivery:
+    def __init__(self, gateway: "Gateway", system_id: str, previous: "AccountDelivery | None" = None) -> None:
+        self.gateway = gateway
+        self.system_id = system_id
+        self.receivers: list[Connection] = []
+        self.stopping = False
+        self.log = get_logger("smsc.delivery", system_id=system_id)
+        self._wakeup = asyncio.Event()
+        self._previous = previous
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, conn: "Connection") -> None:
+        self.receivers.append(conn)
+        self._wakeup.set()
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"delivery-{self.system_id}")
+
+    def remove(self, conn: "Connection") -> None:
+        if conn in self.receivers:
+            self.receivers.remove(conn)
+        if not self.receivers:
+            self.stopping = True  # a later bind starts a new AccountDelivery
+        self._wakeup.set()
+
+    def _ready(self) -> list["Connection"]:
+        return [conn for conn in self.receivers if conn.receiving and conn.writable.is_set()]
+
+    async def _run(self) -> None:
+        if self._previous is not None and self._previous.task is not None:
+            await self._previous.task  # its claim must be released before ours is taken
+        claim = self.gateway.store.claim_outbound(self.system_id)
+        self.log.info("delivery_started")
+        try:
+            async with asyncio.TaskGroup() as group:
+                while self.receivers:
+                    self._wakeup.clear()  # before looking: a wake-up from now on is not lost
+                    ready = self._ready()
+                    room = sum(conn.free_window for conn in ready)
+                    items = await claim.take(room) if room else []
+                    for item in items:
+                        conn = max(ready, key=lambda c: c.free_window)
+                        answer: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
+                        group.create_task(self._settle(claim, item, answer))
+                        if not conn.send(self.gateway.deliver_sm(item), context=answer):
+                            answer.set_exception(ConnectionError("the bind cannot take it now"))
+                    if not items:
+                        await self._idle(claim if room else None)
+        finally:
+            await claim.release()
+            self.log.info("delivery_stopped")
+
+    async def _idle(self, claim: OutboundClaim | None) -> None:
+        """Until something may have changed: items enqueued (when there is room), a
+        response freeing window, a bind coming or going; or IDLE_POLL seconds."""
+        waiters = [asyncio.ensure_future(self._wakeup.wait())]
+        if claim is not None:
+            waiters.append(asyncio.ensure_future(claim.wait(IDLE_POLL)))
+        try:
+            await asyncio.wait(waiters, timeout=IDLE_POLL, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _settle(self, claim: OutboundClaim, item: OutboundItem, answer: "asyncio.Future[Pdu]") -> None:
+        """Settle one deliver_sm with the store once its fate is known."""
+        try:
+            await self._record(claim, item, answer)
+        except Exception as exc:  # the store failing: the item's lease offers it again later
+            self.log.error("delivery_record_failed", item=item.id, error=repr(exc))
+
+    async def _record(self, claim: OutboundClaim, item: OutboundItem, answer: "asyncio.Future[Pdu]") -> None:
+        try:
+            response = await answer
+        except ConnectionError:
+            # Its bind went. With others still bound, offer it again after the backoff;
+            # with none, the release at the end of the run offers it again at once.
+            if self.receivers:
+                await claim.retry(item.id)
+            return
+        except TimeoutError:
+            await claim.retry(item.id)
+            return
+        finally:
+            self._wakeup.set()  # window freed
+        if response.command_status == 0:
+            await claim.ack(item.id)
+        else:
+            self.log.info("deliver_sm_refused", item=item.id, status=response.command_status)
+            await claim.retry(item.id, error=response.command_status)
+

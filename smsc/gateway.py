@@ -1,0 +1,302 @@
+"""The application: what an ESME's requests mean, answered from and into the store.
+
+The SMPP adapter (smsc.aio.server) owns sockets, sessions and timers; this module owns
+the decisions. It reads no socket and imports no asyncio: its only I/O is awaiting the
+store, so every flow can be tested with a real store and no network.
+
+    gateway = Gateway(config, store)
+    refusal = gateway.bind_refusal(system_id, peer_ip, "transmitter")   # 0: go on
+    response = await gateway.handle(account, request_pdu)               # always a *_resp
+    deliver_sm = gateway.deliver_sm(outbound_item)
+
+Invariant 1 of the design lives in `handle`: a submit is answered with a message id only
+after `store.accept` returned, i.e. after the commit. Every refusal is a precise
+command_status, never an exception out of `handle`.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from smsc.codec.decoding import part_text, read_part
+from smsc.codec.segmentation import TextOptions, count
+from smsc.codec.text_errors import TextError
+from smsc.config import Account, Config
+from smsc.log import get_logger
+from smsc.smpp import status
+from smsc.smpp.constants import Tag
+from smsc.smpp.pdus import (
+    CancelSm, DataSm, DeliverSm, Pdu, QuerySm, QuerySmResp, ReplaceSm, SmeAddress, SubmitMulti,
+    SubmitSm, UnsuccessSme,
+)
+from smsc.smpp.times import format_absolute, parse_time
+from smsc.store import Message, MessageFinal, NewMessage, OutboundItem, Store, StoreError, UnknownMessage
+from smsc.throttle import TokenBucket
+
+# Validity of a message submitted without one. Not in the config yet (smsc.config has no
+# key for it): two days is the common SMSC default.
+DEFAULT_VALIDITY = 48 * 3600.0
+
+# 8-bit user data per part (TS 23.040): 140 octets alone, 134 beside a concatenation UDH.
+OCTETS_ALONE, OCTETS_PER_PART = 140, 134
+
+# The body fields kept with a stored message (with the TLVs): what a receipt echoes and
+# what an upstream submit needs besides the columns.
+_SUBMIT_FIELDS = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_addr_npi", "esm_class",
+                  "protocol_id", "priority_flag", "replace_if_present_flag", "data_coding",
+                  "sm_default_msg_id", "short_message")
+_DELIVER_FIELDS = frozenset(DeliverSm.__struct_fields__) - {"sequence_number", "command_status", "tlvs"}
+
+
+class Refused(Exception):
+    """A request the gateway answers with `command_status` (never leaves this module)."""
+
+    def __init__(self, command_status: int, why: str = "") -> None:
+        super().__init__(why or status.status_name(command_status))
+        self.command_status = command_status
+
+
+def count_segments(short_message: bytes, esm_class: int, data_coding: int,
+                   tlvs: tuple[tuple[int, Any], ...]) -> int:
+    """The parts a submit becomes on the air. A short_message is one part (the ESME cut
+    it); a message_payload is cut by the carrier, so it is counted as the text core would
+    cut it in its own alphabet, and binary data by octets."""
+    payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
+    if short_message or payload is None:
+        return 1
+    try:
+        part = read_part(b"", esm_class, data_coding, tlvs)
+    except TextError:  # a malformed UDH: count the octets as they are
+        return _octet_parts(len(payload))
+    if part.alphabet in ("gsm7", "ucs2"):
+        text = part_text(part, data_coding)
+        return count(text, TextOptions(force_ucs2=part.alphabet == "ucs2")).parts
+    return _octet_parts(len(part.units))
+
+
+def _octet_parts(octets: int) -> int:
+    return 1 if octets <= OCTETS_ALONE else -(-octets // OCTETS_PER_PART)
+
+
+class Gateway:
+    """The flows of one running gateway over one store. `clock` gives epoch seconds (the
+    store's times), `monotonic` the rate limiter's; tests pass their own."""
+
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.monotonic = monotonic
+        self._buckets: dict[str, TokenBucket] = {}
+        self._log = get_logger("smsc.gateway")
+        self._handlers: dict[type, Callable[[Account, Any], Awaitable[Pdu]]] = {
+            SubmitSm: self._submit_sm, DataSm: self._data_sm, SubmitMulti: self._submit_multi,
+            QuerySm: self._query_sm, CancelSm: self._cancel_sm, ReplaceSm: self._replace_sm,
+        }
+
+    # --- binds -------------------------------------------------------------------------
+
+    def account(self, system_id: str) -> Account | None:
+        return self.config.account(system_id)
+
+    def bind_refusal(self, system_id: str, peer: str, bind_type: str) -> int:
+        """The status refusing a bind before its password is checked, or 0. The password
+        (slow on purpose) is checked by the caller off the event loop, the bind count by
+        the caller who keeps the binds."""
+        account = self.account(system_id)
+        if account is None:
+            return status.ESME_RINVSYSID
+        if not account.allows_peer(peer) or not account.allows_bind(bind_type):
+            return status.ESME_RBINDFAIL
+        return 0
+
+    # --- requests ------------------------------------------------------------------------
+
+    def handles(self, pdu: Pdu) -> bool:
+        return type(pdu) in self._handlers
+
+    async def handle(self, account: Account, pdu: Pdu) -> Pdu:
+        """The response to a request of a bound ESME of `account`."""
+        try:
+            return await self._handlers[type(pdu)](account, pdu)
+        except Refused as refusal:
+            return pdu.response(refusal.command_status)
+
+    async def _submit_sm(self, account: Account, pdu: SubmitSm) -> Pdu:
+        message = self._new_message(account, pdu, pdu.destination_addr)
+        self._take_rate(account, message.segments)
+        return pdu.response(message_id=await self._accept(message))
+
+    async def _data_sm(self, account: Account, pdu: DataSm) -> Pdu:
+        message = self._new_message(account, pdu, pdu.destination_addr)
+        self._take_rate(account, message.segments)
+        return pdu.response(message_id=await self._accept(message))
+
+    async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
+        """One stored message per SME address; refused destinations are listed in
+        unsuccess_sme. The response's message_id is the first stored message's."""
+        refused: list[UnsuccessSme] = []
+        messages: list[tuple[SmeAddress, NewMessage]] = []
+        for dest in pdu.dest_addresses:
+            if not isinstance(dest, SmeAddress):  # distribution lists are not kept here
+                refused.append(UnsuccessSme(0, 0, dest.dl_name, status.ESME_RINVDLNAME))
+                continue
+            try:
+                messages.append((dest, self._new_message(account, pdu, dest.destination_addr,
+                                                         dest.dest_addr_ton, dest.dest_addr_npi)))
+            except Refused as refusal:
+                if refusal.command_status in (status.ESME_RINVSRCADR, status.ESME_RINVSCHED,
+                                              status.ESME_RINVEXPIRY):
+                    raise  # the same for every destination: refuse the request
+                refused.append(_unsuccess(dest, refusal.command_status))
+        self._take_rate(account, sum(message.segments for _, message in messages))
+        ids = []
+        # One accept after the other: the store commits each; a failure refuses only the
+        # destinations not stored yet.
+        for dest, message in messages:
+            try:
+                ids.append(await self._accept(message))
+            except Refused as refusal:
+                refused.append(_unsuccess(dest, refusal.command_status))
+        if not ids:
+            raise Refused(refused[0].error_status_code if refused else status.ESME_RINVNUMDESTS)
+        return pdu.response(message_id=ids[0], unsuccess_smes=tuple(refused))
+
+    async def _query_sm(self, account: Account, pdu: QuerySm) -> Pdu:
+        message = await self._stored(account, pdu.message_id, status.ESME_RQUERYFAIL)
+        if pdu.source_addr and pdu.source_addr != message.source:
+            raise Refused(status.ESME_RINVMSGID, "source_addr is not the message's")
+        error = message.error or 0
+        return QuerySmResp(
+            sequence_number=pdu.sequence_number, message_id=message.id,
+            final_date="" if message.final is None else format_absolute(_utc(message.final)),
+            message_state=int(message.state), error_code=error if error < 256 else 0)
+
+    async def _cancel_sm(self, account: Account, pdu: CancelSm) -> Pdu:
+        if not pdu.message_id and not (pdu.source_addr and pdu.destination_addr):
+            raise Refused(status.ESME_RCANCELFAIL, "cancel_sm without message_id needs both addresses")
+        await self._change(status.ESME_RCANCELFAIL, self.store.cancel(
+            account.system_id, pdu.message_id, source=pdu.source_addr, destination=pdu.destination_addr,
+            service_type=pdu.service_type, now=self.clock()))
+        return pdu.response()
+
+    async def _replace_sm(self, account: Account, pdu: ReplaceSm) -> Pdu:
+        now = self.clock()
+        scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now, default_validity=None)
+        body = {"short_message": pdu.short_message, "sm_default_msg_id": pdu.sm_default_msg_id}
+        await self._change(status.ESME_RREPLACEFAIL, self.store.replace(
+            account.system_id, pdu.message_id, source=pdu.source_addr, body=body, scheduled=scheduled,
+            expires=expires, registered_delivery=pdu.registered_delivery, segments=1, now=now))
+        return pdu.response()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _new_message(self, account: Account, pdu: SubmitSm | DataSm | SubmitMulti, destination: str,
+                     dest_ton: int | None = None, dest_npi: int | None = None) -> NewMessage:
+        """The message a submit asks to store, validated (Refused otherwise)."""
+        if not account.allows_source(pdu.source_addr):
+            raise Refused(status.ESME_RINVSRCADR, f"source {pdu.source_addr!r} not allowed")
+        if not destination:
+            raise Refused(status.ESME_RINVDSTADR, "no destination_addr")
+        short_message = getattr(pdu, "short_message", b"")
+        tlvs = tuple(pdu.tlvs)
+        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
+        if short_message and payload is not None:
+            raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
+        now = self.clock()
+        if isinstance(pdu, DataSm):
+            ttl = pdu.tlv(Tag.QOS_TIME_TO_LIVE)
+            scheduled, expires = None, now + (ttl if ttl else DEFAULT_VALIDITY)
+        else:
+            scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
+        body: dict[str, Any] = {name: getattr(pdu, name, 0) for name in _SUBMIT_FIELDS}
+        body["short_message"] = short_message
+        if dest_ton is not None:
+            body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
+        body["tlvs"] = [list(tlv) for tlv in tlvs]
+        return NewMessage(
+            account=account.system_id, source=pdu.source_addr, destination=destination, body=body,
+            service_type=pdu.service_type, registered_delivery=pdu.registered_delivery,
+            segments=count_segments(short_message, pdu.esm_class, pdu.data_coding, tlvs),
+            scheduled=scheduled, expires=expires)
+
+    def _times(self, schedule: str, validity: str, now: float,
+               default_validity: float | None = DEFAULT_VALIDITY) -> tuple[float | None, float | None]:
+        """(scheduled, expires) in epoch seconds from SMPP times (absolute or relative)."""
+        moment = _utc(now)
+        try:
+            scheduled = _epoch(parse_time(schedule, moment))
+        except ValueError:
+            raise Refused(status.ESME_RINVSCHED) from None
+        try:
+            expires = _epoch(parse_time(validity, moment))
+        except ValueError:
+            raise Refused(status.ESME_RINVEXPIRY) from None
+        if expires is None and default_validity is not None:
+            expires = (scheduled or now) + default_validity
+        if expires is not None and (expires <= now or (scheduled is not None and expires <= scheduled)):
+            raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
+        return scheduled, expires
+
+    def _take_rate(self, account: Account, segments: int) -> None:
+        bucket = self._buckets.get(account.system_id)
+        now = self.monotonic()
+        if bucket is None or bucket.rate != account.rate:
+            bucket = self._buckets[account.system_id] = TokenBucket(account.rate, now=now)
+        if not bucket.try_take(segments, now):
+            raise Refused(status.ESME_RTHROTTLED, f"over {account.rate:g} segments/s")
+
+    async def _accept(self, message: NewMessage) -> str:
+        try:
+            return await self.store.accept(message, now=self.clock())
+        except StoreError as exc:
+            self._log.error("accept_failed", account=message.account, error=str(exc))
+            raise Refused(exc.command_status) from None
+        except Exception as exc:  # the disk is full, the file went away...
+            self._log.error("accept_failed", account=message.account, error=repr(exc))
+            raise Refused(status.ESME_RSYSERR) from None
+
+    async def _stored(self, account: Account, message_id: str, failure: int) -> Message:
+        try:
+            return await self.store.query(account.system_id, message_id)
+        except UnknownMessage:
+            raise Refused(status.ESME_RINVMSGID) from None
+        except Exception as exc:
+            self._log.error("query_failed", account=account.system_id, error=repr(exc))
+            raise Refused(failure) from None
+
+    async def _change(self, failure: int, change: Awaitable[Any]) -> Any:
+        """Await a store change; its refusals as SMPP statuses (`failure` for a message
+        already final or a store that cannot do it)."""
+        try:
+            return await change
+        except UnknownMessage:
+            raise Refused(status.ESME_RINVMSGID) from None
+        except MessageFinal:
+            raise Refused(failure) from None
+        except Exception as exc:
+            self._log.error("change_failed", error=repr(exc))
+            raise Refused(failure) from None
+
+    # --- delivery ------------------------------------------------------------------------
+
+    @staticmethod
+    def deliver_sm(item: OutboundItem) -> DeliverSm:
+        """The deliver_sm carrying a queued receipt or MO."""
+        body = item.body
+        fields = {name: body[name] for name in _DELIVER_FIELDS if name in body}
+        return DeliverSm(**fields, tlvs=tuple(tuple(tlv) for tlv in body.get("tlvs", ())))
+
+
+def _unsuccess(dest: SmeAddress, command_status: int) -> UnsuccessSme:
+    return UnsuccessSme(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, command_status)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
