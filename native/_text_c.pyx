@@ -77,6 +77,18 @@ cdef ucs2* _decode_table(int locking, int single, int shifted) except NULL:
     return _decode_tables[locking][single][shifted]
 
 
+cdef inline Py_ssize_t _put(unsigned short code, unsigned char* out, Py_ssize_t o) noexcept nogil:
+    """Write one encode table entry at out[o]; the next offset, or -1 when unmapped."""
+    if code < 0x80:
+        out[o] = <unsigned char>code
+        return o + 1
+    if code == UNMAPPED:
+        return -1
+    out[o] = ESCAPE
+    out[o + 1] = <unsigned char>(code & 0x7F)
+    return o + 2
+
+
 def encode_gsm(str text, int locking=0, int single=0):
     cdef const unsigned short* table = _encode_table(locking, single)
     cdef Py_ssize_t n = len(text), i, o = 0
@@ -84,7 +96,6 @@ def encode_gsm(str text, int locking=0, int single=0):
     cdef void* data = PyUnicode_DATA(text)
     cdef const unsigned char* latin
     cdef Py_UCS4 cp
-    cdef unsigned short code
     cdef unsigned char stack[STACK]
     cdef unsigned char* out = stack
     if 2 * n > STACK:
@@ -96,29 +107,15 @@ def encode_gsm(str text, int locking=0, int single=0):
             # Latin-1 range strings (every ASCII text): no per-character kind switch.
             latin = <const unsigned char*>data
             for i in range(n):
-                code = table[latin[i]]
-                if code < 0x80:
-                    out[o] = <unsigned char>code
-                    o += 1
-                elif code == UNMAPPED:
+                o = _put(table[latin[i]], out, o)
+                if o < 0:
                     raise UnencodableError(text[i], i, "gsm7")
-                else:
-                    out[o] = ESCAPE
-                    out[o + 1] = <unsigned char>(code & 0x7F)
-                    o += 2
         else:
             for i in range(n):
                 cp = PyUnicode_READ(kind, data, i)
-                code = table[cp] if cp <= 0xFFFF else UNMAPPED
-                if code < 0x80:
-                    out[o] = <unsigned char>code
-                    o += 1
-                elif code == UNMAPPED:
+                o = _put(table[cp] if cp <= 0xFFFF else UNMAPPED, out, o)
+                if o < 0:
                     raise UnencodableError(text[i], i, "gsm7")
-                else:
-                    out[o] = ESCAPE
-                    out[o + 1] = <unsigned char>(code & 0x7F)
-                    o += 2
         return PyBytes_FromStringAndSize(<char*>out, o)
     finally:
         if out != stack:

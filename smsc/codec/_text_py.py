@@ -171,32 +171,32 @@ def unpack_septets(data: bytes, fill_bits: int = 0, count: int = -1) -> bytes:
 
 # --- UCS-2, Latin-1, ASCII --------------------------------------------------------------
 
-def _first_failure(text: str, exc: UnicodeEncodeError, encoding: str) -> UnencodableError:
-    return UnencodableError(text[exc.start], exc.start, encoding)
+def _encode(text: str, codec: str, encoding: str) -> bytes:
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as exc:
+        raise UnencodableError(text[exc.start], exc.start, encoding) from None
+
+
+def _decode(data: bytes, codec: str, errors: str, failure) -> str:
+    _check_errors(errors)
+    try:
+        return data.decode(codec, errors)
+    except UnicodeDecodeError as exc:
+        raise failure(exc) from None
 
 
 def encode_ucs2(text: str) -> bytes:
-    try:
-        return text.encode("utf-16-be")
-    except UnicodeEncodeError as exc:
-        raise _first_failure(text, exc, "ucs2") from None
+    return _encode(text, "utf-16-be", "ucs2")
 
 
 def decode_ucs2(data: bytes, errors: str = "replace") -> str:
-    _check_errors(errors)
-    try:
-        return data.decode("utf-16-be", errors)
-    except UnicodeDecodeError as exc:
-        raise TextDecodeError(
-            f"octets {exc.start}..{exc.end - 1} are not valid UTF-16BE: {exc.reason}"
-        ) from None
+    return _decode(data, "utf-16-be", errors, lambda exc: TextDecodeError(
+        f"octets {exc.start}..{exc.end - 1} are not valid UTF-16BE: {exc.reason}"))
 
 
 def encode_latin1(text: str) -> bytes:
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise _first_failure(text, exc, "latin1") from None
+    return _encode(text, "latin-1", "latin1")
 
 
 def decode_latin1(data: bytes) -> str:
@@ -204,18 +204,12 @@ def decode_latin1(data: bytes) -> str:
 
 
 def encode_ascii(text: str) -> bytes:
-    try:
-        return text.encode("ascii")
-    except UnicodeEncodeError as exc:
-        raise _first_failure(text, exc, "ascii") from None
+    return _encode(text, "ascii", "ascii")
 
 
 def decode_ascii(data: bytes, errors: str = "replace") -> str:
-    _check_errors(errors)
-    try:
-        return data.decode("ascii", errors)
-    except UnicodeDecodeError as exc:
-        raise _bad_octet("ASCII", data[exc.start], exc.start) from None
+    return _decode(data, "ascii", errors,
+                   lambda exc: _bad_octet("ASCII", data[exc.start], exc.start))
 
 
 # --- splitting --------------------------------------------------------------------------
