@@ -9,6 +9,8 @@
         plus the esm_class bits to OR into the submit (UDHI when parts carry a UDH).
         `reference` is an int, or a zero-argument callable called only when the text
         needs more than one part (e.g. `lambda: allocator.next(destination_addr)`).
+    split_binary(data, options, reference, data_coding=0x04) -> Segmented
+        8-bit data cut into parts the same ways (140 / 134 / 133 octets).
     ReferenceAllocator(wide=False).next(destination) -> int
 
 Choosing (the advisor): among the encodings `options` allow, the one with the fewest
@@ -77,7 +79,7 @@ class TextOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TextCount(msgspec.Struct, frozen=True):
-    encoding: str  # "gsm7" | "latin1" | "ucs2"
+    encoding: str  # "gsm7" | "latin1" | "ucs2" ("binary" from split_binary)
     data_coding: int
     locking_shift: int  # national language id, 0 = default alphabet
     single_shift: int
@@ -242,7 +244,7 @@ def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int],
     raise AssertionError("unreachable: every character is encodable")
 
 
-def _count(choice: _Choice, text: str, options: TextOptions) -> TextCount:
+def _count(choice: _Choice, text: str, options: TextOptions, data_coding: int | None = None) -> TextCount:
     if choice.parts == 1:
         per_part = choice.single_room
         last = choice.length
@@ -252,10 +254,8 @@ def _count(choice: _Choice, text: str, options: TextOptions) -> TextCount:
             last = choice.length - (choice.parts - 1) * per_part
         else:
             last = len(choice.chunks[-1]) // (2 if choice.encoding == "ucs2" else 1)
-    if choice.encoding == "gsm7":
-        data_coding = options.gsm_data_coding
-    else:
-        data_coding = DATA_CODING[choice.encoding]
+    if data_coding is None:
+        data_coding = options.gsm_data_coding if choice.encoding == "gsm7" else DATA_CODING[choice.encoding]
     return TextCount(choice.encoding, data_coding, choice.locking, choice.single, len(text),
                      choice.length, choice.parts, per_part, per_part - last, text,
                      _gsm_combinations(options.languages, options.locking_shift), options.force_ucs2)
@@ -289,9 +289,22 @@ def split(text: str, options: TextOptions = TextOptions(), reference: int | Call
     """The parts that carry `text` under `options` (see the module docstring)."""
     t = twin or _twin or _active_twin()
     choice, sent = _choose(text, options, t)
+    return _segments(t, choice, _count(choice, sent, options), options, reference)
+
+
+def split_binary(data: bytes, options: TextOptions = TextOptions(), reference: int | Callable[[], int] = 0,
+                 data_coding: int = 0x04, *, twin: ModuleType | None = None) -> Segmented:
+    """8-bit data (data_coding 0x02/0x04, passed through untouched) in parts of 140
+    octets, or 134/133 behind a concatenation UDH; `count.encoding` is "binary"."""
+    t = twin or _twin or _active_twin()
+    choice = _choice(t, "binary", bytes(data), len(data), 0, 0, options)
+    return _segments(t, choice, _count(choice, "", options, data_coding), options, reference)
+
+
+def _segments(t: ModuleType, choice: _Choice, counted: TextCount, options: TextOptions,
+              reference: int | Callable[[], int]) -> Segmented:
     if choice.parts > MAX_PARTS:
         raise MessageTooLongError(f"the text needs {choice.parts} parts, at most {MAX_PARTS} are possible")
-    counted = _count(choice, sent, options)
     ies = choice.ies
     concatenation = options.concatenation
     if choice.parts > 1 and concatenation == "udh":

@@ -34,6 +34,8 @@ def examples(n: int):
     ("text", "encoding", "parts", "per_part", "remaining"),
     [
         ("", "gsm7", 1, 160, 160),
+        ("a" * 153, "gsm7", 1, 160, 7),
+        ("a" * 154, "gsm7", 1, 160, 6),
         ("a" * 160, "gsm7", 1, 160, 0),
         ("a" * 161, "gsm7", 2, 153, 145),
         ("a" * 153 * 2, "gsm7", 2, 153, 0),
@@ -41,7 +43,11 @@ def examples(n: int):
         ("€" * 80, "gsm7", 1, 160, 0),
         ("a" * 159 + "€", "gsm7", 2, 153, 145),  # 161 septets
         ("a" * 152 + "€" + "b" * 10, "gsm7", 2, 153, 141),  # the escape moves whole to part 2
+        ("ж" * 67, "ucs2", 1, 70, 3),
         ("ж" * 70, "ucs2", 1, 70, 0),
+        ("ж" * 68 + "\U0001f600", "ucs2", 1, 70, 0),  # an emoji ends exactly at 70
+        ("ж" * 69 + "\U0001f600", "ucs2", 2, 67, 63),  # ... or does not fit: whole to part 2
+        ("a" * 158 + "€", "gsm7", 1, 160, 0),  # an escape ends exactly at 160
         ("ж" * 71, "ucs2", 2, 67, 63),
         ("ж" * 134, "ucs2", 2, 67, 0),
         ("ж" * 66 + "\U0001f600" + "ж" * 10, "ucs2", 2, 67, 55),  # the pair moves whole
@@ -119,6 +125,16 @@ def test_sar_and_message_payload(codec):
     assert payload.short_messages == (b"",)
     assert payload.tlvs == (((0x0424, b"a" * 200),),)
     assert payload.count.parts == 2  # what the handset receives, for billing
+
+
+def test_binary_is_passed_through_in_8_bit_parts(codec):
+    data = bytes(range(256)) * 2
+    segmented = segmentation.split_binary(data, TextOptions(), 3, twin=codec.text)
+    assert (segmented.count.encoding, segmented.count.data_coding, segmented.count.per_part) == ("binary", 4, 134)
+    assert [len(sm) for sm in segmented.short_messages] == [140, 140, 140, 116]
+    assert b"".join(sm[6:] for sm in segmented.short_messages) == data
+    single = segmentation.split_binary(b"\x00" * 140, TextOptions(), data_coding=2, twin=codec.text)
+    assert single.short_messages == (b"\x00" * 140,) and single.esm_class == 0
 
 
 def test_reference_callable_is_called_only_when_needed(codec):
