@@ -23,10 +23,15 @@ class IdGenerator:
         self.last = last
 
     def next(self, now: float) -> int:
+        return self.reserve(1, now)
+
+    def reserve(self, count: int, now: float) -> int:
+        """The first of `count` consecutive new ids (a batch numbers its rows at once)."""
         floor = int((now - EPOCH) * 1000) << SEQUENCE_BITS
         # A clock that steps back (NTP) must not repeat an id: keep counting from the last.
-        self.last = max(self.last + 1, floor)
-        return self.last
+        first = max(self.last + 1, floor)
+        self.last = first + count - 1
+        return first
 
 
 def format_id(number: int) -> str:

@@ -375,16 +375,14 @@ class Store:
                 claim._wake()
 
     async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
-        rows, ids = [], []
-        next_id = self._ids.next
-        for m, body, now in payloads:
-            number = next_id(now)
-            ids.append(format_id(number))
-            rows.append((number, m.account, m.source, m.destination, m.service_type, _ENROUTE, now,
-                         now if m.scheduled is None else m.scheduled, m.expires, now, None,
-                         m.registered_delivery, m.segments, None, None, None, body))
+        # Numbered from the batch's latest accept time: ids still follow acceptance order.
+        first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
+        rows = [(number, m.account, m.source, m.destination, m.service_type, _ENROUTE, now,
+                 now if m.scheduled is None else m.scheduled, m.expires, now, None,
+                 m.registered_delivery, m.segments, None, None, None, body)
+                for number, (m, body, now) in enumerate(payloads, first)]
         await self._db.executemany(INSERT_MESSAGE, rows)
-        return ids
+        return list(map(format_id, range(first, first + len(rows))))
 
     async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
         first = self._last_outbound + 1
