@@ -1,8 +1,8 @@
 """The durable store: one SQLite file in WAL mode, written by one task in group commits.
 
-Every write is a request on a queue. The writer task takes everything queued (up to
-`max_batch`), runs it in ONE transaction (accepts as one executemany), commits, and only
-then resolves each caller's future. So `await store.accept(...)` returns after its row is
+Every write is a request on a queue. The writer task takes what is queued (a long queue
+in halves, at most `max_batch`), runs it in ONE transaction (accepts as one executemany),
+commits, and only then resolves each caller's future. So `await store.accept(...)` returns after its row is
 committed, and a thousand concurrent accepts cost one commit, not a thousand. While one
 batch commits, the next one queues up: the batch size follows the load by itself.
 
@@ -58,6 +58,7 @@ SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, n
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
 
 _ENROUTE = int(MessageState.ENROUTE)  # a plain int binds faster than the enum
+_SPLIT_ABOVE = 64  # queues shorter than this are committed whole
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
 if TYPE_CHECKING:
@@ -335,10 +336,17 @@ class Store:
             while self._ops:
                 if self._batch_delay and len(self._ops) < self._max_batch:
                     await asyncio.sleep(self._batch_delay)
-                batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
+                batch = [self._ops.popleft() for _ in range(self._batch_size(len(self._ops)))]
                 await self._commit(batch)
             if self._closing:
                 return
+
+    def _batch_size(self, queued: int) -> int:
+        # A long queue is taken in halves: SQLite's thread commits one half while the event
+        # loop answers the callers of the previous batch, who queue their next requests.
+        # Taking everything would leave one side idle while the other works.
+        half = queued if queued < _SPLIT_ABOVE else (queued + 1) // 2
+        return min(half, self._max_batch)
 
     async def _commit(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> None:
         groups: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
