@@ -90,6 +90,16 @@ cdef inline Py_ssize_t _put(unsigned short code, unsigned char* out, Py_ssize_t 
 
 
 def encode_gsm(str text, int locking=0, int single=0):
+    return _encode_gsm(text, locking, single, True)
+
+
+def try_encode_gsm(str text, int locking=0, int single=0):
+    return _encode_gsm(text, locking, single, False)
+
+
+cdef object _encode_gsm(str text, int locking, int single, bint strict):
+    # strict: UnencodableError for the first unmapped character; else None (no
+    # exception to build: the advisor probes tables with this).
     cdef const unsigned short* table = _encode_table(locking, single)
     cdef Py_ssize_t n = len(text), i, o = 0
     cdef int kind = PyUnicode_KIND(text)
@@ -109,14 +119,18 @@ def encode_gsm(str text, int locking=0, int single=0):
             for i in range(n):
                 o = _put(table[latin[i]], out, o)
                 if o < 0:
-                    raise UnencodableError(text[i], i, "gsm7")
+                    break
         else:
             for i in range(n):
                 cp = PyUnicode_READ(kind, data, i)
                 o = _put(table[cp] if cp <= 0xFFFF else UNMAPPED, out, o)
                 if o < 0:
-                    raise UnencodableError(text[i], i, "gsm7")
-        return PyBytes_FromStringAndSize(<char*>out, o)
+                    break
+        if o >= 0:
+            return PyBytes_FromStringAndSize(<char*>out, o)
+        if strict:
+            raise UnencodableError(text[i], i, "gsm7")
+        return None
     finally:
         if out != stack:
             PyMem_Free(out)

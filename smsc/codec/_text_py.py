@@ -10,6 +10,8 @@ language ids from smsc.codec.gsm_tables, 0 = default):
         Unpacked septets, one per octet (what SMPP carries with data_coding 0). A
         single shift character costs two septets (0x1B, code). UnencodableError names
         the first character no table holds, with its position.
+    try_encode_gsm(text, locking=0, single=0) -> bytes | None
+        The same, None instead of the error (cheap probing of tables).
     decode_gsm(septets, locking=0, single=0, errors="replace") -> str
         Never fails under "replace": an octet above 0x7F becomes U+FFFD, an escape
         before a septet the single shift table lacks shows that septet's base character
@@ -67,10 +69,15 @@ def _gsm_translation(locking: int, single: int) -> dict[int, str]:
     return out
 
 
-def encode_gsm(text: str, locking: int = 0, single: int = 0) -> bytes:
+def try_encode_gsm(text: str, locking: int = 0, single: int = 0) -> bytes | None:
     septets = text.translate(_gsm_translation(locking, single))
-    if septets.isascii():
-        return septets.encode("ascii")
+    return septets.encode("ascii") if septets.isascii() else None
+
+
+def encode_gsm(text: str, locking: int = 0, single: int = 0) -> bytes:
+    septets = try_encode_gsm(text, locking, single)
+    if septets is not None:
+        return septets
     table = gsm_tables.encode_table(locking, single)
     for position, char in enumerate(text):
         cp = ord(char)

@@ -200,15 +200,13 @@ def _gsm_encodable(combos: tuple[tuple[int, int], ...]) -> Callable[[str], bool]
 def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str]:
     default_fails = False
     if not (options.force_ucs2 or options.transliterate):
-        try:
-            septets = t.encode_gsm(text)
-        except UnencodableError:
+        septets = t.try_encode_gsm(text)
+        if septets is None:
             default_fails = True
-        else:
-            if len(septets) == len(text) or not (options.languages or options.latin1):
-                # The default alphabet with one septet per character, or with nothing
-                # but UCS-2 to compare against: nothing is cheaper.
-                return _choice(t, "gsm7", septets, len(text), 0, 0, options), text
+        elif len(septets) == len(text) or not (options.languages or options.latin1):
+            # The default alphabet with one septet per character, or with nothing
+            # but UCS-2 to compare against: nothing is cheaper.
+            return _choice(t, "gsm7", septets, len(text), 0, 0, options), text
     combos = _gsm_combinations(options.languages, options.locking_shift)
     if options.transliterate and not options.force_ucs2:
         text = transliterate(text, _gsm_encodable(combos))
@@ -216,11 +214,9 @@ def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, st
     candidates: list[_Choice] = []
     if not options.force_ucs2:
         for locking, single in combos[1:] if default_fails else combos:
-            try:
-                septets = t.encode_gsm(text, locking, single)
-            except UnencodableError:
-                continue
-            candidates.append(_choice(t, "gsm7", septets, characters, locking, single, options))
+            septets = t.try_encode_gsm(text, locking, single)
+            if septets is not None:
+                candidates.append(_choice(t, "gsm7", septets, characters, locking, single, options))
         if options.latin1:
             try:
                 candidates.append(_choice(t, "latin1", t.encode_latin1(text), characters, 0, 0, options))

@@ -99,6 +99,12 @@ def test_latin1_and_ascii(codec):
         t.decode_ascii(b"a\xe9", errors="strict")
 
 
+def test_try_encode_gsm_answers_none_instead_of_raising(codec):
+    assert codec.text.try_encode_gsm("ok €") == codec.text.encode_gsm("ok €")
+    assert codec.text.try_encode_gsm("ok ж") is None
+    assert codec.text.try_encode_gsm("\u0131", 1, 0) == b"\x07"
+
+
 def test_split_septets_never_cuts_an_escape(codec):
     septets = codec.text.encode_gsm("a" * 152 + "€" + "b")
     parts = codec.text.split_septets(septets, 153)
@@ -148,7 +154,7 @@ def _twins():
 @given(text=st.text(max_size=300) | GSM_TEXT, lang=st.sampled_from([(0, 0), (1, 1), (0, 2), (3, 3), (2, 2)]))
 def test_twins_encode_identically(text, lang):
     native, pure = _twins()
-    for name in ("encode_gsm",):
+    for name in ("encode_gsm", "try_encode_gsm"):
         assert _outcome(getattr(native, name), text, *lang) == _outcome(getattr(pure, name), text, *lang)
     for name in ("encode_ucs2", "encode_latin1", "encode_ascii"):
         assert _outcome(getattr(native, name), text) == _outcome(getattr(pure, name), text)
