@@ -91,6 +91,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from smsc.bench import loadgen
+
+    return loadgen.main(args)
+
+
+def cmd_carrier_sim(args: argparse.Namespace) -> int:
+    from smsc.bench import carrier_sim
+
+    return carrier_sim.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsc", description="A self-hosted SMPP 3.4 gateway.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and print what it sets up")
     check.add_argument("file", help="the TOML config file")
     check.set_defaults(func=cmd_check_config)
+
+    from smsc.bench.loadgen_cli import add_carrier_sim_arguments, add_load_arguments
+
+    load = sub.add_parser("load", help="load-test an SMPP server (closed or open loop)")
+    add_load_arguments(load)
+    load.set_defaults(func=cmd_load)
+    carrier = sub.add_parser("carrier-sim", help="run a simulated carrier SMPP server")
+    add_carrier_sim_arguments(carrier)
+    carrier.set_defaults(func=cmd_carrier_sim)
     return parser
 
 

@@ -1,0 +1,519 @@
+"""A carrier simulator: an SMPP 3.4 server that behaves as told (asyncio + uvloop).
+
+    async with CarrierSim(Behaviour(receipts=True, receipt_delay=0.2)) as sim:
+        ...  connect to 127.0.0.1:sim.port ...
+    sim.counters       # what it saw and did
+
+Behaviours, all off by default (the default is the accept-all echo: binds answered, every
+submit_sm answered at once with a fresh id, nothing stored):
+- receipts: a deliver_sm receipt (text of appendix B and the receipt TLVs) when the
+  submit asks for one, after `receipt_delay` seconds (fixed, or drawn uniform or
+  exponential with that mean), with `undeliv_share` / `expired_share` of UNDELIV / EXPIRED;
+  `receipt_first` sends it before the submit_sm_resp.
+- error_shares: {command_status: share} of submits answered with that error.
+- throttle_rate: submits per second over which the answer is ESME_RTHROTTLED.
+- no_response_share: submits never answered.
+- disconnect_share: chance per submit that the connection is dropped right after it.
+- mo_rate: mobile-originated deliver_sm a second, spread over the receiver binds.
+
+It runs in any asyncio loop (the gateway embeds one as its default upstream); `main`
+runs it as `smsc carrier-sim` on uvloop until Ctrl-C or --duration, then prints the
+counters. The accept-all path reads headers off the received bytes and writes one block
+of answers per read: it is the echo server the other benchmarks compare against.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+import signal
+import ssl as ssl_module
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from struct import Struct
+from typing import Any
+
+from msgspec.structs import replace
+
+from smsc.codec import pdu as pdu_codec
+from smsc.dlr import receipt_deliver_sm
+from smsc.smpp import status as st
+from smsc.smpp.constants import CommandId as C
+from smsc.smpp.constants import MessageState, RegisteredDelivery
+from smsc.smpp.errors import SmppError
+from smsc.smpp.pdus import RESPONSE_CLASS, DeliverSm, Pdu
+
+HEADER = Struct(">IIII")
+MAX_SEQUENCE = 0x7FFFFFFF
+_BINDS = {C.BIND_TRANSMITTER: False, C.BIND_RECEIVER: True, C.BIND_TRANSCEIVER: True}  # -> receives
+_DRAIN_EVERY = 0.001  # receipts due are sent in batches this far apart
+_DISTRIBUTIONS = ("fixed", "uniform", "exponential")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    system_id: str = "carrier"  # answered in bind_*_resp
+    credentials: dict[str, str] | None = None  # system_id -> password; None accepts any
+    receipts: bool = False
+    receipt_delay: float = 0.0  # seconds (the mean, for random distributions)
+    receipt_distribution: str = "fixed"  # fixed | uniform (0..2x mean) | exponential
+    undeliv_share: float = 0.0
+    expired_share: float = 0.0
+    receipt_first: bool = False  # the receipt goes out before the submit_sm_resp
+    error_shares: dict[int, float] = field(default_factory=dict)  # command_status -> share
+    throttle_rate: float | None = None  # submits/s (all binds) before ESME_RTHROTTLED
+    no_response_share: float = 0.0
+    disconnect_share: float = 0.0
+    mo_rate: float = 0.0  # MO deliver_sm per second
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.receipt_distribution not in _DISTRIBUTIONS:
+            raise ValueError(f"receipt_distribution must be one of {_DISTRIBUTIONS}")
+        shares = [self.undeliv_share, self.expired_share, self.no_response_share, self.disconnect_share,
+                  *self.error_shares.values()]
+        if any(not 0 <= s <= 1 for s in shares) or self.undeliv_share + self.expired_share > 1:
+            raise ValueError("shares are fractions between 0 and 1")
+        if self.throttle_rate is not None and self.throttle_rate <= 0:
+            raise ValueError("throttle_rate must be positive")
+
+    @property
+    def accept_all(self) -> bool:
+        return self == Behaviour(system_id=self.system_id, credentials=self.credentials, seed=self.seed)
+
+    @classmethod
+    def from_mapping(cls, table: dict[str, Any]) -> "Behaviour":
+        """From a scenario's [carrier] table; error_shares keys are status names or numbers."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(table) - known
+        if unknown:
+            raise ValueError(f"unknown carrier keys: {', '.join(sorted(unknown))}")
+        values = dict(table)
+        if "error_shares" in values:
+            values["error_shares"] = {parse_status(k): float(v) for k, v in values["error_shares"].items()}
+        return cls(**values)
+
+
+def parse_status(name: str | int) -> int:
+    """A command_status from its ESME_R* name or its number (decimal or 0x hex)."""
+    if isinstance(name, int):
+        return name
+    if name.upper().startswith("ESME_"):
+        value = getattr(st, name.upper(), None)
+        if not isinstance(value, int):
+            raise ValueError(f"no command_status named {name}")
+        return value
+    return int(name, 0)
+
+
+class _Counters(Counter):
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.items()))
+
+
+class CarrierSim:
+    """The server. `start`/`stop`, or `async with`; `port` once started."""
+
+    def __init__(self, behaviour: Behaviour = Behaviour(), host: str = "127.0.0.1", port: int = 0,
+                 ssl: ssl_module.SSLContext | None = None) -> None:
+        self.behaviour = behaviour
+        self.host, self._port, self._ssl = host, port, ssl
+        self.counters = _Counters()
+        self.errors_sent: Counter[int] = Counter()
+        self.receipt_states: Counter[str] = Counter()
+        self._random = random.Random(behaviour.seed)
+        self._next_id = self._random.randrange(1 << 32) << 24 if behaviour.seed is None else 1
+        self._receivers: dict[str, list[_CarrierProtocol]] = {}
+        self._connections: set[_CarrierProtocol] = set()
+        self._due: list[tuple[float, int, str, _CarrierProtocol | None, DeliverSm]] = []
+        self._due_order = 0
+        self._waiting_receivers: dict[str, list[DeliverSm]] = {}  # no receiver bound yet
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._throttle_window = (0.0, 0)  # (second started, submits in it)
+        self._wake = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> "CarrierSim":
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _CarrierProtocol(self), self.host, self._port,
+                                                ssl=self._ssl, backlog=1024)
+        if self.behaviour.receipts:
+            self._tasks.append(loop.create_task(self._send_due_receipts()))
+        if self.behaviour.mo_rate > 0:
+            self._tasks.append(loop.create_task(self._generate_mo()))
+        return self
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self._connections):
+                connection.transport.abort()
+            await self._server.wait_closed()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+
+    async def __aenter__(self) -> "CarrierSim":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- per connection -------------------------------------------------------------
+
+    def new_message_id(self) -> bytes:
+        self._next_id += 1
+        return b"%x" % self._next_id
+
+    def bound(self, connection: "_CarrierProtocol") -> None:
+        if connection.receives:
+            self._receivers.setdefault(connection.system_id, []).append(connection)
+            for pdu in self._waiting_receivers.pop(connection.system_id, []):
+                connection.deliver(pdu)
+
+    def gone(self, connection: "_CarrierProtocol") -> None:
+        self._connections.discard(connection)
+        receivers = self._receivers.get(connection.system_id)
+        if receivers and connection in receivers:
+            receivers.remove(connection)
+
+    def throttled(self, now: float) -> bool:
+        rate = self.behaviour.throttle_rate
+        if rate is None:
+            return False
+        started, count = self._throttle_window
+        if now - started >= 1.0:  # a fixed one-second window: what most carriers count
+            started, count = now, 0
+        self._throttle_window = (started, count + 1)
+        return count + 1 > rate
+
+    def verdict(self) -> int | None:
+        """The status for the next submit (0 accepts), None for no answer at all."""
+        b, r = self.behaviour, self._random.random
+        if b.no_response_share and r() < b.no_response_share:
+            return None
+        for status, share in b.error_shares.items():
+            if r() < share:
+                return status
+        return 0
+
+    def receipt(self, submit: Pdu, message_id: str, now: float) -> DeliverSm:
+        b = self.behaviour
+        draw = self._random.random()
+        if draw < b.undeliv_share:
+            state, error = MessageState.UNDELIVERABLE, 1
+        elif draw < b.undeliv_share + b.expired_share:
+            state, error = MessageState.EXPIRED, 0
+        else:
+            state, error = MessageState.DELIVERED, 0
+        self.receipt_states[state.name] += 1
+        fields_ = receipt_deliver_sm(
+            message_id=message_id, state=state, submitted=now, done=now + b.receipt_delay,
+            source=submit.source_addr, destination=submit.destination_addr,
+            source_ton=submit.source_addr_ton, source_npi=submit.source_addr_npi,
+            dest_ton=submit.dest_addr_ton, dest_npi=submit.dest_addr_npi, error=error,
+            text=submit.short_message[:20].decode("latin-1"))
+        fields_["tlvs"] = tuple(tuple(t) for t in fields_["tlvs"])
+        return DeliverSm(**fields_)
+
+    def receipt_delay(self) -> float:
+        b = self.behaviour
+        if b.receipt_distribution == "uniform":
+            return self._random.uniform(0, 2 * b.receipt_delay)
+        if b.receipt_distribution == "exponential" and b.receipt_delay > 0:
+            return self._random.expovariate(1 / b.receipt_delay)
+        return b.receipt_delay
+
+    def schedule_receipt(self, due: float, origin: "_CarrierProtocol", pdu: DeliverSm) -> None:
+        self._due_order += 1
+        heapq.heappush(self._due, (due, self._due_order, origin.system_id, origin, pdu))
+        self._wake.set()
+
+    def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: DeliverSm) -> None:
+        """Send a deliver_sm to the origin if it can take it, else to a receiver bind of
+        the same system_id; keep it until one binds when there is none."""
+        if origin is not None and origin.receives and not origin.closed:
+            origin.deliver(pdu)
+            return
+        receivers = self._receivers.get(system_id)
+        if receivers:
+            receivers.append(receivers.pop(0))  # round robin
+            receivers[-1].deliver(pdu)
+            receivers[-1].flush()
+        else:
+            self._waiting_receivers.setdefault(system_id, []).append(pdu)
+
+    async def _send_due_receipts(self) -> None:
+        due = self._due
+        while True:
+            if not due:
+                self._wake.clear()
+                await self._wake.wait()
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                _, _, system_id, origin, pdu = heapq.heappop(due)
+                self.deliver(system_id, origin, pdu)
+            for connection in list(self._connections):
+                connection.flush()
+            await asyncio.sleep(_DRAIN_EVERY)
+
+    async def _generate_mo(self) -> None:
+        owed, tick, count = 0.0, 0.01, 0
+        while True:
+            await asyncio.sleep(tick)
+            owed += self.behaviour.mo_rate * tick
+            targets = [c for receivers in self._receivers.values() for c in receivers]
+            while owed >= 1 and targets:
+                owed -= 1
+                count += 1
+                target = targets[count % len(targets)]
+                target.deliver(DeliverSm(source_addr_ton=1, source_addr_npi=1,
+                                         source_addr=f"4477009{count % 100000:05d}",
+                                         destination_addr="SMSC", short_message=b"MO %d" % count))
+                self.counters["mo_sent"] += 1
+                target.flush()
+            owed = min(owed, self.behaviour.mo_rate)  # no burst after a time with no receiver
+
+
+class _CarrierProtocol(asyncio.Protocol):
+    def __init__(self, sim: CarrierSim) -> None:
+        self.sim = sim
+        self.counters = sim.counters
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.system_id = ""
+        self.receives = False
+        self.bound = False
+        self.closed = False
+        self._rest = b""
+        self._out = bytearray()
+        self._sequence = 0
+        self._fast = sim.behaviour.accept_all
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.set_write_buffer_limits(high=1 << 20)
+        self.sim._connections.add(self)
+        self.counters["connections"] += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.sim.gone(self)
+
+    # A client that does not read its answers stops being read: back-pressure, not memory.
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self._rest:
+            data = self._rest + data
+        size, pos = len(data), 0
+        unpack, pack, out = HEADER.unpack_from, HEADER.pack, self._out
+        submits = 0
+        while size - pos >= 16:
+            length, command, _, sequence = unpack(data, pos)
+            if length < 16 or length > 65536:
+                self.counters["framing_errors"] += 1
+                self.transport.abort()
+                return
+            end = pos + length
+            if end > size:
+                break
+            if command == C.SUBMIT_SM and self.bound and self._fast:
+                submits += 1
+                self.sim._next_id += 1
+                message_id = b"%x" % self.sim._next_id
+                out += pack(17 + len(message_id), C.SUBMIT_SM_RESP, 0, sequence)
+                out += message_id
+                out += b"\0"
+            elif not self._request(data[pos:end], command, sequence):
+                self._rest = b""
+                return
+            pos = end
+        self._rest = data[pos:]
+        if submits:
+            self.counters["submit_sm"] += submits
+            self.counters["submit_sm_resp_ok"] += submits
+        self.flush()
+
+    def flush(self) -> None:
+        if self._out and not self.closed:
+            self.transport.write(bytes(self._out))
+            self._out.clear()
+
+    def _next_sequence(self) -> int:
+        self._sequence = self._sequence % MAX_SEQUENCE + 1
+        return self._sequence
+
+    def deliver(self, pdu: DeliverSm) -> None:
+        self._out += pdu_codec.encode(replace(pdu, sequence_number=self._next_sequence()))
+        self.counters["deliver_sm"] += 1
+
+    def _request(self, frame: bytes, command: int, sequence: int) -> bool:
+        """One PDU off the slow path; False when the connection is being closed."""
+        try:
+            pdu = pdu_codec.decode(frame)
+        except SmppError as error:
+            self.counters["decode_errors"] += 1
+            self._out += HEADER.pack(16, C.GENERIC_NACK, error.command_status, sequence)
+            return True
+        if command in _BINDS:
+            self._bind(pdu, _BINDS[command])
+        elif not self.bound and not command & 0x80000000 and command != C.ENQUIRE_LINK:
+            self._out += pdu_codec.encode(_response(pdu, st.ESME_RINVBNDSTS))
+        elif command == C.SUBMIT_SM:
+            return self._submit(pdu)
+        elif command == C.DELIVER_SM_RESP:
+            self.counters["deliver_sm_resp"] += 1
+        elif command == C.UNBIND:
+            self._out += HEADER.pack(16, C.UNBIND_RESP, 0, sequence)
+            self.counters["unbinds"] += 1
+            self.flush()
+            self.transport.close()
+            return False
+        elif command in ANSWERED_REQUESTS:
+            self._out += pdu_codec.encode(_response(pdu, 0 if command == C.ENQUIRE_LINK else st.ESME_RINVCMDID))
+        else:
+            self.counters["other_pdus"] += 1
+        return True
+
+    def _bind(self, pdu: Any, receives: bool) -> None:
+        credentials = self.sim.behaviour.credentials
+        if self.bound:
+            status = st.ESME_RALYBND
+        elif credentials is not None and credentials.get(pdu.system_id) != pdu.password:
+            status = st.ESME_RINVPASWD
+        else:
+            status = 0
+        if status:
+            self.counters["binds_refused"] += 1
+            self._out += pdu_codec.encode(_response(pdu, status))
+            return
+        self.counters["binds"] += 1
+        self._out += pdu_codec.encode(_response(pdu, 0, system_id=self.sim.behaviour.system_id))
+        self.bound, self.receives, self.system_id = True, receives, pdu.system_id
+        self.sim.bound(self)
+
+    def _submit(self, pdu: Any) -> bool:
+        sim, counters = self.sim, self.counters
+        counters["submit_sm"] += 1
+        now = time.monotonic()
+        status = st.ESME_RTHROTTLED if sim.throttled(now) else sim.verdict()
+        if status is None:
+            counters["no_response"] += 1
+            return True
+        if status:
+            sim.errors_sent[status] += 1
+            counters["submit_sm_resp_error"] += 1
+            self._out += pdu_codec.encode(_response(pdu, status))
+        else:
+            message_id = sim.new_message_id().decode()
+            counters["submit_sm_resp_ok"] += 1
+            wants = pdu.registered_delivery & RegisteredDelivery.RECEIPT_MASK
+            receipt = sim.receipt(pdu, message_id, now) if sim.behaviour.receipts and wants else None
+            if receipt is not None and sim.behaviour.receipt_first:
+                sim.deliver(self.system_id, self, receipt)
+            self._out += pdu_codec.encode(_response(pdu, 0, message_id=message_id))
+            if receipt is not None and not sim.behaviour.receipt_first:
+                sim.schedule_receipt(now + sim.receipt_delay(), self, receipt)
+        b = sim.behaviour
+        if b.disconnect_share and sim._random.random() < b.disconnect_share:
+            counters["disconnects"] += 1
+            self.flush()
+            self.transport.abort()
+            return False
+        return True
+
+
+ANSWERED_REQUESTS = frozenset(cls.command_id for cls in RESPONSE_CLASS)  # requests with a *_resp
+
+
+def _response(request: Pdu, status: int, **body: Any) -> Pdu:
+    return request.response(status, **body) if status == 0 else RESPONSE_CLASS[type(request)](
+        sequence_number=request.sequence_number, command_status=status)
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def load_behaviour(path: str | None, overrides: dict[str, Any]) -> Behaviour:
+    """A scenario file's [carrier] table (or nothing), then the command-line options."""
+    table: dict[str, Any] = {}
+    if path:
+        with open(path, "rb") as f:
+            table = dict(tomllib.load(f).get("carrier", {}))
+    table.update({k: v for k, v in overrides.items() if v is not None})
+    return Behaviour.from_mapping(table)
+
+
+def format_counters(sim: CarrierSim) -> str:
+    lines = [f"{name:>22}  {value}" for name, value in sim.counters.as_dict().items()]
+    lines += [f"{st.status_name(code):>22}  {n}" for code, n in sorted(sim.errors_sent.items())]
+    lines += [f"{'receipts ' + state:>22}  {n}" for state, n in sorted(sim.receipt_states.items())]
+    return "\n".join(lines)
+
+
+async def serve(behaviour: Behaviour, host: str, port: int, duration: float | None,
+                ssl: ssl_module.SSLContext | None = None, announce: bool = True) -> CarrierSim:
+    """Run until SIGINT/SIGTERM or `duration` seconds; return the stopped simulator."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with CarrierSim(behaviour, host, port, ssl) as sim:
+        if announce:
+            print(f"carrier-sim listening on {host}:{sim.port}", flush=True)
+        try:
+            await asyncio.wait_for(stop.wait(), duration)
+        except asyncio.TimeoutError:
+            pass
+    return sim
+
+
+def main(args: Any) -> int:
+    """`smsc carrier-sim`: the options of cli.py's carrier-sim subcommand."""
+    import uvloop
+
+    overrides = {
+        "receipts": True if args.receipts else None,
+        "receipt_delay": args.receipt_delay,
+        "receipt_distribution": args.receipt_distribution,
+        "undeliv_share": args.undeliv_share,
+        "expired_share": args.expired_share,
+        "receipt_first": True if args.receipt_first else None,
+        "error_shares": dict(_share(s) for s in args.error) if args.error else None,
+        "throttle_rate": args.throttle_rate,
+        "no_response_share": args.no_response_share,
+        "disconnect_share": args.disconnect_share,
+        "mo_rate": args.mo_rate,
+        "seed": args.seed,
+    }
+    behaviour = load_behaviour(args.scenario, overrides)
+    context = None
+    if args.tls_cert:
+        context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    sim = uvloop.run(serve(behaviour, args.host, args.port, args.duration, context))
+    print(format_counters(sim), flush=True)
+    return 0
+
+
+def _share(text: str) -> tuple[str, float]:
+    status, _, share = text.partition("=")
+    if not share:
+        raise SystemExit(f"--error takes STATUS=SHARE (e.g. ESME_RSYSERR=0.01), not {text!r}")
+    return status, float(share)

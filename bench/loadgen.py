@@ -1,0 +1,229 @@
+"""`smsc load`: a load generator for any SMPP 3.4 server, on trio.
+
+    smsc load --port 2775 --mode closed --window 100 --binds 2 --duration 10
+    smsc load --scenario bench/scenarios/open_ramp.toml --json run.json --plot run.png
+
+Each bind is one TCP (or TLS) connection with a reader task and a writer task around a
+sans-I/O Link (loadgen_core.py); loadgen_run.Run takes the run through its phases and
+the per-second series. Closed loop keeps `window` submits outstanding per bind (the most
+the server takes); open loop sends at a fixed or ramping rate, each submit measured from
+when it was meant to go. loadgen_asyncio.py drives the same Links on asyncio+uvloop to
+compare the two runtimes (bench/README.md, "Load generator").
+"""
+from __future__ import annotations
+
+import math
+import signal
+import ssl
+import sys
+import threading
+from typing import Any
+
+import trio
+
+from smsc.bench.loadgen_config import LoadConfig, load_config
+from smsc.bench.loadgen_core import Link
+from smsc.bench.loadgen_report import progress_line, table, write_json, write_plot
+from smsc.bench.loadgen_run import Run
+
+RECEIVE_SIZE = 256 * 1024
+TICK = 0.001  # open loop: how often the due submits are sent
+CONTROL_EVERY = 0.01
+BIND_TIMEOUT = 10.0
+
+
+class BindError(Exception):
+    """A bind was refused or not answered: nothing to measure."""
+
+
+def client_tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class _Wake:
+    """Wakes a writer early: the reader got room in the window, or the run moved on."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, deadline: float) -> None:
+        with trio.move_on_at(deadline):
+            await self._event.wait()
+        if self._event.is_set():
+            self._event = trio.Event()
+
+
+async def _connect(config: LoadConfig) -> trio.abc.Stream:
+    stream: trio.abc.Stream = await trio.open_tcp_stream(config.host, config.port)
+    if config.tls:
+        stream = trio.SSLStream(stream, client_tls_context(config.tls_verify), server_hostname=config.host)
+        await stream.do_handshake()
+    return stream
+
+
+async def _bind(link: Link, stream: trio.abc.Stream) -> None:
+    await stream.send_all(link.bind_request())
+    with trio.move_on_after(BIND_TIMEOUT):
+        while not link.bound and not link.closed:
+            data = await stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                break
+            link.receive(data, trio.current_time())
+    if not link.bound:
+        raise BindError(f"bind refused (command_status {link.bind_error:#x})" if link.bind_error
+                        else "no bind_resp")
+
+
+async def _reader(link: Link, stream: trio.abc.Stream, wake: _Wake) -> None:
+    try:
+        while not link.closed:
+            data = await stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                break
+            link.receive(data, trio.current_time())
+            wake.set()
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+
+
+async def _writer(run: Run, index: int, stream: trio.abc.Stream, wake: _Wake) -> None:
+    link = run.links[index]
+    tick = TICK if run.pacers is not None else math.inf
+    next_tick = trio.current_time()
+    while True:
+        await wake.wait(next_tick)
+        now = trio.current_time()
+        next_tick = now + tick
+        run.pace(index, now)
+        out = link.output(now)
+        if out:
+            await stream.send_all(out)
+
+
+async def _drive(run: Run, index: int, stream: trio.abc.Stream, wake: _Wake) -> None:
+    link = run.links[index]
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_writer, run, index, stream, wake)
+            await _reader(link, stream, wake)
+            nursery.cancel_scope.cancel()
+        last = link.output(trio.current_time())  # e.g. the unbind_resp the server is owed
+        if last:
+            await stream.send_all(last)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    if not link.closed:
+        link.lost()
+    with trio.move_on_after(1):
+        await stream.aclose()
+
+
+async def _watch_interrupt(run: Run) -> None:
+    """First Ctrl-C: stop and report what there is. Second: give up at once."""
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async for _ in signals:
+            if run.interrupted:
+                raise KeyboardInterrupt
+            run.interrupted = True
+
+
+async def run_trio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
+    """One run against config.host:port; the results dict (loadgen_report)."""
+    run = Run(config, on_second)
+    streams = [await _connect(config) for _ in run.links]
+    try:
+        for link, stream in zip(run.links, streams):
+            await _bind(link, stream)
+        run.begin(trio.current_time())
+        wakes = [_Wake() for _ in run.links]
+        async with trio.open_nursery() as nursery:
+            if threading.current_thread() is threading.main_thread():
+                nursery.start_soon(_watch_interrupt, run)
+            for index, stream in enumerate(streams):
+                nursery.start_soon(_drive, run, index, stream, wakes[index])
+            while run.step(trio.current_time()):
+                for wake in wakes:
+                    wake.set()
+                await trio.sleep(CONTROL_EVERY)
+            nursery.cancel_scope.cancel()
+    finally:
+        for stream in streams:
+            with trio.move_on_after(1):
+                await stream.aclose()
+    return run.finish(trio.current_time(), "trio")
+
+
+def print_progress(row: dict[str, Any], run: Run) -> None:
+    print("\r" + progress_line(row, run.stats.errors, row["t"]), end="", file=sys.stderr, flush=True)
+
+
+def run(config: LoadConfig, *, runtime: str = "trio", progress: bool | None = None) -> dict[str, Any]:
+    """Run on the chosen runtime ("trio" or "asyncio"); a progress line on a terminal."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    on_second = print_progress if progress else None
+    if runtime == "asyncio":
+        from smsc.bench.loadgen_asyncio import run_asyncio_uvloop
+
+        result = run_asyncio_uvloop(config, on_second)
+    else:
+        result = trio.run(run_trio, config, on_second)
+    if progress:
+        print(file=sys.stderr)
+    return result
+
+
+def config_from_args(args: Any) -> LoadConfig:
+    """The scenario file, then the command-line options that were given."""
+    from smsc.bench.loadgen_messages import MessageSpec
+
+    overrides = {name: getattr(args, name, None) for name in (
+        "host", "port", "system_id", "password", "system_type", "bind_type", "binds", "window",
+        "mode", "rate", "ramp", "rate_to", "duration", "count", "destinations", "response_timeout",
+        "receipt_wait", "max_error_rate")}
+    if args.tls:
+        overrides["tls"] = True
+    if args.tls_insecure:
+        overrides["tls"], overrides["tls_verify"] = True, False
+    if args.steps:
+        overrides["steps"] = [tuple(map(float, s.split(":"))) for s in args.steps.split(",")]
+        overrides["ramp"] = overrides["ramp"] or "step"
+    if args.rate_to is not None:
+        overrides["ramp"] = overrides["ramp"] or "linear"
+    if args.message:
+        overrides["messages"] = tuple(MessageSpec(kind=kind, registered_delivery=args.registered_delivery,
+                                                  concatenation=args.concatenation)
+                                      for kind in args.message)
+    return load_config(args.scenario, **overrides)
+
+
+def main(args: Any) -> int:
+    """`smsc load` (options in smsc/cli.py). Exit 0, or 1 when the error rate is over
+    --max-error-rate, 2 when the target cannot be reached or bound."""
+    try:
+        config = config_from_args(args)
+    except (ValueError, OSError) as exc:
+        print(f"smsc load: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = run(config, runtime=args.runtime)
+    except (BindError, OSError) as exc:
+        print(f"smsc load: {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 2
+    print(table(result))
+    if args.json:
+        write_json(result, args.json)
+    if args.plot:
+        write_plot(result, args.plot)
+    if config.max_error_rate is not None and result["error_rate"] > config.max_error_rate:
+        print(f"smsc load: error rate {result['error_rate']:.4%} over {config.max_error_rate:.4%}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,102 @@
+"""The load generator's asyncio+uvloop driver: the same Links and Run as the trio driver
+(loadgen.py), on asyncio streams, so the two runtimes can be compared in one run
+(`smsc load --runtime asyncio`, bench/loadgen_bench.py). TLS and Ctrl-C are the trio
+driver's; this one is kept to what the comparison needs.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TICK, BindError, client_tls_context
+from smsc.bench.loadgen_config import LoadConfig
+from smsc.bench.loadgen_core import Link
+from smsc.bench.loadgen_run import Run
+
+
+async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(link.bind_request())
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(BIND_TIMEOUT):
+            while not link.bound and not link.closed:
+                data = await reader.read(RECEIVE_SIZE)
+                if not data:
+                    break
+                link.receive(data, loop.time())
+    except TimeoutError:
+        pass
+    if not link.bound:
+        raise BindError("bind refused or not answered")
+
+
+async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        while not link.closed:
+            data = await reader.read(RECEIVE_SIZE)
+            if not data:
+                break
+            link.receive(data, loop.time())
+            wake.set()
+    except ConnectionError:
+        pass
+    if not link.closed:
+        link.lost()
+
+
+async def _write(run: Run, index: int, writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    link = run.links[index]
+    tick = TICK if run.pacers is not None else math.inf
+    next_tick = loop.time()
+    while not link.closed:
+        if not wake.is_set():
+            try:
+                async with asyncio.timeout_at(next_tick if tick != math.inf else None):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+        wake.clear()
+        now = loop.time()
+        next_tick = now + tick
+        run.pace(index, now)
+        out = link.output(now)
+        if out:
+            writer.write(out)
+            await writer.drain()
+
+
+async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    run = Run(config, on_second)
+    tls = client_tls_context(config.tls_verify) if config.tls else None
+    connections = [await asyncio.open_connection(config.host, config.port, ssl=tls, limit=RECEIVE_SIZE)
+                   for _ in run.links]
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for link, (reader, writer) in zip(run.links, connections):
+            await _bind(link, reader, writer)
+        run.begin(loop.time())
+        wakes = [asyncio.Event() for _ in run.links]
+        for index, (reader, writer) in enumerate(connections):
+            tasks.append(loop.create_task(_read(run.links[index], reader, wakes[index])))
+            tasks.append(loop.create_task(_write(run, index, writer, wakes[index])))
+        while run.step(loop.time()):
+            for wake in wakes:
+                wake.set()
+            await asyncio.sleep(CONTROL_EVERY)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, writer in connections:
+            writer.close()
+    return run.finish(loop.time(), "asyncio+uvloop")
+
+
+def run_asyncio_uvloop(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
+    import uvloop
+
+    return uvloop.run(run_asyncio(config, on_second))
