@@ -39,9 +39,8 @@ SERVER_SYSTEM_ID = "smsc"
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, server: "SmppServer", listener: int, tls: bool) -> None:
+    def __init__(self, server: "SmppServer", tls: bool) -> None:
         self.server = server
-        self.listener = listener  # index of the listener it came in on
         self.tls = tls
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None

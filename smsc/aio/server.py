@@ -5,8 +5,8 @@
     ...
     await server.stop()             # stop accepting, unbind everyone, finish what is in flight
 
-Each listener (plain TCP or TLS) admits at most `smpp.max_connections` connections; each
-connection is a `Connection` (smsc.aio.connection) driving its own Session. A bound
+The listeners (plain TCP or TLS) admit at most `smpp.max_connections` connections in all
+(what the config documents); each connection is a `Connection` (smsc.aio.connection) driving its own Session. A bound
 receiver or transceiver joins its account's `AccountDelivery` (smsc.aio.delivery), which
 feeds it the receipts and MO messages waiting in the store.
 """
@@ -37,7 +37,7 @@ class SmppServer:
         self.default_window = DEFAULT_WINDOW
         self.log = get_logger("smsc.server")
         self._servers: list[tuple[Listener, asyncio.Server]] = []
-        self._connections: dict[int, set[Connection]] = {}  # by listener index
+        self._connections: set[Connection] = set()
         self._binds: dict[str, set[Connection]] = {}
         self._deliveries: dict[str, AccountDelivery] = {}
         self._accepting = False
@@ -50,16 +50,15 @@ class SmppServer:
 
     @property
     def connections(self) -> list[Connection]:
-        return [conn for conns in self._connections.values() for conn in conns]
+        return list(self._connections)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._accepting = True
-        for index, listener in enumerate(self.config.smpp.listeners):
+        for listener in self.config.smpp.listeners:
             context = tls_context(listener) if listener.tls else None
-            self._connections[index] = set()
             server = await loop.create_server(
-                lambda index=index, tls=listener.tls: Connection(self, index, tls),
+                lambda tls=listener.tls: Connection(self, tls),
                 listener.host, listener.port, ssl=context, reuse_address=True)
             self._servers.append((listener, server))
         for host, port, tls in self.addresses:
@@ -78,16 +77,15 @@ class SmppServer:
     # --- connections -----------------------------------------------------------------------
 
     def admit(self, conn: Connection) -> bool:
-        """Whether a new connection may stay (the listener's max_connections)."""
-        conns = self._connections[conn.listener]
-        if not self._accepting or len(conns) >= self.config.smpp.max_connections:
+        """Whether a new connection may stay (max_connections over all listeners)."""
+        if not self._accepting or len(self._connections) >= self.config.smpp.max_connections:
             return False
-        conns.add(conn)
+        self._connections.add(conn)
         return True
 
     def forget(self, conn: Connection) -> None:
         """The connection's task is over: nothing of it is left running."""
-        self._connections[conn.listener].discard(conn)
+        self._connections.discard(conn)
 
     # --- binds ------------------------------------------------------------------------------
 
