@@ -89,7 +89,7 @@ class TextCount(msgspec.Struct, frozen=True):
     per_part: int  # units that fit in one part
     remaining: int  # units still free in the last part
     text: str = ""  # the text as sent
-    gsm_tables: tuple[tuple[int, int], ...] = ()  # (locking, single) pairs that were allowed
+    gsm_tables: tuple[tuple[int, int], ...] = ()  # UCS-2 only: the (locking, single) pairs allowed
     forced: bool = False  # UCS-2 was forced by the options, not by the text
 
     @property
@@ -252,9 +252,10 @@ def _count(choice: _Choice, text: str, options: TextOptions, data_coding: int | 
             last = len(choice.chunks[-1]) // (2 if choice.encoding == "ucs2" else 1)
     if data_coding is None:
         data_coding = options.gsm_data_coding if choice.encoding == "gsm7" else DATA_CODING[choice.encoding]
+    tables = _gsm_combinations(options.languages, options.locking_shift) if choice.encoding == "ucs2" else ()
     return TextCount(choice.encoding, data_coding, choice.locking, choice.single, len(text),
-                     choice.length, choice.parts, per_part, per_part - last, text,
-                     _gsm_combinations(options.languages, options.locking_shift), options.force_ucs2)
+                     choice.length, choice.parts, per_part, per_part - last, text, tables,
+                     options.force_ucs2)
 
 
 def count(text: str, options: TextOptions = TextOptions(), *, twin: ModuleType | None = None) -> TextCount:
