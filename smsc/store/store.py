@@ -18,6 +18,7 @@ and they never see a batch that is not committed yet.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import time
 from collections import deque
@@ -97,6 +98,21 @@ def _chunks(items: list[Any]) -> list[list[Any]]:
     return [items[i:i + _SQL_VARIABLES] for i in range(0, len(items), _SQL_VARIABLES)]
 
 
+def _lock(path: str) -> int:
+    """Hold `<path>-lock` exclusively for as long as the store is open. Ids are numbered in
+    memory by the one writer, so a second process on the same file (two `smsc serve` on
+    one state directory) must fail at once, not collide later. The kernel drops the lock
+    when the process dies, so a crash never leaves it behind. A separate file, because
+    closing any descriptor of the database file would drop SQLite's own POSIX locks."""
+    fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path} is in use by another smsc process") from None
+    return fd
+
+
 def _message_number(message_id: str) -> int:
     number = parse_id(message_id)
     if number is None:
@@ -108,13 +124,14 @@ class Store:
     """Open with `await Store.open(path, ...)`; close with `await store.close()` (or use
     `async with`). All times are epoch seconds; `now` defaults to the wall clock."""
 
-    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection, *, max_batch: int,
+    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection, lock: int, *, max_batch: int,
                  batch_delay: float, receipt_expiry: float, retry_initial: float, retry_max: float,
                  retry_factor: float, lease: float, receipt_builder: ReceiptBuilder,
                  clock: Callable[[], float], last_message: int, last_outbound: int, synchronous: str) -> None:
         self._db = db
         self.synchronous = synchronous
         self._reader = reader
+        self._lock = lock
         self._max_batch = max_batch
         self._batch_delay = batch_delay
         self.receipt_expiry = receipt_expiry
@@ -158,9 +175,14 @@ class Store:
         offered again after `lease` seconds if neither acked nor retried (a lost session)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
-        # The sqlite3 module begins an IMMEDIATE transaction before a batch's first write
-        # by itself, which saves the writer a thread round trip per batch.
-        db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
+        lock = _lock(path)
+        try:
+            # The sqlite3 module begins an IMMEDIATE transaction before a batch's first
+            # write by itself, which saves the writer a thread round trip per batch.
+            db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
+        except BaseException:
+            os.close(lock)
+            raise
         try:
             for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000",
                            "cache_size=-32768", "temp_store=MEMORY"):
@@ -176,8 +198,9 @@ class Store:
             await reader.execute("PRAGMA query_only=1")
         except BaseException:
             await db.close()
+            os.close(lock)
             raise
-        return cls(db, reader, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
+        return cls(db, reader, lock, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
                    retry_initial=retry_initial, retry_max=retry_max, retry_factor=retry_factor, lease=lease,
                    receipt_builder=receipt_builder, clock=clock, last_message=last_message,
                    last_outbound=last_outbound, synchronous={1: "NORMAL", 2: "FULL"}[level])
@@ -202,6 +225,7 @@ class Store:
             await self._writer
             await self._db.close()
             await self._reader.close()
+            os.close(self._lock)
 
     async def __aenter__(self) -> "Store":
         return self

@@ -137,3 +137,15 @@ def test_store_opens_from_config_in_a_new_state_dir(tmp_path):
 
     assert asyncio.run(main()) == ("FULL", 60.0, NOW)
     assert (tmp_path / "new" / "state" / "smsc.db").is_file()
+
+
+def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(db_path):
+    async def main():
+        first = await Store.open(db_path)
+        with pytest.raises(StoreError, match="in use"):
+            await Store.open(db_path)
+        await first.close()
+        second = await Store.open(db_path)
+        await second.close()
+
+    asyncio.run(main())
