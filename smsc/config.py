@@ -62,6 +62,7 @@ class Store(_Section, frozen=True):
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     max_batch: Count = 2000  # at most this many requests per transaction
     batch_delay: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # wait for more requests (0: never)
+    retention: Positive = 604800.0  # finished messages are deleted this long after their accept
 
 
 class Receipts(_Section, frozen=True):

@@ -27,11 +27,15 @@ class IdGenerator:
 
     def reserve(self, count: int, now: float) -> int:
         """The first of `count` consecutive new ids (a batch numbers its rows at once)."""
-        floor = int((now - EPOCH) * 1000) << SEQUENCE_BITS
         # A clock that steps back (NTP) must not repeat an id: keep counting from the last.
-        first = max(self.last + 1, floor)
+        first = max(self.last + 1, first_id_at(now))
         self.last = first + count - 1
         return first
+
+
+def first_id_at(moment: float) -> int:
+    """The smallest id issued at or after `moment`: ids below it are older (purge by age)."""
+    return max(0, int((moment - EPOCH) * 1000)) << SEQUENCE_BITS
 
 
 def format_id(number: int) -> str:

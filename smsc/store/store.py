@@ -30,7 +30,7 @@ import msgpack
 from smsc import dlr
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store import schema
-from smsc.store.ids import IdGenerator, format_id, parse_id
+from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
 from smsc.store.outbound import OutboundClaim
 from smsc.store.types import (
     ClaimBusy,
@@ -140,7 +140,7 @@ class Store:
         self._receipt_builder = receipt_builder
         self.clock = clock
         self._ids = IdGenerator(last_message)
-        self._last_outbound = last_outbound
+        self._outbound_ids = IdGenerator(last_outbound)  # time-ordered too: purged by age
         self._woken: set[str] = set()  # accounts given outbound items in the current batch
         self._ops: deque[tuple[str, Any, asyncio.Future[Any]]] = deque()
         self._wake = asyncio.Event()
@@ -295,6 +295,13 @@ class Store:
         """Mark queued deliver_sm past their expiry as expired; how many."""
         return await self._request("outbound_expire", self.clock() if now is None else now)
 
+    async def purge(self, before: float, limit: int = 10_000) -> int:
+        """Delete up to `limit` finished messages accepted before `before` (epoch seconds)
+        with their history, and the delivered or expired outbound items queued before it;
+        how many messages went. Live messages are never purged. Call periodically with
+        now minus the retention until it returns 0."""
+        return await self._request("purge", (before, limit))
+
     def claim_outbound(self, account: str) -> OutboundClaim:
         """The one claimer of the account's outbound queue (ClaimBusy if it is taken);
         release it when the account's last receiver unbinds."""
@@ -417,8 +424,7 @@ class Store:
         return list(map(format_id, range(first, first + len(rows))))
 
     async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
-        first = self._last_outbound + 1
-        self._last_outbound += len(rows)
+        first = self._outbound_ids.reserve(len(rows), max(row[4] for row in rows))
         ids = list(range(first, first + len(rows)))
         await self._db.executemany(INSERT_OUTBOUND, [
             (item_id, account, kind, message, body, now, now, expires)
@@ -452,6 +458,23 @@ class Store:
                 "UPDATE outbound SET state = ?, done = ? WHERE state = 0 AND expires <= ?",
                 (OutboundState.EXPIRED, now, now))
             counts.append(cursor.rowcount)
+        return counts
+
+    async def _purge(self, payloads: list[tuple[float, int]]) -> list[int]:
+        counts = []
+        for before, limit in payloads:
+            # Ids grow with time, so "accepted before" is a range of the rowid B-tree.
+            floor = first_id_at(before)
+            sql = "SELECT id FROM messages WHERE id < ? AND final IS NOT NULL ORDER BY id LIMIT ?"
+            async with self._db.execute(sql, (floor, limit)) as cursor:
+                numbers = [number for (number,) in await cursor.fetchall()]
+            for chunk in _chunks(numbers):
+                marks = ", ".join("?" * len(chunk))
+                await self._db.execute(f"DELETE FROM history WHERE message_id IN ({marks})", chunk)
+                await self._db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+            await self._db.execute("DELETE FROM outbound WHERE id IN"
+                                   " (SELECT id FROM outbound WHERE id < ? AND state != 0 LIMIT ?)", (floor, limit))
+            counts.append(len(numbers))
         return counts
 
     async def _write_changes(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
@@ -601,7 +624,7 @@ class _ChangeBatch:
 # Requests of one batch run by kind in this order. Requests that depend on each other are
 # never in one batch (a caller learns a message id only after its accept committed), so
 # the order only has to be a sensible one: new rows first, then what changes them.
-_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire")
+_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge")
 _HANDLERS = {
     "accept": Store._write_accepts,
     "change": Store._write_changes,
@@ -609,4 +632,5 @@ _HANDLERS = {
     "outbound_set": Store._write_outbound_changes,
     "take": Store._take_outbound,
     "outbound_expire": Store._expire_outbound,
+    "purge": Store._purge,
 }

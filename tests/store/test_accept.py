@@ -149,3 +149,34 @@ def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(db_pa
         await second.close()
 
     asyncio.run(main())
+
+
+def test_purge_deletes_old_finished_messages_only(in_store, db_path):
+    from smsc.smpp.constants import MessageState
+
+    day = 86400.0
+
+    async def scenario(store):
+        old_done = await store.accept(message(registered_delivery=1), now=NOW - 10 * day)
+        old_live = await store.accept(message(), now=NOW - 10 * day)
+        new_done = await store.accept(message(registered_delivery=1), now=NOW)
+        await store.update(old_done, MessageState.DELIVERED, now=NOW - 9 * day)
+        await store.update(new_done, MessageState.DELIVERED, now=NOW)
+        claim = store.claim_outbound("acme")
+        [old_receipt] = await claim.take(1, now=NOW - 9 * day)
+        await claim.ack(old_receipt.id, now=NOW - 9 * day)
+        purged = [await store.purge(before=NOW - 7 * day, limit=10) for _ in range(2)]
+        remaining = []
+        for message_id in (old_done, old_live, new_done):
+            try:
+                remaining.append((await store.get(message_id)).state)
+            except Exception as exc:
+                remaining.append(type(exc).__name__)
+        return purged, remaining, await store.outbound("acme")
+
+    purged, remaining, outbound = in_store(scenario)
+    assert purged == [1, 0]
+    assert remaining == ["UnknownMessage", MessageState.ENROUTE, MessageState.DELIVERED]
+    assert [state for _, state, _ in outbound] == [0]  # the new, undelivered receipt
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM history").fetchone() == (1,)
