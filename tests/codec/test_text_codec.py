@@ -135,6 +135,22 @@ def test_gsm_round_trip(codec, text):
     assert codec.text.decode_gsm(codec.text.encode_gsm(text)) == text
 
 
+@examples(150)
+@given(text=st.text(max_size=200), lang=st.sampled_from([(0, 0), (1, 1), (0, 2), (3, 3)]))
+def test_decode_of_encode_is_the_text_whenever_encodable(codec, text, lang):
+    t = codec.text
+    for encode, decode in ((lambda x: t.encode_gsm(x, *lang), lambda b: t.decode_gsm(b, *lang)),
+                           (t.encode_ucs2, t.decode_ucs2),
+                           (t.encode_latin1, t.decode_latin1),
+                           (t.encode_ascii, t.decode_ascii)):
+        try:
+            encoded = encode(text)
+        except UnencodableError as exc:
+            assert text[exc.position] == exc.char
+            continue
+        assert decode(encoded) == text
+
+
 # --- the twins against each other ------------------------------------------------------
 
 def _outcome(function, *args):
