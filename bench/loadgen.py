@@ -26,7 +26,7 @@ from smsc.bench.loadgen_core import Link
 from smsc.bench.loadgen_report import progress_line, table, write_json, write_plot
 from smsc.bench.loadgen_run import Run
 
-RECEIVE_SIZE = 256 * 1024
+RECEIVE_SIZE = 64 * 1024
 TICK = 0.001  # open loop: how often the due submits are sent
 CONTROL_EVERY = 0.01
 BIND_TIMEOUT = 10.0
@@ -44,20 +44,33 @@ def client_tls_context(verify: bool) -> ssl.SSLContext:
     return context
 
 
-class _Wake:
-    """Wakes a writer early: the reader got room in the window, or the run moved on."""
+class _Bind:
+    """One connection: its Link and stream, and the send in progress. The reader sends
+    what a response lets out at once (no task switch per round trip); the writer sends
+    on the open-loop tick and when the run moves on; whoever finds a send in progress
+    leaves its bytes to the sender, which asks the Link again before it stops."""
 
-    def __init__(self) -> None:
-        self._event = trio.Event()
+    def __init__(self, link: Link, stream: trio.abc.Stream) -> None:
+        self.link = link
+        self.stream = stream
+        self.sending = False
+        self.wake = trio.Event()
 
-    def set(self) -> None:
-        self._event.set()
+    async def flush(self) -> None:
+        if self.sending:
+            return
+        self.sending = True
+        try:
+            while out := self.link.output(trio.current_time()):
+                await self.stream.send_all(out)
+        finally:
+            self.sending = False
 
     async def wait(self, deadline: float) -> None:
         with trio.move_on_at(deadline):
-            await self._event.wait()
-        if self._event.is_set():
-            self._event = trio.Event()
+            await self.wake.wait()
+        if self.wake.is_set():
+            self.wake = trio.Event()
 
 
 async def _connect(config: LoadConfig) -> trio.abc.Stream:
@@ -81,48 +94,42 @@ async def _bind(link: Link, stream: trio.abc.Stream) -> None:
                         else "no bind_resp")
 
 
-async def _reader(link: Link, stream: trio.abc.Stream, wake: _Wake) -> None:
+async def _reader(bind: _Bind) -> None:
+    link, stream = bind.link, bind.stream
     try:
         while not link.closed:
             data = await stream.receive_some(RECEIVE_SIZE)
             if not data:
                 break
             link.receive(data, trio.current_time())
-            wake.set()
+            await bind.flush()
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
 
 
-async def _writer(run: Run, index: int, stream: trio.abc.Stream, wake: _Wake) -> None:
-    link = run.links[index]
+async def _writer(run: Run, index: int, bind: _Bind) -> None:
     tick = TICK if run.pacers is not None else math.inf
     next_tick = trio.current_time()
     while True:
-        await wake.wait(next_tick)
+        await bind.wait(next_tick)
         now = trio.current_time()
         next_tick = now + tick
         run.pace(index, now)
-        out = link.output(now)
-        if out:
-            await stream.send_all(out)
+        await bind.flush()
 
 
-async def _drive(run: Run, index: int, stream: trio.abc.Stream, wake: _Wake) -> None:
-    link = run.links[index]
+async def _drive(run: Run, index: int, bind: _Bind) -> None:
+    link = bind.link
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_writer, run, index, stream, wake)
-            await _reader(link, stream, wake)
+            nursery.start_soon(_writer, run, index, bind)
+            await _reader(bind)
             nursery.cancel_scope.cancel()
-        last = link.output(trio.current_time())  # e.g. the unbind_resp the server is owed
-        if last:
-            await stream.send_all(last)
+        await bind.flush()  # e.g. the unbind_resp the server is owed
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
     if not link.closed:
         link.lost()
-    with trio.move_on_after(1):
-        await stream.aclose()
 
 
 async def _watch_interrupt(run: Run) -> None:
@@ -142,15 +149,15 @@ async def run_trio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
         for link, stream in zip(run.links, streams):
             await _bind(link, stream)
         run.begin(trio.current_time())
-        wakes = [_Wake() for _ in run.links]
+        binds = [_Bind(link, stream) for link, stream in zip(run.links, streams)]
         async with trio.open_nursery() as nursery:
             if threading.current_thread() is threading.main_thread():
                 nursery.start_soon(_watch_interrupt, run)
-            for index, stream in enumerate(streams):
-                nursery.start_soon(_drive, run, index, stream, wakes[index])
+            for index, bind in enumerate(binds):
+                nursery.start_soon(_drive, run, index, bind)
             while run.step(trio.current_time()):
-                for wake in wakes:
-                    wake.set()
+                for bind in binds:
+                    bind.wake.set()
                 await trio.sleep(CONTROL_EVERY)
             nursery.cancel_scope.cancel()
     finally:

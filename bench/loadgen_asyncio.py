@@ -1,12 +1,14 @@
 """The load generator's asyncio+uvloop driver: the same Links and Run as the trio driver
 (loadgen.py), on asyncio streams, so the two runtimes can be compared in one run
-(`smsc load --runtime asyncio`, bench/loadgen_bench.py). TLS and Ctrl-C are the trio
-driver's; this one is kept to what the comparison needs.
+(`smsc load --runtime asyncio`, bench/loadgen_bench.py). Ctrl-C is the trio driver's;
+this one is kept to what the comparison needs. Times come from perf_counter: uvloop's
+loop.time() counts whole milliseconds, too coarse for a latency histogram.
 """
 from __future__ import annotations
 
 import asyncio
 import math
+from time import perf_counter
 from typing import Any
 
 from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TICK, BindError, client_tls_context
@@ -17,14 +19,13 @@ from smsc.bench.loadgen_run import Run
 
 async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.write(link.bind_request())
-    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(BIND_TIMEOUT):
             while not link.bound and not link.closed:
                 data = await reader.read(RECEIVE_SIZE)
                 if not data:
                     break
-                link.receive(data, loop.time())
+                link.receive(data, perf_counter())
     except TimeoutError:
         pass
     if not link.bound:
@@ -32,13 +33,12 @@ async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.Stream
 
 
 async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
     try:
         while not link.closed:
             data = await reader.read(RECEIVE_SIZE)
             if not data:
                 break
-            link.receive(data, loop.time())
+            link.receive(data, perf_counter())
             wake.set()
     except ConnectionError:
         pass
@@ -47,19 +47,18 @@ async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -
 
 
 async def _write(run: Run, index: int, writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
     link = run.links[index]
     tick = TICK if run.pacers is not None else math.inf
-    next_tick = loop.time()
+    next_tick = perf_counter()
     while not link.closed:
         if not wake.is_set():
             try:
-                async with asyncio.timeout_at(next_tick if tick != math.inf else None):
+                async with asyncio.timeout(next_tick - perf_counter() if tick != math.inf else None):
                     await wake.wait()
             except TimeoutError:
                 pass
         wake.clear()
-        now = loop.time()
+        now = perf_counter()
         next_tick = now + tick
         run.pace(index, now)
         out = link.output(now)
@@ -78,12 +77,12 @@ async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, An
     try:
         for link, (reader, writer) in zip(run.links, connections):
             await _bind(link, reader, writer)
-        run.begin(loop.time())
+        run.begin(perf_counter())
         wakes = [asyncio.Event() for _ in run.links]
         for index, (reader, writer) in enumerate(connections):
             tasks.append(loop.create_task(_read(run.links[index], reader, wakes[index])))
             tasks.append(loop.create_task(_write(run, index, writer, wakes[index])))
-        while run.step(loop.time()):
+        while run.step(perf_counter()):
             for wake in wakes:
                 wake.set()
             await asyncio.sleep(CONTROL_EVERY)
@@ -93,7 +92,7 @@ async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, An
         await asyncio.gather(*tasks, return_exceptions=True)
         for _, writer in connections:
             writer.close()
-    return run.finish(loop.time(), "asyncio+uvloop")
+    return run.finish(perf_counter(), "asyncio+uvloop")
 
 
 def run_asyncio_uvloop(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:

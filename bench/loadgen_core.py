@@ -207,6 +207,7 @@ class Link:
             sequence = sequence % MAX_SEQUENCE + 1
         self._sequence = sequence
         self.stats.now.sent += count
+        self.stats.writes += 1
 
     def expire(self, now: float, timeout: float) -> None:
         """Give up on submits unanswered for `timeout` seconds (counted as timeouts)."""

@@ -95,7 +95,7 @@ def _with_reference(parts: tuple[SubmitSm, ...], reference: int) -> tuple[Submit
 
 
 MAX_DESTINATION = 20  # destination_addr is a C-octet string of at most 21 octets
-_EAGER = 200_000  # ranges up to this size are encoded once, up front
+_CACHED = 1_000_000  # numbers of ranges up to this size are encoded once, on first use
 
 
 class Destinations:
@@ -110,7 +110,7 @@ class Destinations:
                 raise ValueError(f"destination range must be FIRST-LAST in digits, not {spec!r}")
             self._first, self._count, self._width = int(first), int(last) - int(first) + 1, len(first)
             numbers = [last]
-            self._listed = [self._number(i) for i in range(self._count)] if self._count <= _EAGER else None
+            self._listed: list[bytes] | None = None
         else:
             numbers = [line.strip() for line in path.read_text().splitlines() if line.strip()]
             if not numbers:
@@ -119,7 +119,6 @@ class Destinations:
         too_long = next((n for n in numbers if len(n) > MAX_DESTINATION), None)
         if too_long is not None:
             raise ValueError(f"destination {too_long!r} is longer than {MAX_DESTINATION} characters")
-        self._next = 0
 
     def _number(self, i: int) -> bytes:
         return b"%0*d\0" % (self._width, self._first + i)
@@ -127,10 +126,20 @@ class Destinations:
     def __len__(self) -> int:
         return self._count
 
-    def next(self) -> bytes:
-        i = self._next
-        self._next = i + 1 if i + 1 < self._count else 0
-        return self._listed[i] if self._listed is not None else self._number(i)
+    def __iter__(self) -> Iterator[bytes]:
+        """The numbers round robin, forever."""
+        if self._listed is not None:
+            yield from cycle(self._listed)
+        number = self._number
+        if self._count > _CACHED:
+            while True:
+                for i in range(self._count):
+                    yield number(i)
+        cache = []
+        for i in range(self._count):
+            cache.append(number(i))
+            yield cache[-1]
+        yield from cycle(cache)
 
 
 # A part ready to send: the encoded body before and after destination_addr, the
@@ -166,7 +175,7 @@ class MessageSource:
 
     def _parts(self) -> Iterator[tuple[Prepared, bytes]]:
         prepared = [tuple(prepare(p) for p in parts) for parts in self.templates]
-        next_destination = self._destinations.next
+        next_destination = iter(self._destinations).__next__
         reference = 0
         for index in cycle(_interleave(self._weights)):
             destination = next_destination()

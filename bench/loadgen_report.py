@@ -6,11 +6,14 @@ The dict (and so the --json file) has these keys:
     config             the settings (LoadConfig.public())
     elapsed_s          from the first submit to the last answer (or the end of waiting)
     sending_s          from the first submit to when sending stopped
+    cpu_s              the generator's own CPU time (user + system) while sending
     sent, answered     submit_sm sent; submit_sm_resp with status 0
     errors             {status name: count} of error responses (incl. generic_nack)
     error_total, timeouts, disconnects
     rate               {"sent_per_s": sent / sending_s, "answered_per_s": answered / elapsed_s,
-                        "target_per_s": the open-loop mean target or None}
+                        "target_per_s": the open-loop mean target or None,
+                        "cpu_us_per_submit": cpu_s / sent, the generator's cost,
+                        "mean_batch": submits per write}
     latency            submit -> submit_sm_resp: count, mean_ms, p50_ms, p90_ms, p99_ms,
                        p99.9_ms, max_ms (open loop: from the intended send time)
     receipts           expected, matched, by_stat {word: n}, never_receipted (count),
@@ -36,7 +39,7 @@ NEVER_RECEIPTED_LISTED = 100
 
 
 def results(config: LoadConfig, stats: Stats, book: ReceiptBook, *, implementation: str,
-            elapsed: float, sending: float) -> dict[str, Any]:
+            elapsed: float, sending: float, cpu: float) -> dict[str, Any]:
     errors = {status_name(code): n for code, n in sorted(stats.errors.items())}
     error_total = sum(stats.errors.values())
     target = None
@@ -47,6 +50,7 @@ def results(config: LoadConfig, stats: Stats, book: ReceiptBook, *, implementati
         "config": config.public(),
         "elapsed_s": round(elapsed, 3),
         "sending_s": round(sending, 3),
+        "cpu_s": round(cpu, 3),
         "sent": stats.sent,
         "answered": stats.answered,
         "errors": errors,
@@ -57,6 +61,8 @@ def results(config: LoadConfig, stats: Stats, book: ReceiptBook, *, implementati
             "sent_per_s": round(stats.sent / sending, 1) if sending > 0 else None,
             "answered_per_s": round(stats.answered / elapsed, 1) if elapsed > 0 else None,
             "target_per_s": target,
+            "cpu_us_per_submit": round(cpu / stats.sent * 1e6, 3) if stats.sent else None,
+            "mean_batch": round(stats.sent / stats.writes, 1) if stats.writes else None,
         },
         "latency": stats.latency.summary(),
         "receipts": {
@@ -86,6 +92,7 @@ def table(result: dict[str, Any]) -> str:
         ("sent", f"{result['sent']:,} submit_sm  ({_num(rate['sent_per_s'])}/s"
                  + (f", target {_num(rate['target_per_s'])}/s)" if rate["target_per_s"] else ")")),
         ("answered ok", f"{result['answered']:,}  ({_num(rate['answered_per_s'])}/s)"),
+        ("generator cpu", f"{result['cpu_s']:.2f} s, {rate['cpu_us_per_submit'] or 0:.2f} us per submit"),
         ("errors", ", ".join(f"{k} {v:,}" for k, v in result["errors"].items()) or "none"),
         ("timeouts", f"{result['timeouts']:,}"),
         ("disconnects", f"{result['disconnects']:,}"),

@@ -8,6 +8,7 @@ is answered, or `response_timeout`), receipts (until every receipt asked for is 
 from __future__ import annotations
 
 import math
+from time import process_time
 from typing import Any, Callable
 
 from smsc.bench.loadgen_config import LoadConfig, Pacer
@@ -46,9 +47,11 @@ class Run:
         self._next_second = 0.0
         self.sending_s = 0.0
         self.elapsed_s = 0.0
+        self.cpu_s = 0.0  # this process's CPU time while sending: what the load cost us
 
     def begin(self, now: float) -> None:
         self.start = self._phase_at = now
+        self.cpu_s = process_time()
         self._next_second = now + 1.0
         for link in self.links:
             link.sending = link.bound and link.can_submit
@@ -82,6 +85,7 @@ class Run:
         if self.phase == SENDING and self._sending_over(t):
             self.scheduling = False
             self.sending_s = t
+            self.cpu_s = process_time() - self.cpu_s
             for link in self.links:
                 link.sending = link.sending and not link.closed_loop
             self._enter(DRAINING, now)
@@ -123,4 +127,4 @@ class Run:
         if not self.sending_s:
             self.sending_s = self.elapsed_s
         return results(self.config, self.stats, self.book, implementation=implementation,
-                       elapsed=self.elapsed_s, sending=self.sending_s)
+                       elapsed=self.elapsed_s, sending=self.sending_s, cpu=self.cpu_s)

@@ -118,6 +118,7 @@ class Stats:
         self.sent = self.answered = self.receipts = self.mo = 0
         self.errors: Counter[int] = Counter()
         self.disconnects = 0
+        self.writes = 0  # batches of submits written: sent / writes is the mean batch
         self.timeouts = 0
         self.unmatched_receipts = 0
         self.duplicate_receipts = 0
