@@ -263,11 +263,25 @@ class Store:
         original), or without an id every live message of the account from `source` to
         `destination` (of `service_type`, if given). UnknownMessage when nothing matches,
         MessageFinal when the one message named is final already."""
-        number = _message_number(message_id) if message_id else None
-        if number is None and not (source and destination):
-            raise UnknownMessage("cancel without a message id needs source and destination")
-        op = ("cancel", account, number, source, destination, service_type)
+        if message_id:
+            op = ("cancel", account, [_message_number(message_id)], source, False)
+        else:
+            numbers = await self._live_from_to(account, source, destination, service_type)
+            if not numbers:
+                raise UnknownMessage(f"no live message from {source!r} to {destination!r}")
+            op = ("cancel", account, numbers, source, True)
         return await self._request("change", (op, self.clock() if now is None else now))
+
+    async def _live_from_to(self, account: str, source: str, destination: str, service_type: str) -> list[int]:
+        # A rare request, so no index of its own (an index on destination cost every accept
+        # more than all the others): the reader walks the live messages, off the writer.
+        if not (source and destination):
+            raise UnknownMessage("cancel without a message id needs source and destination")
+        sql = ("SELECT id FROM messages INDEXED BY messages_live WHERE final IS NULL AND account = ?"
+               " AND destination = ? AND source = ?" + (" AND service_type = ?" if service_type else ""))
+        args = (account, destination, source) + ((service_type,) if service_type else ())
+        async with self._reader.execute(sql, args) as cursor:
+            return [number for (number,) in await cursor.fetchall()]
 
     async def replace(self, account: str, message_id: str, *, source: str = "", body: dict[str, Any] | None = None,
                       scheduled: float | None = None, expires: float | None = None,
@@ -511,13 +525,10 @@ class _ChangeBatch:
         if kind == "expire":
             sql = "SELECT id FROM messages WHERE final IS NULL AND expires <= ? ORDER BY expires LIMIT ?"
             args: tuple[Any, ...] = (now, op[1])
-        elif kind == "cancel" and op[2] is None:
-            _, account, _, source, destination, service_type = op
-            sql = ("SELECT id FROM messages WHERE final IS NULL AND account = ? AND destination = ? AND source = ?"
-                   + (" AND service_type = ?" if service_type else ""))
-            args = (account, destination, source) + ((service_type,) if service_type else ())
+        elif kind == "cancel":
+            return op[2]
         else:
-            return [op[2] if kind in ("cancel", "replace") else op[1]]
+            return [op[2] if kind == "replace" else op[1]]
         async with self.db.execute(sql, args) as cursor:
             return [number for (number,) in await cursor.fetchall()]
 
@@ -569,20 +580,20 @@ class _ChangeBatch:
         self._move(row, row[STATE] if state is None else state, now, error)
 
     def _cancel(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
-        _, account, number, source, _, _ = op
-        if number is not None:
-            self._move(self._row(number, account, source), MessageState.DELETED, now)
-            return [format_id(number)]
+        _, account, _, source, by_address = op
+        if not by_address:
+            self._move(self._row(numbers[0], account, source), MessageState.DELETED, now)
+            return [format_id(numbers[0])]
         cancelled = []
         for number in numbers:
             try:
                 row = self._row(number, account)
             except StoreError:
-                continue  # finished by an earlier request in this batch
+                continue  # finished since the reader found it
             self._move(row, MessageState.DELETED, now)
             cancelled.append(format_id(number))
         if not cancelled:
-            raise UnknownMessage(f"no live message from {source!r} to {op[4]!r}")
+            raise UnknownMessage(f"no live message from {source!r}")
         return cancelled
 
     def _replace(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:

@@ -48,7 +48,7 @@ def test_an_old_schema_is_migrated_and_its_messages_kept(db_path):
     asyncio.run(make_version_1())
     assert versions(db_path) == [1]
     old, outbound = asyncio.run(upgrade())
-    assert versions(db_path) == [1, 2]
+    assert versions(db_path) == [number for number, _ in schema.MIGRATIONS]
     assert old.body == {"short_message": b"old"} and old.state is MessageState.ENROUTE
     assert len(outbound) == 1
 
@@ -59,7 +59,7 @@ def test_migrating_again_applies_nothing(db_path):
             return await schema.migrate(db, NOW), await schema.migrate(db, NOW)
 
     first, second = asyncio.run(twice())
-    assert first == [1, 2] and second == []
+    assert first == [number for number, _ in schema.MIGRATIONS] and second == []
 
 
 def test_a_newer_schema_is_refused(db_path):
