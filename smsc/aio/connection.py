@@ -211,12 +211,12 @@ class Connection(asyncio.Protocol):
             elif not self.server.can_bind(account):
                 refusal = status.ESME_RBINDFAIL
         self._binding = False
-        if refusal or account is None or not self.is_open:
+        if refusal or account is None:
             log.warning("bind_refused", status=status.status_name(refusal))
             self.send(pdu.response(refusal, system_id=SERVER_SYSTEM_ID))
             return
         if not self.send(pdu.response(system_id=SERVER_SYSTEM_ID)):
-            return
+            return  # gone while its password was checked
         self.account, self.bind_type, self.log = account, bind_type, log
         self.session.window = account.window  # type: ignore[union-attr]
         self.server.register(self)

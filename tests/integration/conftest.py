@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import msgspec
 import pytest
 import smpplib.client
+from structlog.testing import capture_logs
 
 from smsc.aio.runtime import Runtime, new_event_loop
 from smsc.config import Account, Config, Listener, Receipts, Smpp, Store
@@ -80,6 +81,14 @@ class ServerThread:
                                        allow_unknown_opt_params=True, **options)
         client.connect()
         return client
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs() -> Iterator[None]:
+    """The server's log entries stay in memory, not on the terminal (a test reading them
+    opens its own capture_logs inside this one)."""
+    with capture_logs():
+        yield
 
 
 @pytest.fixture

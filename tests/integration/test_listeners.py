@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from smsc.config import Listener
+from smsc.smpp import status
 from tests.integration import raw
 from tests.integration.conftest import PASSWORD, make_config, password_hash
 
@@ -88,6 +89,7 @@ level = "info"
 [[accounts]]
 system_id = "shop"
 password_hash = "{password_hash(PASSWORD)}"
+window = 100
 """)
     process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -98,22 +100,34 @@ password_hash = "{password_hash(PASSWORD)}"
         port = int(line.rsplit(":", 1)[1].split()[0])
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         assert raw.request(sock, raw.BIND_TRANSCEIVER, 1, raw.bind_body("shop", PASSWORD)).status == 0
-        resp = raw.request(sock, raw.SUBMIT_SM, 2, raw.submit_body())
-        assert resp.status == 0
-        message_id = raw.cstrings(resp.body, 1)[0][0]
+        # Submits in flight when the signal comes: each is answered, with an id only
+        # once committed, or refused because the session is unbinding.
+        sequences = range(2, 42)
+        sock.sendall(b"".join(raw.pdu(raw.SUBMIT_SM, n, raw.submit_body()) for n in sequences))
         process.send_signal(signal.SIGTERM)
-        unbind = raw.read(sock)
-        assert unbind.command_id == raw.UNBIND
-        sock.sendall(raw.pdu(raw.UNBIND | raw.RESP, unbind.sequence))
-        assert sock.recv(1) == b""  # then the server closes the connection
+        answers, unbinds = {}, 0
+        while True:
+            try:
+                got = raw.read(sock)
+            except ConnectionError:
+                break  # the server closed the connection after the unbind
+            if got.command_id == raw.UNBIND:
+                unbinds += 1
+                sock.sendall(raw.pdu(raw.UNBIND | raw.RESP, got.sequence))
+            else:
+                assert got.command_id == raw.SUBMIT_SM | raw.RESP
+                answers[got.sequence] = (got.status, raw.cstrings(got.body, 1)[0][0] if got.body else "")
         sock.close()
         assert process.wait(15) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert unbinds == 1 and sorted(answers) == list(sequences)
+    assert {code for code, _ in answers.values()} <= {0, status.ESME_RINVBNDSTS}
     stderr = process.stderr.read()
     assert '"event": "stopped"' in stderr
+    accepted = [int(message_id, 16) for code, message_id in answers.values() if code == 0]
     with sqlite3.connect(tmp_path / "smsc.db") as db:
-        (count,) = db.execute("SELECT COUNT(*) FROM messages WHERE id = ?", (int(message_id, 16),)).fetchone()
-    assert count == 1
+        stored = {number for (number,) in db.execute("SELECT id FROM messages")}
+    assert set(accepted) <= stored

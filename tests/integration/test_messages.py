@@ -30,6 +30,14 @@ def stored(server, message_id: str):
     return server.call(server.store.get(message_id))
 
 
+PENDING, DELIVERED = 0, 1  # outbound item states
+
+
+def outbound(server, account: str = "shop") -> list[tuple[int, int]]:
+    """(state, attempts) of the account's queued deliver_sm, oldest first."""
+    return [(state, attempts) for _, state, attempts in server.call(server.store.outbound(account))]
+
+
 def close(client) -> None:
     client.unbind()
     client.disconnect()
@@ -170,7 +178,7 @@ def test_cancelled_message_sends_its_receipt_to_a_transceiver(server):
     pdu = receive_deliver_sm(client)
     assert pdu.esm_class == 0x04 and receipt_of(pdu) == (message_id, MessageState.DELETED)
     assert b"stat:DELETED" in pdu.short_message and pdu.destination_addr == b"Shop"
-    wait_for(lambda: server.call(server.store.outbound("shop")) == [(1, 1, 1)])  # acked
+    wait_for(lambda: outbound(server) == [(DELIVERED, 1)])  # acked
     close(client)
 
 
@@ -179,7 +187,7 @@ def test_receipt_waits_for_a_receiver_that_binds_later(server):
     message_id = submit(sender, registered_delivery=1)
     assert raw.request(sender._socket, raw.CANCEL_SM, 81, raw.cancel_body(message_id)).status == 0
     close(sender)
-    assert server.call(server.store.outbound("shop")) == [(1, 0, 0)]  # held, not attempted
+    assert outbound(server) == [(PENDING, 0)]  # held, not attempted
     receiver = bound(server, "receiver")
     pdu = receive_deliver_sm(receiver)
     assert receipt_of(pdu) == (message_id, MessageState.DELETED)
@@ -203,5 +211,21 @@ def test_refused_deliver_sm_is_retried(server):
     first = receive_deliver_sm(client, answer=status.ESME_RMSGQFUL)
     again = receive_deliver_sm(client)  # retry_initial is 0.2 s in the test config
     assert receipt_of(first) == receipt_of(again) == (message_id, MessageState.DELETED)
-    wait_for(lambda: server.call(server.store.outbound("shop")) == [(1, 1, 2)])
+    wait_for(lambda: outbound(server) == [(DELIVERED, 2)])
     close(client)
+
+
+def test_unanswered_deliver_sm_times_out_and_comes_again(serve, tmp_path):
+    server = serve(make_config(tmp_path, response_timeout=0.3))
+    sock = server.client()._socket
+    assert raw.request(sock, raw.BIND_TRANSCEIVER, 1, raw.bind_body("shop", PASSWORD)).status == 0
+    resp = raw.request(sock, raw.SUBMIT_SM, 2, raw.submit_body(registered_delivery=1))
+    message_id = raw.cstrings(resp.body, 1)[0][0]
+    assert raw.request(sock, raw.CANCEL_SM, 3, raw.cancel_body(message_id)).status == 0
+    first = raw.read(sock)  # left unanswered
+    again = raw.read(sock)
+    assert first.command_id == again.command_id == raw.DELIVER_SM
+    assert again.sequence != first.sequence and again.body == first.body
+    sock.sendall(raw.pdu(raw.DELIVER_SM | raw.RESP, again.sequence, b"\0"))
+    wait_for(lambda: outbound(server) == [(DELIVERED, 2)])
+    raw.request(sock, raw.UNBIND, 4)
