@@ -42,6 +42,12 @@ _TLV_KIND = {TlvType.INT1: TLV_INT, TlvType.INT2: TLV_INT, TlvType.INT4: TLV_INT
 TLVS: dict[int, TlvRule] = {
     int(tag): (_TLV_KIND[kind], low, high, Tag(tag).name.lower()) for tag, (kind, low, high) in TLV_SPEC.items()
 }
+# Integer TLVs (the most common) take a shortcut both ways: tag -> (unpack the value,
+# pack header and value, size, limit), one struct call each.
+_INT_TLVS = {
+    tag: (Struct(">" + "BH_I"[high - 1]).unpack_from, Struct(">HH" + "BH_I"[high - 1]).pack, high, 1 << (8 * high))
+    for tag, (kind, low, high, _) in TLVS.items() if kind == TLV_INT
+}
 
 # Small ints for the kinds: the walk compares them in its hot loop.
 _U8, _CSTR, _TIME, _SM, _DESTS, _UNSUCCESS, _INT32 = range(7)
@@ -261,13 +267,16 @@ def _read_tlvs(data: bytes, pos: int, where: tuple[type[Pdu], int]) -> tuple[tup
     while pos < end:
         if pos + 4 > end:
             raise _field_error(where, "tlvs", "truncated TLV header", st.ESME_RINVOPTPARSTREAM)
-        tag = (data[pos] << 8) | data[pos + 1]
-        size = (data[pos + 2] << 8) | data[pos + 3]
+        tag, size = _TLV_HEADER.unpack_from(data, pos)
         pos += 4 + size
         if pos > end:
             raise _field_error(where, "tlvs", f"TLV 0x{tag:04X} value past the end", st.ESME_RINVOPTPARSTREAM)
-        raw = data[pos - size:pos]
+        fast = _INT_TLVS.get(tag)
+        if fast is not None and size == fast[2]:
+            tlvs.append((tag, fast[0](data, pos - size)[0]))
+            continue
         spec = TLVS.get(tag)
+        raw = data[pos - size:pos]
         tlvs.append((tag, raw if spec is None else _tlv_value(raw, spec, where)))
     return tuple(tlvs)
 
@@ -336,19 +345,27 @@ def _tlv_bytes(tlvs: Any, pdu: Pdu) -> bytes:
         raise _encode_error(pdu, "tlvs", "must be a tuple of (tag, value) pairs")
     out = []
     for item in tlvs:
-        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] <= 0xFFFF:
-            raise _encode_error(pdu, "tlvs", f"{item!r} is not a (tag, value) pair")
-        tag, value = item
-        spec = TLVS.get(tag)
-        if spec is None:
-            if type(value) is not bytes or len(value) > 0xFFFF:
-                raise _encode_error(pdu, f"tlv 0x{tag:04X}", f"{value!r} is not bytes of at most 65535 octets")
-            raw = value
-        else:
-            raw = _tlv_raw(value, spec, pdu)
-        out.append(_TLV_HEADER.pack(tag, len(raw)))
-        out.append(raw)
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is int:
+            fast = _INT_TLVS.get(item[0])
+            if fast is not None and type(item[1]) is int and 0 <= item[1] < fast[3]:
+                out.append(fast[1](item[0], fast[2], item[1]))
+                continue
+        out.append(_tlv_item_bytes(item, pdu))
     return b"".join(out)
+
+
+def _tlv_item_bytes(item: Any, pdu: Pdu) -> bytes:
+    if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] <= 0xFFFF:
+        raise _encode_error(pdu, "tlvs", f"{item!r} is not a (tag, value) pair")
+    tag, value = item
+    spec = TLVS.get(tag)
+    if spec is None:
+        if type(value) is not bytes or len(value) > 0xFFFF:
+            raise _encode_error(pdu, f"tlv 0x{tag:04X}", f"{value!r} is not bytes of at most 65535 octets")
+        raw = value
+    else:
+        raw = _tlv_raw(value, spec, pdu)
+    return _TLV_HEADER.pack(tag, len(raw)) + raw
 
 
 def _tlv_raw(value: Any, spec: TlvRule, pdu: Pdu) -> bytes:
