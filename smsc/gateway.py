@@ -5,8 +5,8 @@ the decisions. It reads no socket and imports no asyncio: its only I/O is awaiti
 store, so every flow can be tested with a real store and no network.
 
     gateway = Gateway(config, store)
-    refusal = gateway.bind_refusal(system_id, peer_ip, "transmitter")   # 0: go on
-    response = await gateway.handle(account, request_pdu)               # always a *_resp
+    refusal, account = gateway.check_bind(system_id, peer_ip, "transmitter")  # 0: go on
+    response = await gateway.handle(account, request_pdu)  # always its *_resp
     deliver_sm = gateway.deliver_sm(outbound_item)
 
 Invariant 1 of the design lives in `handle`: a submit is answered with a message id only
@@ -92,7 +92,7 @@ class Gateway:
         self._buckets: dict[str, TokenBucket] = {}
         self._log = get_logger("smsc.gateway")
         self._handlers: dict[type, Callable[[Account, Any], Awaitable[Pdu]]] = {
-            SubmitSm: self._submit_sm, DataSm: self._data_sm, SubmitMulti: self._submit_multi,
+            SubmitSm: self._submit, DataSm: self._submit, SubmitMulti: self._submit_multi,
             QuerySm: self._query_sm, CancelSm: self._cancel_sm, ReplaceSm: self._replace_sm,
         }
 
@@ -101,16 +101,16 @@ class Gateway:
     def account(self, system_id: str) -> Account | None:
         return self.config.account(system_id)
 
-    def bind_refusal(self, system_id: str, peer: str, bind_type: str) -> int:
-        """The status refusing a bind before its password is checked, or 0. The password
-        (slow on purpose) is checked by the caller off the event loop, the bind count by
-        the caller who keeps the binds."""
+    def check_bind(self, system_id: str, peer: str, bind_type: str) -> tuple[int, Account | None]:
+        """(status refusing the bind or 0, the account) before its password is checked.
+        The password (slow on purpose) is checked by the caller off the event loop, and
+        the bind count by the caller, who keeps the binds."""
         account = self.account(system_id)
         if account is None:
-            return status.ESME_RINVSYSID
+            return status.ESME_RINVSYSID, None
         if not account.allows_peer(peer) or not account.allows_bind(bind_type):
-            return status.ESME_RBINDFAIL
-        return 0
+            return status.ESME_RBINDFAIL, account
+        return 0, account
 
     # --- requests ------------------------------------------------------------------------
 
@@ -124,12 +124,7 @@ class Gateway:
         except Refused as refusal:
             return pdu.response(refusal.command_status)
 
-    async def _submit_sm(self, account: Account, pdu: SubmitSm) -> Pdu:
-        message = self._new_message(account, pdu, pdu.destination_addr)
-        self._take_rate(account, message.segments)
-        return pdu.response(message_id=await self._accept(message))
-
-    async def _data_sm(self, account: Account, pdu: DataSm) -> Pdu:
+    async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
         message = self._new_message(account, pdu, pdu.destination_addr)
         self._take_rate(account, message.segments)
         return pdu.response(message_id=await self._accept(message))

@@ -200,9 +200,7 @@ class Connection(asyncio.Protocol):
     async def _bind(self, pdu: Pdu) -> None:
         bind_type = BIND_TYPES.get(type(pdu), "transmitter")
         log = self.log.bind(system_id=pdu.system_id, bind_type=bind_type)
-        gateway = self.server.gateway
-        refusal = gateway.bind_refusal(pdu.system_id, self.peer, bind_type)
-        account = gateway.account(pdu.system_id)
+        refusal, account = self.server.gateway.check_bind(pdu.system_id, self.peer, bind_type)
         if not refusal and account is not None:
             # scrypt on purpose costs tens of milliseconds: off the event loop.
             ok = await self.loop.run_in_executor(None, verify_password, pdu.password, account.password_hash)
