@@ -73,6 +73,13 @@ class OutboundClaim:
         self.store._claims.pop(self.account, None)
         await asyncio.gather(*pending)
 
+    async def next_due(self) -> float | None:
+        """When the earliest waiting item falls due (a retry, a lease ending), so the
+        claimer can sleep until then; None when nothing waits. Items in flight count too:
+        their lease is their due time."""
+        self._check()
+        return await self.store._next_due(self.account)
+
     async def wait(self, timeout: float) -> bool:
         """Until items are enqueued for the account (True) or `timeout` seconds pass."""
         self._check()

@@ -372,6 +372,12 @@ class Store:
         async with self._reader.execute(sql, (account,)) as cursor:
             return [(item_id, OutboundState(state), attempts) for item_id, state, attempts in await cursor.fetchall()]
 
+    async def _next_due(self, account: str) -> float | None:
+        sql = "SELECT MIN(next_attempt) FROM outbound WHERE account = ? AND state = 0"
+        async with self._reader.execute(sql, (account,)) as cursor:
+            (due,) = await cursor.fetchone()
+        return due
+
     # --- the writer ----------------------------------------------------------------
 
     async def _write_loop(self) -> None:

@@ -64,6 +64,7 @@ def test_errors_back_off_exponentially_up_to_the_cap(in_store):
             when = await claim.retry(item.id, now=now, error=0x58)
             retries.append(when - now)
             assert await claim.take(1, now=when - 0.001) == []
+            assert await claim.next_due() == when
             now = when
         return retries, offered
 
@@ -107,6 +108,7 @@ def test_items_expire_after_the_configured_time(in_store):
 def test_enqueued_mo_wakes_the_waiting_claimer(in_store):
     async def scenario(store):
         claim = store.claim_outbound("acme")
+        assert await claim.next_due() is None
         idle = await claim.wait(0.01)
         waiter = asyncio.ensure_future(claim.wait(5))
         item_id = await store.enqueue("acme", {"short_message": b"STOP", "source_addr": "447700900001"}, now=NOW)
