@@ -71,7 +71,8 @@ class Run:
             return True
         if self.pacers is not None:
             return all(p.scheduled >= p.limit for p in self.pacers)
-        return self.quota.left <= 0 or not any(link.sending for link in self.links)
+        submitters = [link for link in self.links if link.can_submit]  # receiver binds only listen
+        return self.quota.left <= 0 or bool(submitters) and not any(link.sending for link in submitters)
 
     def step(self, now: float) -> bool:
         """Advance the phases and the per-second series; False once the run is over."""

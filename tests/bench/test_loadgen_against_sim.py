@@ -1,0 +1,138 @@
+"""The load generator against the carrier simulator, both for real on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from smsc.bench import loadgen
+from smsc.bench.carrier_sim import Behaviour
+from smsc.bench.loadgen_config import LoadConfig
+from smsc.bench.loadgen_messages import MessageSpec
+from smsc.bench.loadgen_report import write_json, write_plot
+
+from tests.bench.conftest import running_sim
+
+MIX = (MessageSpec("short", weight=3), MessageSpec("long", concatenation="udh"),
+       MessageSpec("long", concatenation="sar"), MessageSpec("long", concatenation="payload"),
+       MessageSpec("ucs2"))
+
+
+def _config(sim, **settings) -> LoadConfig:
+    base = LoadConfig(port=sim.port, duration=1.0, receipt_wait=3.0, response_timeout=3.0, window=50)
+    return replace(base, **settings)
+
+
+def test_closed_loop_every_submit_answered_and_every_receipt_matched():
+    with running_sim(Behaviour(receipts=True, receipt_delay=0.05, receipt_distribution="uniform",
+                               undeliv_share=0.1, expired_share=0.1, seed=1)) as sim:
+        result = loadgen.run(_config(sim, messages=MIX, count=3000, binds=2), progress=False)
+    counters = sim.counters
+    assert result["sent"] == 3000 == counters["submit_sm"] == counters["submit_sm_resp_ok"]
+    assert result["answered"] == 3000 and result["error_total"] == 0 and result["timeouts"] == 0
+    receipts = result["receipts"]
+    assert receipts["expected"] == receipts["matched"] == 3000 == counters["deliver_sm"]
+    assert counters["deliver_sm_resp"] == 3000
+    assert receipts["never_receipted"] == receipts["unmatched"] == receipts["duplicates"] == 0
+    assert receipts["by_stat"] == {"DELIVRD": sim.receipt_states["DELIVERED"],
+                                   "EXPIRED": sim.receipt_states["EXPIRED"],
+                                   "UNDELIV": sim.receipt_states["UNDELIVERABLE"]}
+    assert 0 < receipts["by_stat"]["UNDELIV"] < 600
+    # receipts came 0..0.1 s after the submit
+    assert 0 < receipts["latency"]["p50_ms"] < 150 and result["latency"]["count"] == 3000
+    assert counters["unbinds"] == 2
+
+
+def test_open_loop_holds_the_target_rate():
+    with running_sim() as sim:
+        result = loadgen.run(_config(sim, mode="open", rate=4000, duration=2.0, receipt_wait=0,
+                                     messages=(MessageSpec(registered_delivery=0),)), progress=False)
+    assert result["rate"]["target_per_s"] == 4000
+    assert result["sent"] == pytest.approx(8000, rel=0.05)
+    assert result["rate"]["sent_per_s"] == pytest.approx(4000, rel=0.05)
+    assert result["answered"] == result["sent"] == sim.counters["submit_sm"]
+    assert [row["sent"] for row in result["series"][:2]] == [pytest.approx(4000, rel=0.05)] * 2
+
+
+def test_linear_ramp_sends_the_integral():
+    with running_sim() as sim:
+        result = loadgen.run(_config(sim, mode="open", rate=1000, rate_to=3000, ramp="linear",
+                                     duration=2.0, receipt_wait=0), progress=False)
+    assert result["sent"] == pytest.approx(4000, rel=0.05)  # the mean of 1000 and 3000, for 2 s
+    first, second = result["series"][0]["sent"], result["series"][1]["sent"]
+    assert first == pytest.approx(1500, rel=0.1) and second == pytest.approx(2500, rel=0.1)
+
+
+DOCUMENTED = {"implementation", "config", "elapsed_s", "sending_s", "cpu_s", "sent", "answered", "errors",
+              "error_total", "timeouts", "disconnects", "rate", "latency", "receipts", "mo", "error_rate",
+              "series"}
+
+
+def test_json_and_png(tmp_path):
+    with running_sim(Behaviour(receipts=True)) as sim:
+        result = loadgen.run(_config(sim, count=500), progress=False)
+    write_json(result, str(tmp_path / "run.json"))
+    write_plot(result, str(tmp_path / "run.png"))
+    written = json.loads((tmp_path / "run.json").read_text())
+    assert set(written) == DOCUMENTED
+    assert set(written["latency"]) == {"count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms"}
+    assert set(written["series"][0]) == {"t", "sent", "answered", "errors", "receipts", "mo", "outstanding",
+                                         "p50_ms", "p99_ms"}
+    assert "password" not in written["config"]
+    png = (tmp_path / "run.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    import matplotlib.pyplot as plt
+
+    image = plt.imread(tmp_path / "run.png")
+    assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def _smsc(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "smsc", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _sim_process(*args: str) -> tuple[subprocess.Popen[str], int]:
+    sim = subprocess.Popen([sys.executable, "-m", "smsc", "carrier-sim", "--port", "0", "--duration", "20", *args],
+                           stdout=subprocess.PIPE, text=True)
+    line = sim.stdout.readline()
+    assert line.startswith("carrier-sim listening on 127.0.0.1:"), line
+    return sim, int(line.rsplit(":", 1)[1])
+
+
+def test_command_line_end_to_end(tmp_path):
+    sim, port = _sim_process("--receipts", "--receipt-delay", "0.01")
+    try:
+        done = _smsc("load", "--port", str(port), "--count", "400", "--window", "20", "--message", "short",
+                     "--message", "long", "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"),
+                     "--max-error-rate", "0")
+    finally:
+        sim.terminate()
+        out, _ = sim.communicate(timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert "answered ok" in done.stdout and "receipts" in done.stdout
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["sent"] == result["answered"] == result["receipts"]["matched"] == 400
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert "submit_sm  400" in " ".join(out.split()).replace("submit_sm 400", "submit_sm  400")
+
+
+def test_command_line_fails_over_the_error_threshold():
+    sim, port = _sim_process("--error", "ESME_RSYSERR=0.3", "--seed", "7")
+    try:
+        done = _smsc("load", "--port", str(port), "--count", "300", "--max-error-rate", "0.1",
+                     "--registered-delivery", "0", "--message", "short")
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=10)
+    assert done.returncode == 1
+    assert "ESME_RSYSERR" in done.stdout and "over" in done.stderr
+
+
+def test_command_line_unreachable_target_exits_2():
+    with running_sim() as sim:
+        port = sim.port  # free once the simulator is gone
+    done = _smsc("load", "--port", str(port), "--count", "10")
+    assert done.returncode == 2 and "smsc load" in done.stderr
