@@ -225,6 +225,8 @@ def receipt_deliver_sm(
         "dest_addr_npi": source_npi,
         "destination_addr": source,
         "esm_class": EsmClass.TYPE_DELIVERY_RECEIPT,
-        "short_message": body.encode("latin-1", "replace"),
+        # ASCII, which reads the same in every alphabet an ESME may assume for data_coding 0
+        # closely enough; the echoed text loses what is not ASCII.
+        "short_message": body.encode("ascii", "replace"),
         "tlvs": [list(t) for t in receipt_tlvs(message_id, state, error)],
     }

@@ -2,9 +2,10 @@
 
 Every write is a request on a queue. The writer task takes what is queued (a long queue
 in halves, at most `max_batch`), runs it in ONE transaction (accepts as one executemany),
-commits, and only then resolves each caller's future. So `await store.accept(...)` returns after its row is
-committed, and a thousand concurrent accepts cost one commit, not a thousand. While one
-batch commits, the next one queues up: the batch size follows the load by itself.
+commits, and only then resolves each caller's future. So `await store.accept(...)`
+returns after its row is committed, and a thousand concurrent accepts cost one commit,
+not a thousand. While one batch commits, the next one queues up: the batch size follows
+the load by itself.
 
 synchronous=NORMAL in WAL mode syncs at checkpoints, not at commits: a committed
 transaction survives the process being killed (kill -9, a crash), not a power cut or a
@@ -28,6 +29,8 @@ import aiosqlite
 import msgpack
 
 from smsc import dlr
+from smsc.codec.decoding import part_text, read_part
+from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store import schema
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
@@ -73,16 +76,26 @@ def default_receipt(message: Message, now: float) -> dict[str, Any] | None:
     if not dlr.wants_receipt(message.registered_delivery, message.state):
         return None
     body = message.body
-    short_message = body.get("short_message", b"")
     return dlr.receipt_deliver_sm(
         message_id=message.id, state=message.state, submitted=message.submitted, done=now,
         source=message.source, destination=message.destination,
         source_ton=body.get("source_addr_ton", 0), source_npi=body.get("source_addr_npi", 0),
         dest_ton=body.get("dest_addr_ton", 0), dest_npi=body.get("dest_addr_npi", 0),
         service_type=message.service_type, segments=message.segments, error=message.error,
-        # The customary text echoes the start of the message; binary content is not echoed.
-        text=short_message.decode("latin-1") if isinstance(short_message, bytes) and body.get("data_coding", 0) in (0, 1, 3) else "",
+        text=_excerpt(body),
     )
+
+
+def _excerpt(body: dict[str, Any]) -> str:
+    """The start of a message's text, which the customary receipt echoes; nothing for
+    binary or undecodable content."""
+    coding = body.get("data_coding", 0)
+    tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
+    try:
+        part = read_part(body.get("short_message", b""), body.get("esm_class", 0), coding, tlvs)
+        return part_text(part, coding)[:dlr.TEXT_CHARS]
+    except TextError:
+        return ""
 
 
 def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = None) -> Message:

@@ -183,3 +183,21 @@ def test_receipt_body_is_msgpack_of_deliver_sm_fields(in_store, db_path):
     fields = msgpack.unpackb(body)
     assert [Tag.NETWORK_ERROR_CODE, b"\x08\x01\x05"] in fields["tlvs"]
     assert b"sub:003 dlvrd:000" in fields["short_message"] and b"err:261" in fields["short_message"]
+
+
+@pytest.mark.parametrize("body,text", [
+    ({"short_message": b"Hello @ home, this is more than twenty", "data_coding": 0}, "Hello ? home, this i"),
+    ({"short_message": "Привет".encode("utf-16-be"), "data_coding": 8}, "??????"),
+    ({"short_message": b"\x05\x00\x03\x01\x02\x01Part one", "data_coding": 0, "esm_class": 0x40}, "Part one"),
+    ({"short_message": b"", "tlvs": [[0x0424, b"From payload"]], "data_coding": 3}, "From payload"),
+    ({"short_message": b"\x00\xff\x10", "data_coding": 4}, ""),
+    ({"short_message": b"\x05\x00\x03", "data_coding": 0, "esm_class": 0x40}, ""),  # broken UDH
+])
+def test_receipt_echoes_the_start_of_the_text(in_store, body, text):
+    async def scenario(store):
+        message_id = await store.accept(message(body=body, registered_delivery=1), now=NOW)
+        await store.update(message_id, S.DELIVERED, now=NOW + 1)
+        [item] = await store.claim_outbound("acme").take(1, now=NOW + 1)
+        return dlr.parse_text(item.body["short_message"]).text
+
+    assert in_store(scenario) == text
