@@ -34,7 +34,7 @@ cdef extern from "Python.h":
 ctypedef unsigned short ucs2  # every GSM table character is in the BMP
 
 cdef enum:
-    N_LANG = 4          # language ids with tables: 0..3
+    N_LANG = 14         # language ids with tables: 0..13
     STACK = 2048        # units handled without a heap buffer
     ESCAPE = 0x1B
     CR = 0x0D

@@ -168,8 +168,8 @@ def test_national_tables_announced_in_the_udh_are_used(codec):
     text = "\u015eu \u0131\u015f\u0131k"
     segmented = segmentation.split(text, TextOptions(languages=(1,)), twin=codec.text)
     assert _reassemble(codec, segmented.short_messages, segmented.esm_class, 0) == text
-    unknown = read_part(bytes.fromhex("03240109") + b"abc", 0x40, 0, twin=codec.text)
-    assert join_parts([unknown], 0, twin=codec.text) == "abc"  # Urdu: not implemented
+    unknown = read_part(bytes.fromhex("0325010e") + b"abc", 0x40, 0, twin=codec.text)
+    assert join_parts([unknown], 0, twin=codec.text) == "abc"  # language 14: no such table
 
 
 @settings(max_examples=200)

@@ -91,6 +91,17 @@ def test_national_tables_are_chosen_and_announced(codec):
     assert codec.text.decode_gsm(body, 0, 1) == TURKISH
 
 
+def test_hindi_goes_out_in_gsm7_with_the_hindi_tables(codec):
+    text = "\u0906\u092a\u0915\u093e OTP 482913 \u0939\u0948\u0964 " * 4
+    assert count(codec, text).encoding == "ucs2"
+    counted = count(codec, text, languages=(6,))
+    assert (counted.encoding, counted.locking_shift, counted.single_shift) == ("gsm7", 6, 6)
+    assert counted.parts == 1 < count(codec, text).parts
+    segmented = split(codec, text, languages=(6,))
+    udh, _ = parse_udh(segmented.short_messages[0])
+    assert (udh.locking_shift, udh.single_shift) == (6, 6)
+
+
 def test_force_and_forbid_ucs2(codec):
     assert count(codec, "plain", force_ucs2=True).encoding == "ucs2"
     with pytest.raises(UnencodableError) as info:
@@ -163,14 +174,14 @@ def test_packed_parts_start_after_fill_bits(codec):
 
 OPTIONS = st.builds(
     TextOptions,
-    languages=st.sampled_from([(), (1,), (2,), (3,), (1, 2, 3)]),
+    languages=st.sampled_from([(), (1,), (2,), (3,), (1, 2, 3), (6,), (4, 13)]),
     locking_shift=st.booleans(),
     latin1=st.booleans(),
     concatenation=st.sampled_from(["udh", "sar"]),
     wide_reference=st.booleans(),
     packed=st.booleans(),
 )
-TEXT = st.text(max_size=700) | st.text(alphabet="a€[ç\u015e\U0001f600ж", max_size=700)
+TEXT = st.text(max_size=700) | st.text(alphabet="a€[ç\u015e\U0001f600ж\u0915\u0964A", max_size=700)
 
 
 def _air_octets(short_message: bytes, has_udh: bool, options: TextOptions, encoding: str) -> int:
