@@ -22,7 +22,7 @@ from smsc.aio.server import SmppServer
 from smsc.config import Config
 from smsc.gateway import Gateway
 from smsc.log import get_logger
-from smsc.store import Store
+from smsc.store import Store, StoreError
 
 # How often messages past their validity are expired (with their receipts) and queued
 # deliver_sm past theirs dropped. Not in the config yet.
@@ -112,9 +112,15 @@ class Runtime:
         await self.stop()
 
     def run_forever(self, announce: TextIO | None = sys.stdout) -> int:
+        """Serve until a signal: 0 after a clean stop, 1 when it could not start (the
+        store in use by another process, the port taken...)."""
         loop = new_event_loop()
         try:
             loop.run_until_complete(self.serve(announce))
+        except (StoreError, OSError) as exc:
+            self.log.error("start_failed", error=str(exc))
+            print(f"smsc serve: cannot start: {exc}", file=sys.stderr)
+            return 1
         finally:
             loop.close()
         return 0

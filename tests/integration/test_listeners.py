@@ -72,28 +72,40 @@ def test_connections_over_the_limit_are_closed_at_once(serve, tmp_path):
     first.disconnect()
 
 
-def test_sigterm_unbinds_clients_finishes_and_exits_0(tmp_path):
-    config = tmp_path / "smsc.toml"
-    config.write_text(f"""
+def write_config(tmp_path, port: int = 0) -> str:
+    path = tmp_path / "smsc.toml"
+    path.write_text(f"""
 [smpp]
 [[smpp.listeners]]
 host = "127.0.0.1"
-port = 0
+port = {port}
 
 [store]
 path = "{tmp_path / 'smsc.db'}"
-
-[log]
-level = "info"
 
 [[accounts]]
 system_id = "shop"
 password_hash = "{password_hash(PASSWORD)}"
 window = 100
 """)
-    process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "SMSC_STATE_DIR": str(tmp_path)})
+    return str(path)
+
+
+def smsc_serve(tmp_path, config: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", config],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SMSC_STATE_DIR": str(tmp_path)})
+
+
+def test_serve_refuses_to_start_on_a_store_in_use(serve, tmp_path):
+    serve()  # holds tmp_path/smsc.db
+    process = smsc_serve(tmp_path, write_config(tmp_path))
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 1 and "in use by another smsc process" in stderr
+
+
+def test_sigterm_unbinds_clients_finishes_and_exits_0(tmp_path):
+    process = smsc_serve(tmp_path, write_config(tmp_path))
     try:
         line = process.stdout.readline()
         assert "listening on 127.0.0.1:" in line, line + process.stderr.read()
