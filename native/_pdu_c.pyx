@@ -10,11 +10,12 @@ field, an unusual TLV, submit_multi) it hands the same input to the reference tw
 answer, the PDU or the precise SmppError, is then the answer: both twins raise equal
 errors by construction, and the fast path only has to be right about what is valid.
 """
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_CheckExact
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact, PyBytes_FromStringAndSize,
+                            PyBytes_GET_SIZE)
+from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_Check
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from cpython.unicode cimport (PyUnicode_1BYTE_DATA, PyUnicode_1BYTE_KIND, PyUnicode_CheckExact,
+from cpython.unicode cimport (PyUnicode_1BYTE_DATA, PyUnicode_1BYTE_KIND, PyUnicode_Check,
                               PyUnicode_DecodeLatin1, PyUnicode_GET_LENGTH, PyUnicode_KIND)
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memchr, memcpy
@@ -243,22 +244,25 @@ def encode(pdu):
     return _reference.encode(pdu)
 
 
-cdef inline bint _as_u32(object value, uint32_t* out):
-    if not PyLong_CheckExact(value) or value < 0 or value > 0xFFFFFFFF:
+cdef inline bint _as_uint(object value, uint64_t limit, uint64_t* out):
+    """Whether `value` is an int (IntEnum members too) in 0..limit; its value in *out."""
+    if not PyLong_Check(value):
         return False
-    out[0] = <uint32_t>PyLong_AsUnsignedLongLong(value)
-    return True
+    try:
+        out[0] = PyLong_AsUnsignedLongLong(value)
+    except OverflowError:  # negative, or over 64 bits
+        return False
+    return out[0] <= limit
 
 
 cdef object _encode(_Plan plan, pdu):
     cdef unsigned char buf[BODY_BUFFER]
-    cdef uint32_t sequence = 0, status = 0
+    cdef uint64_t sequence = 0, status = 0, number = 0
     cdef Py_ssize_t pos = HEADER_SIZE, i, length, tlv_length = 0
     cdef unsigned char kind
-    cdef long number
     cdef const unsigned char* text
     cdef tuple values = astuple(pdu)
-    if not _as_u32(values[0], &sequence) or not _as_u32(values[1], &status):
+    if not _as_uint(values[0], 0xFFFFFFFF, &sequence) or not _as_uint(values[1], 0xFFFFFFFF, &status):
         return None
     # An error response carries no body (sections 4.1.2 and 4.4.2), as in the reference.
     if not (status and plan.body_optional_on_error):
@@ -266,15 +270,12 @@ cdef object _encode(_Plan plan, pdu):
             value = values[i + 2]
             kind = plan.kind[i]
             if kind == F_U8:
-                if not PyLong_CheckExact(value) or value < 0 or value > 255:
-                    return None
-                number = value
-                if not plan.allowed[i][number]:
+                if not _as_uint(value, 255, &number) or not plan.allowed[i][number]:
                     return None
                 buf[pos] = number
                 pos += 1
             elif kind == F_SM:
-                if not PyBytes_CheckExact(value):
+                if not PyBytes_Check(value):
                     return None
                 length = PyBytes_GET_SIZE(value)
                 if length > plan.size[i]:
@@ -283,7 +284,7 @@ cdef object _encode(_Plan plan, pdu):
                 memcpy(buf + pos + 1, PyBytes_AS_STRING(value), length)
                 pos += 1 + length
             else:
-                if not PyUnicode_CheckExact(value) or PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
+                if not PyUnicode_Check(value) or PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
                     return None
                 length = PyUnicode_GET_LENGTH(value)
                 text = PyUnicode_1BYTE_DATA(value)
@@ -315,28 +316,29 @@ cdef Py_ssize_t _tlvs_length(object tlvs):
     """The encoded length of `tlvs`, or -1 when one breaks a rule (the reference says which)."""
     cdef Py_ssize_t total = 0, length
     cdef unsigned int tag, kind
+    cdef uint64_t number
     if type(tlvs) is not tuple:
         return -1
     for item in <tuple>tlvs:
         if type(item) is not tuple or len(<tuple>item) != 2:
             return -1
         tag_object, value = <tuple>item
-        if not PyLong_CheckExact(tag_object) or tag_object < 0 or tag_object > 0xFFFF:
+        if not _as_uint(tag_object, 0xFFFF, &number):
             return -1
-        tag = tag_object
+        tag = <unsigned int>number
         kind = _tlv_kind[tag]
         if kind == T_UNKNOWN or kind == T_OCTETS:
-            if not PyBytes_CheckExact(value):
+            if not PyBytes_Check(value):
                 return -1
             length = PyBytes_GET_SIZE(value)
             if length > 0xFFFF or (kind and not _tlv_low[tag] <= length <= _tlv_high[tag]):
                 return -1
         elif kind == T_INT:
             length = _tlv_high[tag]
-            if not PyLong_CheckExact(value) or value < 0 or value >= (1 << (8 * length)):
+            if not _as_uint(value, (1ULL << (8 * length)) - 1, &number):
                 return -1
         elif kind == T_CSTR:
-            if not PyUnicode_CheckExact(value) or PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
+            if not PyUnicode_Check(value) or PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
                 return -1
             length = PyUnicode_GET_LENGTH(value) + 1
             if memchr(PyUnicode_1BYTE_DATA(value), 0, length - 1) != NULL \

@@ -111,11 +111,11 @@ _REJECT_TRAILING = """
 _WRITE_STEP = {
     _U8: ("""
     v$i = source.$name
-    if type(v$i) is not int or not 0 <= v$i <= 255:
+    if not isinstance(v$i, int) or not 0 <= v$i <= 255:
         raise _encode_error(pdu, "$name", f"{v$i!r} is not a 1-octet integer")""", b"%c", "v$i"),
     _CSTR: ("""
     v$i = source.$name
-    if type(v$i) is not str:
+    if not isinstance(v$i, str):
         raise _encode_error(pdu, "$name", f"{v$i!r} is not a str")
     try:
         b$i = v$i.encode("latin-1")
@@ -125,11 +125,11 @@ _WRITE_STEP = {
         raise _encode_error(pdu, "$name", f"{v$i!r} longer than $max or holds a NUL")""", b"%s\0", "b$i"),
     _SM: ("""
     v$i = source.$name
-    if type(v$i) is not bytes or len(v$i) > $size:
+    if not isinstance(v$i, bytes) or len(v$i) > $size:
         raise _encode_error(pdu, "$name", "must be bytes of at most $size octets")""", b"%c%s", "len(v$i), v$i"),
     _INT32: ("""
     v$i = source.$name
-    if type(v$i) is not int or not 0 <= v$i <= 0xFFFFFFFF:
+    if not isinstance(v$i, int) or not 0 <= v$i <= 0xFFFFFFFF:
         raise _encode_error(pdu, "$name", f"{v$i!r} is not a 4-octet integer")""", b"%s", "v$i.to_bytes(4, 'big')"),
     _DESTS: ("", b"%s", "_list_bytes(F$i, source.$name, pdu)"),
 }
@@ -302,7 +302,7 @@ def encode(pdu: Pdu) -> bytes:
     cls = type(pdu)
     for name in ("sequence_number", "command_status"):
         value = getattr(pdu, name)
-        if type(value) is not int or not 0 <= value <= _MAX_U32:
+        if not isinstance(value, int) or not 0 <= value <= _MAX_U32:
             raise _encode_error(pdu, name, f"{value!r} is not a 4-octet integer")
     # An error response carries no body (sections 4.1.2 and 4.4.2: the body is not
     # returned when command_status is non-zero), whatever its fields hold.
@@ -317,7 +317,7 @@ def _encode_error(pdu: Pdu, name: str, message: str) -> PduEncodeError:
 
 
 def _latin1(value: Any, name: str, pdu: Pdu) -> bytes:
-    if type(value) is not str:
+    if not isinstance(value, str):
         raise _encode_error(pdu, name, f"{value!r} is not a str")
     try:
         return value.encode("latin-1")
@@ -345,9 +345,9 @@ def _tlv_bytes(tlvs: Any, pdu: Pdu) -> bytes:
         raise _encode_error(pdu, "tlvs", "must be a tuple of (tag, value) pairs")
     out = []
     for item in tlvs:
-        if type(item) is tuple and len(item) == 2 and type(item[0]) is int:
+        if type(item) is tuple and len(item) == 2 and isinstance(item[0], int):
             fast = _INT_TLVS.get(item[0])
-            if fast is not None and type(item[1]) is int and 0 <= item[1] < fast[3]:
+            if fast is not None and isinstance(item[1], int) and 0 <= item[1] < fast[3]:
                 out.append(fast[1](item[0], fast[2], item[1]))
                 continue
         out.append(_tlv_item_bytes(item, pdu))
@@ -355,12 +355,12 @@ def _tlv_bytes(tlvs: Any, pdu: Pdu) -> bytes:
 
 
 def _tlv_item_bytes(item: Any, pdu: Pdu) -> bytes:
-    if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] <= 0xFFFF:
+    if type(item) is not tuple or len(item) != 2 or not isinstance(item[0], int) or not 0 <= item[0] <= 0xFFFF:
         raise _encode_error(pdu, "tlvs", f"{item!r} is not a (tag, value) pair")
     tag, value = item
     spec = TLVS.get(tag)
     if spec is None:
-        if type(value) is not bytes or len(value) > 0xFFFF:
+        if not isinstance(value, bytes) or len(value) > 0xFFFF:
             raise _encode_error(pdu, f"tlv 0x{tag:04X}", f"{value!r} is not bytes of at most 65535 octets")
         raw = value
     else:
@@ -371,7 +371,7 @@ def _tlv_item_bytes(item: Any, pdu: Pdu) -> bytes:
 def _tlv_raw(value: Any, spec: TlvRule, pdu: Pdu) -> bytes:
     kind, low, high, name = spec
     if kind == TLV_INT:
-        if type(value) is not int or not 0 <= value < 1 << (8 * high):
+        if not isinstance(value, int) or not 0 <= value < 1 << (8 * high):
             raise _encode_error(pdu, name, f"{value!r} is not a {high}-octet integer")
         return value.to_bytes(high, "big")
     if kind == TLV_CSTR:
@@ -383,7 +383,7 @@ def _tlv_raw(value: Any, spec: TlvRule, pdu: Pdu) -> bytes:
         if value is not None:
             raise _encode_error(pdu, name, f"{value!r}: this TLV carries no value (None)")
         return b""
-    elif type(value) is not bytes:
+    elif not isinstance(value, bytes):
         raise _encode_error(pdu, name, f"{value!r} is not bytes")
     else:
         raw = value

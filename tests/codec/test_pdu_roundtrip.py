@@ -109,3 +109,13 @@ def test_error_responses_are_sent_without_body(codec, cls, data):
     wire = codec.pdu.encode(pdu)
     assert len(wire) == 16
     assert codec.pdu.decode(wire) == cls(pdu.sequence_number, pdu.command_status)
+
+
+def test_enum_members_encode_as_their_values(codec):
+    from smsc.smpp.constants import MessageState, Npi, Tag, Ton
+
+    with_enums = pdus.DeliverSm(source_addr_ton=Ton.INTERNATIONAL, source_addr_npi=Npi.ISDN,
+                                tlvs=((Tag.MESSAGE_STATE, MessageState.DELIVERED), (Tag.RECEIPTED_MESSAGE_ID, "id")))
+    with_ints = pdus.DeliverSm(source_addr_ton=1, source_addr_npi=1, tlvs=((0x0427, 2), (0x001E, "id")))
+    assert codec.pdu.encode(with_enums) == codec.pdu.encode(with_ints)
+    assert codec.pdu.decode(codec.pdu.encode(with_enums)) == with_ints
