@@ -229,3 +229,21 @@ def test_unanswered_deliver_sm_times_out_and_comes_again(serve, tmp_path):
     sock.sendall(raw.pdu(raw.DELIVER_SM | raw.RESP, again.sequence, b"\0"))
     wait_for(lambda: outbound(server) == [(DELIVERED, 2)])
     raw.request(sock, raw.UNBIND, 4)
+
+
+def test_mo_is_spread_over_the_accounts_receivers(server):
+    receivers = [bound(server, "receiver") for _ in range(2)]
+    mo = {"source_addr": "447700900001", "source_addr_ton": 1, "destination_addr": "Shop",
+          "short_message": b"STOP", "data_coding": 0}
+    for _ in range(4):
+        server.call(server.store.enqueue("shop", mo))
+    got = [receive_deliver_sm(receivers[0]), receive_deliver_sm(receivers[1])]
+    for pdu in got:
+        assert (pdu.esm_class, pdu.source_addr, pdu.destination_addr, pdu.short_message) == (
+            0, b"447700900001", b"Shop", b"STOP")
+    # Both binds take a share; all four end up delivered, whichever bind got them.
+    for client in receivers:
+        client.set_message_received_handler(lambda pdu: 0)
+    wait_for(lambda: [client.poll() for client in receivers] and outbound(server) == [(DELIVERED, 1)] * 4)
+    for client in receivers:
+        close(client)
