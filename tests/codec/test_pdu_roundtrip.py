@@ -119,3 +119,10 @@ def test_enum_members_encode_as_their_values(codec):
     with_ints = pdus.DeliverSm(source_addr_ton=1, source_addr_npi=1, tlvs=((0x0427, 2), (0x001E, "id")))
     assert codec.pdu.encode(with_enums) == codec.pdu.encode(with_ints)
     assert codec.pdu.decode(codec.pdu.encode(with_enums)) == with_ints
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_struct_fields_follow_the_wire_order(cls):
+    # Both twins build PDUs positionally from the BODY walk.
+    tlvs = ("tlvs",) if cls.HAS_TLVS else ()
+    assert cls.__struct_fields__ == ("sequence_number", "command_status", *(f.name for f in cls.BODY), *tlvs)
