@@ -42,6 +42,7 @@ class AccountDelivery:
         self._wakeup.set()
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"delivery-{self.system_id}")
+            self.task.add_done_callback(self._ended)
 
     def remove(self, conn: "Connection") -> None:
         if conn in self.receivers:
@@ -49,6 +50,10 @@ class AccountDelivery:
         if not self.receivers:
             self.stopping = True  # a later bind starts a new AccountDelivery
         self._wakeup.set()
+
+    def _ended(self, task: "asyncio.Task[None]") -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("delivery_failed", error=repr(task.exception()))
 
     def _ready(self) -> list["Connection"]:
         return [conn for conn in self.receivers if conn.receiving and conn.writable.is_set()]
@@ -64,7 +69,7 @@ class AccountDelivery:
                     self._wakeup.clear()  # before looking: a wake-up from now on is not lost
                     ready = self._ready()
                     room = sum(conn.free_window for conn in ready)
-                    items = await claim.take(room) if room else []
+                    items = await self._take(claim, room) if room else []
                     for item in items:
                         conn = max(ready, key=lambda c: c.free_window)
                         answer: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
@@ -76,6 +81,13 @@ class AccountDelivery:
         finally:
             await claim.release()
             self.log.info("delivery_stopped")
+
+    async def _take(self, claim: OutboundClaim, room: int) -> list[OutboundItem]:
+        try:
+            return await claim.take(room)
+        except Exception as exc:  # a failing disk: log it, look again after a pause
+            self.log.error("take_failed", error=repr(exc))
+            return []
 
     async def _idle(self, claim: OutboundClaim | None) -> None:
         """Until something may have changed: items enqueued (when there is room), a
