@@ -10,7 +10,7 @@ from smpplib import smpp
 
 from smsc.smpp import status
 from tests.integration import raw
-from tests.integration.conftest import PASSWORD, account, make_config, wait_for
+from tests.integration.conftest import PASSWORD, account, make_config, replace, wait_for
 
 
 def bind_status(client, kind: str = "transmitter", **fields) -> int:
@@ -169,6 +169,23 @@ def test_requests_beyond_the_window_are_throttled(serve, tmp_path):
     assert sorted(answers) == [1, 2, 3, 4, 5, 6]
     assert answers[1] == answers[2] == 0
     assert list(answers.values()).count(status.ESME_RTHROTTLED) >= 1
+    client.unbind()
+    client.disconnect()
+
+
+def test_a_full_window_pauses_reading_instead_of_refusing(serve, tmp_path):
+    config = make_config(tmp_path, accounts=(account(window=2),))
+    slow = replace(config, store=replace(config.store, batch_delay=0.3))  # commits take a while
+    server = serve(slow)
+    client = server.client()
+    assert bind_status(client) == 0
+    sock = client._socket
+    sock.sendall(raw.pdu(raw.SUBMIT_SM, 1, raw.submit_body()) + raw.pdu(raw.SUBMIT_SM, 2, raw.submit_body()))
+    time.sleep(0.1)  # the window is full now and both are still committing
+    sock.sendall(raw.pdu(raw.SUBMIT_SM, 3, raw.submit_body()))
+    # Read only once the first two were answered, the third is accepted, not throttled.
+    answers = [raw.read(sock) for _ in range(3)]
+    assert [(a.sequence, a.status) for a in answers] == [(1, 0), (2, 0), (3, 0)]
     client.unbind()
     client.disconnect()
 
