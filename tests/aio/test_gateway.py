@@ -206,3 +206,12 @@ def test_a_queued_receipt_becomes_an_encodable_deliver_sm(run):
     assert deliver.tlv(Tag.MESSAGE_STATE) == MessageState.UNDELIVERABLE
     assert b"stat:UNDELIV" in deliver.short_message
     assert pdu_codec.decode(pdu_codec.encode(deliver)) == deliver
+
+
+def test_no_id_without_a_commit(run):
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        await gateway.store.close()  # nothing can be committed any more
+        return await gateway.handle(account(), submit())
+
+    resp = run(scenario)
+    assert (resp.command_status, resp.message_id) == (status.ESME_RSYSERR, "")
