@@ -178,44 +178,79 @@ def _choice(t: ModuleType, encoding: str, encoded: bytes, characters: int, locki
 
 
 @lru_cache(maxsize=256)
+def _allowed_tables(languages: tuple[int, ...], locking_shift: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(locking table ids, single shift table ids) the options allow, the default first."""
+    lockings = (0,) + tuple(lang for lang in languages if locking_shift and lang in gsm_tables.LOCKING_TABLES)
+    singles = (0,) + tuple(lang for lang in languages if lang in gsm_tables.SINGLE_SHIFT_TABLES)
+    return lockings, singles
+
+
 def _gsm_combinations(languages: tuple[int, ...], locking_shift: bool) -> tuple[tuple[int, int], ...]:
-    singles = [0] + [lang for lang in languages if lang in gsm_tables.SINGLE_SHIFT_TABLES]
-    lockings = [0]
-    if locking_shift:
-        lockings += [lang for lang in languages if lang in gsm_tables.LOCKING_TABLES]
-    combos = [(lock, single) for lock in lockings for single in singles]
-    return tuple(sorted(combos, key=lambda c: (c[0] != 0) + (c[1] != 0)))  # fewer tables first
+    lockings, singles = _allowed_tables(languages, locking_shift)
+    return tuple((locking, single) for locking in lockings for single in singles)
+
+
+@lru_cache(maxsize=None)
+def _locking_charset(language: int) -> frozenset[str]:
+    return frozenset(gsm_tables.locking_characters(language).values())
+
+
+@lru_cache(maxsize=None)
+def _single_charset(language: int) -> frozenset[str]:
+    return frozenset(gsm_tables.SINGLE_SHIFT_TABLES[language].values())
+
+
+@lru_cache(maxsize=256)
+def _table_sets(languages: tuple[int, ...], locking_shift: bool) -> tuple[tuple, tuple, frozenset[str]]:
+    """The allowed tables with their character sets, and all the single shift characters."""
+    lockings, singles = _allowed_tables(languages, locking_shift)
+    single_sets = tuple((single, _single_charset(single)) for single in singles)
+    return (tuple((locking, _locking_charset(locking)) for locking in lockings), single_sets,
+            frozenset().union(*(charset for _, charset in single_sets)))
 
 
 @lru_cache(maxsize=256)
 def _gsm_encodable(combos: tuple[tuple[int, int], ...]) -> Callable[[str], bool]:
-    """Membership test: can any of these table combinations carry the character?"""
-    charset = set()
-    for locking, single in combos:
-        charset.update(c for i, c in enumerate(gsm_tables.LOCKING_TABLES[locking]) if i != gsm_tables.ESCAPE)
-        charset.update(gsm_tables.SINGLE_SHIFT_TABLES[single].values())
-    return frozenset(charset).__contains__
+    """Membership test: can any of these table pairs carry the character?"""
+    charsets = (_locking_charset(lock) | _single_charset(single) for lock, single in combos)
+    return frozenset().union(*charsets).__contains__
+
+
+_ENCODING_RANK = {"gsm7": 0, "latin1": 1, "ucs2": 2}
+
+
+def _preference(choice: _Choice) -> tuple:
+    # Fewest parts; then GSM-7 before Latin-1 before UCS-2; then fewer national tables
+    # (each costs an IE in every part), then a language's own pair of tables.
+    tables = (choice.locking != 0) + (choice.single != 0)
+    return choice.parts, _ENCODING_RANK[choice.encoding], tables, choice.locking != choice.single
 
 
 def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str]:
-    default_fails = False
     if not (options.force_ucs2 or options.transliterate):
         septets = t.try_encode_gsm(text)
-        if septets is None:
-            default_fails = True
-        elif len(septets) == len(text) or not (options.languages or options.latin1):
+        if septets is not None and (len(septets) == len(text) or not (options.languages or options.latin1)):
             # The default alphabet with one septet per character, or with nothing
             # but UCS-2 to compare against: nothing is cheaper.
             return _choice(t, "gsm7", septets, len(text), 0, 0, options), text
-    combos = _gsm_combinations(options.languages, options.locking_shift)
     if options.transliterate and not options.force_ucs2:
-        text = transliterate(text, _gsm_encodable(combos))
+        text = transliterate(text, _gsm_encodable(_gsm_combinations(options.languages, options.locking_shift)))
     characters = len(text)
     candidates: list[_Choice] = []
     if not options.force_ucs2:
-        for locking, single in combos[1:] if default_fails else combos:
-            septets = t.try_encode_gsm(text, locking, single)
-            if septets is not None:
+        chars = frozenset(text)
+        locking_sets, single_sets, any_single = _table_sets(options.languages, options.locking_shift)
+        for locking, locking_set in locking_sets:
+            rest = chars - locking_set  # what must come from a single shift table
+            if not rest <= any_single:
+                continue
+            # Every single shift table that carries the rest costs the same septets (two
+            # a character), so one per locking table: the default extension (no IE), else
+            # the language's own, else the first.
+            feasible = [single for single, single_set in single_sets if rest <= single_set]
+            if feasible:
+                single = feasible[0] if feasible[0] == 0 or locking not in feasible else locking
+                septets = t.encode_gsm(text, locking, single)
                 candidates.append(_choice(t, "gsm7", septets, characters, locking, single, options))
         if options.latin1:
             try:
@@ -227,8 +262,8 @@ def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, st
     if options.ucs2 and not any(c.encoding == "gsm7" for c in candidates):
         candidates.append(_choice(t, "ucs2", t.encode_ucs2(text), characters, 0, 0, options))
     if not candidates:
-        raise _unencodable(text, options, combos)
-    return min(candidates, key=lambda c: c.parts), text  # min keeps the first of equals
+        raise _unencodable(text, options, _gsm_combinations(options.languages, options.locking_shift))
+    return min(candidates, key=_preference), text
 
 
 def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int], ...]) -> UnencodableError:

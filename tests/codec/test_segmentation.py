@@ -102,6 +102,13 @@ def test_hindi_goes_out_in_gsm7_with_the_hindi_tables(codec):
     assert (udh.locking_shift, udh.single_shift) == (6, 6)
 
 
+def test_locking_table_alone_when_the_default_extension_carries_the_rest(codec):
+    counted = count(codec, "€[" * 51, languages=(1,))  # € in the Turkish locking table
+    assert (counted.locking_shift, counted.single_shift, counted.units, counted.parts) == (1, 0, 153, 1)
+    hindi = count(codec, "\u0915 OTP", languages=(6, 4))
+    assert (hindi.locking_shift, hindi.single_shift) == (6, 6)  # its own, not Bengali's
+
+
 def test_force_and_forbid_ucs2(codec):
     assert count(codec, "plain", force_ucs2=True).encoding == "ucs2"
     with pytest.raises(UnencodableError) as info:
