@@ -180,7 +180,10 @@ class Gateway:
     async def _replace_sm(self, account: Account, pdu: ReplaceSm) -> Pdu:
         now = self.clock()
         scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now, default_validity=None)
-        body = {"short_message": pdu.short_message, "sm_default_msg_id": pdu.sm_default_msg_id}
+        stored = await self._stored(account, pdu.message_id, status.ESME_RREPLACEFAIL)
+        # The new short_message replaces the text, wherever the old one was carried.
+        tlvs = [tlv for tlv in stored.body.get("tlvs", ()) if tlv[0] != Tag.MESSAGE_PAYLOAD]
+        body = {"short_message": pdu.short_message, "sm_default_msg_id": pdu.sm_default_msg_id, "tlvs": tlvs}
         await self._change(status.ESME_RREPLACEFAIL, self.store.replace(
             account.system_id, pdu.message_id, source=pdu.source_addr, body=body, scheduled=scheduled,
             expires=expires, registered_delivery=pdu.registered_delivery, segments=1, now=now))

@@ -215,3 +215,16 @@ def test_no_id_without_a_commit(run):
 
     resp = run(scenario)
     assert (resp.command_status, resp.message_id) == (status.ESME_RSYSERR, "")
+
+
+def test_replace_takes_the_place_of_a_message_payload(run):
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        long = submit(short_message=b"", tlvs=(*payload(b"x" * 300), (Tag.USER_MESSAGE_REFERENCE, 9)))
+        message_id = (await gateway.handle(account(), long)).message_id
+        resp = await gateway.handle(account(), ReplaceSm(message_id=message_id, short_message=b"short now"))
+        return resp, await gateway.store.get(message_id)
+
+    resp, message = run(scenario)
+    assert resp.command_status == 0 and message.segments == 1
+    assert message.body["short_message"] == b"short now"
+    assert message.body["tlvs"] == [[Tag.USER_MESSAGE_REFERENCE, 9]]
