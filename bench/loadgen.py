@@ -21,6 +21,8 @@ from typing import Any
 
 import trio
 
+from smsc.smpp.status import status_name
+
 from smsc.bench.loadgen_config import LoadConfig, load_config
 from smsc.bench.loadgen_core import Link
 from smsc.bench.loadgen_report import progress_line, table, write_json, write_plot
@@ -32,8 +34,9 @@ CONTROL_EVERY = 0.01
 BIND_TIMEOUT = 10.0
 
 
-class BindError(Exception):
-    """A bind was refused or not answered: nothing to measure."""
+class TargetError(Exception):
+    """The target could not be reached, TLS failed, or a bind was refused or not
+    answered: nothing to measure."""
 
 
 def client_tls_context(verify: bool) -> ssl.SSLContext:
@@ -77,7 +80,10 @@ async def _connect(config: LoadConfig) -> trio.abc.Stream:
     stream: trio.abc.Stream = await trio.open_tcp_stream(config.host, config.port)
     if config.tls:
         stream = trio.SSLStream(stream, client_tls_context(config.tls_verify), server_hostname=config.host)
-        await stream.do_handshake()
+        try:
+            await stream.do_handshake()
+        except trio.BrokenResourceError as exc:
+            raise TargetError(f"TLS handshake failed: {exc.__cause__ or exc}") from exc
     return stream
 
 
@@ -90,8 +96,8 @@ async def _bind(link: Link, stream: trio.abc.Stream) -> None:
                 break
             link.receive(data, trio.current_time())
     if not link.bound:
-        raise BindError(f"bind refused (command_status {link.bind_error:#x})" if link.bind_error
-                        else "no bind_resp")
+        raise TargetError(f"bind refused: {status_name(link.bind_error)}" if link.bind_error
+                          else "no bind_resp")
 
 
 async def _reader(bind: _Bind) -> None:
@@ -221,7 +227,7 @@ def main(args: Any) -> int:
         return 2
     try:
         result = run(config, runtime=args.runtime)
-    except (BindError, OSError) as exc:
+    except (TargetError, OSError) as exc:
         print(f"smsc load: {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 2
     print(table(result))

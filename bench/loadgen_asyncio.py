@@ -11,7 +11,7 @@ import math
 from time import perf_counter
 from typing import Any
 
-from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TICK, BindError, client_tls_context
+from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TICK, TargetError, client_tls_context
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_core import Link
 from smsc.bench.loadgen_run import Run
@@ -29,7 +29,7 @@ async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.Stream
     except TimeoutError:
         pass
     if not link.bound:
-        raise BindError("bind refused or not answered")
+        raise TargetError("bind refused or not answered")
 
 
 async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -> None:

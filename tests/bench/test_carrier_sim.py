@@ -151,7 +151,7 @@ def test_refuses_a_wrong_password():
         with pytest.raises(smpplib.exceptions.PDUError) as refused:
             client.bind_transceiver(system_id="esme", password="wrong")
         client.disconnect()
-        with pytest.raises(loadgen.BindError):
+        with pytest.raises(loadgen.TargetError):
             loadgen.run(LoadConfig(port=sim.port, system_id="esme", password="wrong", count=1), progress=False)
     assert refused.value.args[1] == st.ESME_RINVPASWD
     assert sim.counters["binds_refused"] == 2

@@ -112,11 +112,13 @@ def test_command_line_end_to_end(tmp_path):
         sim.terminate()
         out, _ = sim.communicate(timeout=10)
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # not a terminal: no progress line
     assert "answered ok" in done.stdout and "receipts" in done.stdout
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["sent"] == result["answered"] == result["receipts"]["matched"] == 400
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
-    assert "submit_sm  400" in " ".join(out.split()).replace("submit_sm 400", "submit_sm  400")
+    counters = dict(line.split() for line in out.splitlines()[1:] if len(line.split()) == 2)
+    assert counters["submit_sm"] == counters["deliver_sm"] == counters["deliver_sm_resp"] == "400"
 
 
 def test_command_line_fails_over_the_error_threshold():
@@ -136,3 +138,59 @@ def test_command_line_unreachable_target_exits_2():
         port = sim.port  # free once the simulator is gone
     done = _smsc("load", "--port", str(port), "--count", "10")
     assert done.returncode == 2 and "smsc load" in done.stderr
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    return str(cert), str(key)
+
+
+def test_over_tls(certificate):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    with running_sim(Behaviour(receipts=True), ssl=context) as sim:
+        config = _config(sim, count=200, tls=True, tls_verify=False)
+        result = loadgen.run(config, progress=False)
+        with pytest.raises(loadgen.TargetError, match="TLS"):  # a self-signed certificate does not verify
+            loadgen.run(replace(config, tls_verify=True), progress=False)
+    assert result["sent"] == result["answered"] == result["receipts"]["matched"] == 200
+
+
+def test_ctrl_c_stops_and_reports_what_it_has(tmp_path):
+    import os
+    import pty
+    import signal
+    import time
+
+    sim, port = _sim_process("--receipts", "--receipt-delay", "30")  # receipts that never come in time
+    terminal, terminal_end = pty.openpty()  # stderr on a terminal: the live progress line
+    try:
+        load = subprocess.Popen([sys.executable, "-m", "smsc", "load", "--port", str(port), "--duration", "60",
+                                 "--mode", "open", "--rate", "500", "--json", str(tmp_path / "r.json")],
+                                stdout=subprocess.PIPE, stderr=terminal_end, text=True)
+        os.close(terminal_end)
+        time.sleep(2.5)
+        load.send_signal(signal.SIGINT)
+        out, _ = load.communicate(timeout=10)
+        progress = os.read(terminal, 65536).decode()
+    finally:
+        os.close(terminal)
+        sim.terminate()
+        sim.communicate(timeout=10)
+    assert load.returncode == 0
+    assert progress.startswith("\r") and "sent" in progress and "p99" in progress and "outstanding" in progress
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert 200 < result["sent"] < 2000 and result["answered"] == result["sent"]
+    assert result["receipts"]["never_receipted"] == result["sent"]
+    assert len(result["receipts"]["never_receipted_ids"]) == 100
+    assert "answered ok" in out

@@ -192,3 +192,16 @@ kind = "ucs2"
         load_config(str(scenario))
     with pytest.raises(ValueError):
         LoadConfig(mode="open", ramp="linear")
+
+
+def test_example_scenarios_load():
+    from pathlib import Path
+
+    from smsc.bench.carrier_sim import load_behaviour
+
+    scenarios = sorted((Path(__file__).parents[2] / "bench" / "scenarios").glob("*.toml"))
+    assert len(scenarios) >= 4
+    for path in scenarios:
+        config = load_config(str(path))
+        behaviour = load_behaviour(str(path), {})
+        assert config.messages and (behaviour.receipts or not path.name.startswith("carrier"))
