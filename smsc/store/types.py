@@ -9,6 +9,9 @@ import msgspec
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState
 
+__all__ = ["ClaimBusy", "Message", "MessageFinal", "NewMessage", "OutboundItem", "OutboundState",
+           "StoreError", "UnknownMessage"]
+
 
 class NewMessage(msgspec.Struct, frozen=True, gc=False):
     """A message to accept. `body` is the variable part (short_message, data_coding,
