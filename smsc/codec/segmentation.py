@@ -138,43 +138,51 @@ def _room(encoding: str, udh_octets: int) -> int:
 
 
 class _Choice(msgspec.Struct):
-    encoding: str
-    locking: int
-    single: int
-    units: bytes  # encoded: unpacked septets, UTF-16BE or Latin-1 octets
-    length: int  # in units
+    count: TextCount
+    units: bytes  # encoded: unpacked septets, UTF-16BE, Latin-1 or binary octets
     ies: bytes  # national language IEs
-    single_room: int
     multi_room: int
-    chunks: list[bytes] | None  # the real cut, when it cannot be computed
-    parts: int
+    chunks: list[bytes] | None  # the real cut, when it could not be computed
 
 
-@lru_cache(maxsize=None)
 def _rooms(encoding: str, locking: int, single: int, wide: bool) -> tuple[bytes, int, int]:
     """(national language IEs, room of a lone part, room of each concatenated part)."""
     ies = national_language_ies(locking, single)
     header = 1 + len(ies) if ies else 0
-    return ies, _room(encoding, header), _room(encoding, 1 + len(ies) + (6 if wide else 5))
+    rooms = _ROOMS[encoding, locking, single, wide] = (
+        ies, _room(encoding, header), _room(encoding, 1 + len(ies) + (6 if wide else 5)))
+    return rooms
 
 
-def _choice(t: ModuleType, encoding: str, encoded: bytes, characters: int, locking: int,
-            single: int, options: TextOptions) -> _Choice:
-    ies, single_room, multi_room = _rooms(encoding, locking, single, options.wide_reference)
+_ROOMS: dict[tuple[str, int, int, bool], tuple[bytes, int, int]] = {}
+
+
+def _choice(t: ModuleType, encoding: str, encoded: bytes, text: str, characters: int, locking: int,
+            single: int, options: TextOptions, data_coding: int | None = None) -> _Choice:
+    wide = options.wide_reference
+    ies, single_room, multi_room = _ROOMS.get((encoding, locking, single, wide)) or _rooms(
+        encoding, locking, single, wide)
     length = len(encoded) >> 1 if encoding == "ucs2" else len(encoded)
     chunks = None
     if length <= single_room:
-        parts = 1
+        parts, per_part, last = 1, single_room, length
     elif length == characters:  # no escapes or surrogate pairs: every cut is clean
-        parts = -(-length // multi_room)
+        parts, per_part = -(-length // multi_room), multi_room
+        last = length - (parts - 1) * multi_room
     else:
         if encoding == "gsm7":
             chunks = t.split_septets(encoded, multi_room)
+            last = len(chunks[-1])
         else:
             chunks = t.split_ucs2(encoded, multi_room * 2)
-        parts = len(chunks)
-    return _Choice(encoding, locking, single, encoded, length, ies, single_room, multi_room,
-                   chunks, parts)
+            last = len(chunks[-1]) >> 1
+        parts, per_part = len(chunks), multi_room
+    if data_coding is None:
+        data_coding = options.gsm_data_coding if encoding == "gsm7" else DATA_CODING[encoding]
+    tables = _gsm_combinations(options.languages, options.locking_shift) if encoding == "ucs2" else ()
+    counted = TextCount(encoding, data_coding, locking, single, len(text), length, parts, per_part,
+                        per_part - last, text, tables, options.force_ucs2)
+    return _Choice(counted, encoded, ies, multi_room, chunks)
 
 
 @lru_cache(maxsize=256)
@@ -185,6 +193,7 @@ def _allowed_tables(languages: tuple[int, ...], locking_shift: bool) -> tuple[tu
     return lockings, singles
 
 
+@lru_cache(maxsize=256)
 def _gsm_combinations(languages: tuple[int, ...], locking_shift: bool) -> tuple[tuple[int, int], ...]:
     lockings, singles = _allowed_tables(languages, locking_shift)
     return tuple((locking, single) for locking in lockings for single in singles)
@@ -222,17 +231,18 @@ _ENCODING_RANK = {"gsm7": 0, "latin1": 1, "ucs2": 2}
 def _preference(choice: _Choice) -> tuple:
     # Fewest parts; then GSM-7 before Latin-1 before UCS-2; then fewer national tables
     # (each costs an IE in every part), then a language's own pair of tables.
-    tables = (choice.locking != 0) + (choice.single != 0)
-    return choice.parts, _ENCODING_RANK[choice.encoding], tables, choice.locking != choice.single
+    c = choice.count
+    tables = (c.locking_shift != 0) + (c.single_shift != 0)
+    return c.parts, _ENCODING_RANK[c.encoding], tables, c.locking_shift != c.single_shift
 
 
-def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, str]:
+def _choose(text: str, options: TextOptions, t: ModuleType) -> _Choice:
     if not (options.force_ucs2 or options.transliterate):
         septets = t.try_encode_gsm(text)
         if septets is not None and (len(septets) == len(text) or not (options.languages or options.latin1)):
             # The default alphabet with one septet per character, or with nothing
             # but UCS-2 to compare against: nothing is cheaper.
-            return _choice(t, "gsm7", septets, len(text), 0, 0, options), text
+            return _choice(t, "gsm7", septets, text, len(text), 0, 0, options)
     if options.transliterate and not options.force_ucs2:
         text = transliterate(text, _gsm_encodable(_gsm_combinations(options.languages, options.locking_shift)))
     characters = len(text)
@@ -251,19 +261,19 @@ def _choose(text: str, options: TextOptions, t: ModuleType) -> tuple[_Choice, st
             if feasible:
                 single = feasible[0] if feasible[0] == 0 or locking not in feasible else locking
                 septets = t.encode_gsm(text, locking, single)
-                candidates.append(_choice(t, "gsm7", septets, characters, locking, single, options))
+                candidates.append(_choice(t, "gsm7", septets, text, characters, locking, single, options))
         if options.latin1:
             try:
-                candidates.append(_choice(t, "latin1", t.encode_latin1(text), characters, 0, 0, options))
+                candidates.append(_choice(t, "latin1", t.encode_latin1(text), text, characters, 0, 0, options))
             except UnencodableError:
                 pass
     # Any GSM-7 choice beats UCS-2: at worst 2 septets a character leaves >= 73
     # characters a part, against UCS-2's 67 (70 alone).
-    if options.ucs2 and not any(c.encoding == "gsm7" for c in candidates):
-        candidates.append(_choice(t, "ucs2", t.encode_ucs2(text), characters, 0, 0, options))
+    if options.ucs2 and not any(c.count.encoding == "gsm7" for c in candidates):
+        candidates.append(_choice(t, "ucs2", t.encode_ucs2(text), text, characters, 0, 0, options))
     if not candidates:
         raise _unencodable(text, options, _gsm_combinations(options.languages, options.locking_shift))
-    return min(candidates, key=_preference), text
+    return min(candidates, key=_preference)
 
 
 def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int], ...]) -> UnencodableError:
@@ -275,43 +285,24 @@ def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int],
     raise AssertionError("unreachable: every character is encodable")
 
 
-def _count(choice: _Choice, text: str, options: TextOptions, data_coding: int | None = None) -> TextCount:
-    if choice.parts == 1:
-        per_part = choice.single_room
-        last = choice.length
-    else:
-        per_part = choice.multi_room
-        if choice.chunks is None:
-            last = choice.length - (choice.parts - 1) * per_part
-        else:
-            last = len(choice.chunks[-1]) // (2 if choice.encoding == "ucs2" else 1)
-    if data_coding is None:
-        data_coding = options.gsm_data_coding if choice.encoding == "gsm7" else DATA_CODING[choice.encoding]
-    tables = _gsm_combinations(options.languages, options.locking_shift) if choice.encoding == "ucs2" else ()
-    return TextCount(choice.encoding, data_coding, choice.locking, choice.single, len(text),
-                     choice.length, choice.parts, per_part, per_part - last, text, tables,
-                     options.force_ucs2)
-
-
 def count(text: str, options: TextOptions = TextOptions(), *, twin: ModuleType | None = None) -> TextCount:
     """How `text` goes out under `options` (see the module docstring). `twin` picks a
     text twin (tests); by default the active one."""
-    choice, sent = _choose(text, options, twin or _active_twin())
-    return _count(choice, sent, options)
+    return _choose(text, options, twin or _twin or _active_twin()).count
 
 
 def _chunks(t: ModuleType, choice: _Choice) -> list[bytes]:
     if choice.chunks is not None:
         return choice.chunks
-    if choice.encoding == "gsm7":
+    if choice.count.encoding == "gsm7":
         return t.split_septets(choice.units, choice.multi_room)
-    if choice.encoding == "ucs2":
+    if choice.count.encoding == "ucs2":
         return t.split_ucs2(choice.units, choice.multi_room * 2)
     return t.split_octets(choice.units, choice.multi_room)
 
 
 def _body(t: ModuleType, choice: _Choice, units: bytes, header_octets: int, options: TextOptions) -> bytes:
-    if options.packed and choice.encoding == "gsm7":
+    if options.packed and choice.count.encoding == "gsm7":
         return t.pack_septets(units, fill_bits(header_octets))
     return units
 
@@ -320,8 +311,7 @@ def split(text: str, options: TextOptions = TextOptions(), reference: int | Call
           *, twin: ModuleType | None = None) -> Segmented:
     """The parts that carry `text` under `options` (see the module docstring)."""
     t = twin or _twin or _active_twin()
-    choice, sent = _choose(text, options, t)
-    return _segments(t, choice, _count(choice, sent, options), options, reference)
+    return _segments(t, _choose(text, options, t), options, reference)
 
 
 def split_binary(data: bytes, options: TextOptions = TextOptions(), reference: int | Callable[[], int] = 0,
@@ -329,28 +319,30 @@ def split_binary(data: bytes, options: TextOptions = TextOptions(), reference: i
     """8-bit data (data_coding 0x02/0x04, passed through untouched) in parts of 140
     octets, or 134/133 behind a concatenation UDH; `count.encoding` is "binary"."""
     t = twin or _twin or _active_twin()
-    choice = _choice(t, "binary", bytes(data), len(data), 0, 0, options)
-    return _segments(t, choice, _count(choice, "", options, data_coding), options, reference)
+    choice = _choice(t, "binary", bytes(data), "", len(data), 0, 0, options, data_coding)
+    return _segments(t, choice, options, reference)
 
 
-def _segments(t: ModuleType, choice: _Choice, counted: TextCount, options: TextOptions,
+def _segments(t: ModuleType, choice: _Choice, options: TextOptions,
               reference: int | Callable[[], int]) -> Segmented:
-    if choice.parts > MAX_PARTS:
-        raise MessageTooLongError(f"the text needs {choice.parts} parts, at most {MAX_PARTS} are possible")
+    counted = choice.count
+    parts = counted.parts
+    if parts > MAX_PARTS:
+        raise MessageTooLongError(f"the text needs {parts} parts, at most {MAX_PARTS} are possible")
     ies = choice.ies
     concatenation = options.concatenation
-    if choice.parts > 1 and concatenation == "udh":
+    if parts > 1 and concatenation == "udh":
         chunks = choice.chunks or _chunks(t, choice)
-        if options.packed and choice.encoding == "gsm7":
+        if options.packed and counted.encoding == "gsm7":
             header = 1 + len(ies) + (6 if options.wide_reference else 5)
             chunks = [t.pack_septets(chunk, fill_bits(header)) for chunk in chunks]
         ref = reference() if callable(reference) else reference
         return Segmented(counted, UDHI, tuple(t.prefix_udh(chunks, ies, ref, options.wide_reference)))
     nli = bytes((len(ies),)) + ies if ies else b""
     esm_class = UDHI if ies else 0
-    if choice.parts == 1 or concatenation == "payload":
+    if parts == 1 or concatenation == "payload":
         body = nli + _body(t, choice, choice.units, len(nli), options)
-        if choice.parts == 1:
+        if parts == 1:
             return Segmented(counted, esm_class, (body,))
         return Segmented(counted, esm_class, (b"",), (((TAG_MESSAGE_PAYLOAD, body),),))
     ref = reference() if callable(reference) else reference
