@@ -45,7 +45,7 @@ class LoadConfig:
     ramp: str | None = None
     rate_to: float | None = None  # linear ramp: the rate at the end of `duration`
     steps: tuple[tuple[float, float], ...] = ()  # step ramp: (from second, rate)
-    duration: float = 10.0
+    duration: float = 10.0  # seconds of sending; 0: until `count`
     count: int | None = None  # stop after this many submit_sm (whichever comes first)
     destinations: str = "447700900000-447700999999"
     response_timeout: float = 10.0
@@ -58,8 +58,8 @@ class LoadConfig:
             raise ValueError(f"mode must be one of {MODES}")
         if self.ramp is not None and self.ramp not in RAMPS:
             raise ValueError(f"ramp must be one of {RAMPS}")
-        if self.ramp == "linear" and self.rate_to is None:
-            raise ValueError("a linear ramp needs rate_to")
+        if self.ramp == "linear" and (self.rate_to is None or self.duration <= 0):
+            raise ValueError("a linear ramp needs rate_to and a duration")
         if self.ramp == "step" and not self.steps:
             raise ValueError("a step ramp needs steps = [[second, rate], ...]")
         if self.binds < 1 or self.window < 1:

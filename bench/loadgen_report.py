@@ -43,8 +43,8 @@ def results(config: LoadConfig, stats: Stats, book: ReceiptBook, *, implementati
     errors = {status_name(code): n for code, n in sorted(stats.errors.items())}
     error_total = sum(stats.errors.values())
     target = None
-    if config.mode == "open":
-        target = config.schedule().due(config.duration) / config.duration
+    if config.mode == "open" and sending > 0:
+        target = config.schedule().due(sending) / sending
     return {
         "implementation": implementation,
         "config": config.public(),

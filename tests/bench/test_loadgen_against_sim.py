@@ -29,7 +29,7 @@ def _config(sim, **settings) -> LoadConfig:
 def test_closed_loop_every_submit_answered_and_every_receipt_matched():
     with running_sim(Behaviour(receipts=True, receipt_delay=0.05, receipt_distribution="uniform",
                                undeliv_share=0.1, expired_share=0.1, seed=1)) as sim:
-        result = loadgen.run(_config(sim, messages=MIX, count=3000, binds=2), progress=False)
+        result = loadgen.run(_config(sim, messages=MIX, count=3000, duration=0, binds=2), progress=False)
     counters = sim.counters
     assert result["sent"] == 3000 == counters["submit_sm"] == counters["submit_sm_resp_ok"]
     assert result["answered"] == 3000 and result["error_total"] == 0 and result["timeouts"] == 0
@@ -73,7 +73,7 @@ DOCUMENTED = {"implementation", "config", "elapsed_s", "sending_s", "cpu_s", "se
 
 def test_json_and_png(tmp_path):
     with running_sim(Behaviour(receipts=True)) as sim:
-        result = loadgen.run(_config(sim, count=500), progress=False)
+        result = loadgen.run(_config(sim, count=500, duration=0), progress=False)
     write_json(result, str(tmp_path / "run.json"))
     write_plot(result, str(tmp_path / "run.png"))
     written = json.loads((tmp_path / "run.json").read_text())
@@ -159,7 +159,7 @@ def test_over_tls(certificate):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
     with running_sim(Behaviour(receipts=True), ssl=context) as sim:
-        config = _config(sim, count=200, tls=True, tls_verify=False)
+        config = _config(sim, count=200, duration=0, tls=True, tls_verify=False)
         result = loadgen.run(config, progress=False)
         with pytest.raises(loadgen.TargetError, match="TLS"):  # a self-signed certificate does not verify
             loadgen.run(replace(config, tls_verify=True), progress=False)
