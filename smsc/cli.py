@@ -73,6 +73,10 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     if not plain:
         print("empty password", file=sys.stderr)
         return 1
+    if len(plain.encode("latin-1", "replace")) > 8:
+        # bind_* carries the password in 9 octets with its NUL (SMPP 3.4, 4.1.1).
+        print("warning: SMPP binds carry at most 8 characters of password; this one cannot be sent",
+              file=sys.stderr)
     print(hash_password(plain))
     return 0
 

@@ -53,7 +53,11 @@ def test_cli_hash_password_reads_stdin_when_piped(monkeypatch, capsys):
 
     monkeypatch.setattr("sys.stdin", io.StringIO("pa ss\n"))
     assert main(["hash-password"]) == 0
-    printed = capsys.readouterr().out.strip()
-    assert is_valid_hash(printed) and verify_password("pa ss", printed)
+    out, err = capsys.readouterr()
+    assert is_valid_hash(out.strip()) and verify_password("pa ss", out.strip()) and err == ""
+    monkeypatch.setattr("sys.stdin", io.StringIO("ninechars\n"))
+    assert main(["hash-password"]) == 0
+    out, err = capsys.readouterr()
+    assert verify_password("ninechars", out.strip()) and "at most 8 characters" in err
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     assert main(["hash-password"]) == 1
