@@ -229,12 +229,13 @@ def decode(data: bytes) -> Pdu:
     length, command_id, command_status, sequence = decode_header(data)
     if length < HEADER_SIZE or length != len(data):
         raise FramingError(f"command_length {length} but {len(data)} octets", sequence_number=sequence)
-    cls = pdus.PDU_CLASSES.get(command_id)
-    if cls is None:
+    found = _BY_COMMAND_ID.get(command_id)
+    if found is None:
         raise UnknownCommandError(f"unknown command_id 0x{command_id:08X}", sequence_number=sequence)
+    cls, read = found
     if length == HEADER_SIZE and command_status and cls.BODY_OPTIONAL_ON_ERROR:
         return cls(sequence, command_status)
-    return _READERS[cls](data, HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]
+    return read(data, HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]
 
 
 def _read_list(data: bytes, pos: int, field: Field, where: tuple[type[Pdu], int]) -> tuple[tuple[Any, ...], int]:
@@ -299,15 +300,21 @@ def _tlv_value(raw: bytes, spec: TlvRule, where: tuple[type[Pdu], int]) -> Any:
 
 def encode(pdu: Pdu) -> bytes:
     """The whole PDU on the wire. PduEncodeError when a field breaks its rule."""
-    cls = type(pdu)
+    cls, sequence, status = type(pdu), pdu.sequence_number, pdu.command_status
+    if not (isinstance(sequence, int) and isinstance(status, int) and 0 <= sequence <= _MAX_U32 and 0 <= status <= _MAX_U32):
+        raise _header_error(pdu)
+    # An error response carries no body (sections 4.1.2 and 4.4.2: the body is not
+    # returned when command_status is non-zero), whatever its fields hold.
+    body = b"" if status and cls.BODY_OPTIONAL_ON_ERROR else _WRITERS[cls](pdu, pdu)
+    return _HEADER.pack(HEADER_SIZE + len(body), cls.command_id, status, sequence) + body
+
+
+def _header_error(pdu: Pdu) -> PduEncodeError:
     for name in ("sequence_number", "command_status"):
         value = getattr(pdu, name)
         if not isinstance(value, int) or not 0 <= value <= _MAX_U32:
-            raise _encode_error(pdu, name, f"{value!r} is not a 4-octet integer")
-    # An error response carries no body (sections 4.1.2 and 4.4.2: the body is not
-    # returned when command_status is non-zero), whatever its fields hold.
-    body = b"" if pdu.command_status and cls.BODY_OPTIONAL_ON_ERROR else _WRITERS[cls](pdu, pdu)
-    return _HEADER.pack(HEADER_SIZE + len(body), cls.command_id, pdu.command_status, pdu.sequence_number) + body
+            return _encode_error(pdu, name, f"{value!r} is not a 4-octet integer")
+    raise AssertionError("called for a valid header")
 
 
 def _encode_error(pdu: Pdu, name: str, message: str) -> PduEncodeError:
@@ -403,3 +410,4 @@ _COMPILED = {
 }
 _READERS = {cls: reader for cls, (reader, _) in _COMPILED.items()}
 _WRITERS = {cls: writer for cls, (_, writer) in _COMPILED.items()}
+_BY_COMMAND_ID = {command_id: (cls, _READERS[cls]) for command_id, cls in pdus.PDU_CLASSES.items()}

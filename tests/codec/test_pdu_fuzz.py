@@ -29,7 +29,7 @@ def test_random_bytes(codec, data):
     decodes_or_raises_smpp_error(codec.pdu.decode, data)
 
 
-@codec_settings(2500)
+@codec_settings(1500)
 @given(command_id=st.sampled_from(COMMAND_IDS), status=st.sampled_from([0, 1, 0x58]), body=st.binary(max_size=300))
 def test_random_bodies_behind_valid_headers(codec, command_id, status, body):
     data = struct.pack(">IIII", 16 + len(body), command_id, status, 1) + body

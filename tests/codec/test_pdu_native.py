@@ -57,7 +57,7 @@ def damage(wire: bytes, data: st.DataObject) -> bytes:
     return length.to_bytes(4, "big") + wire[4:16] + bytes(body)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(pdu=any_pdu, data=st.data())
 def test_twins_agree_on_damaged_pdus(twins, pdu, data):
     native, pure = twins

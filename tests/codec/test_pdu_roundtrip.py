@@ -91,7 +91,7 @@ any_pdu = st.sampled_from(CLASSES).flatmap(pdu_strategy)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-@codec_settings(25)
+@codec_settings(20)
 @given(data=st.data())
 def test_every_class_round_trips(codec, cls, data):
     pdu = data.draw(pdu_strategy(cls))
