@@ -190,6 +190,27 @@ def test_a_full_window_pauses_reading_instead_of_refusing(serve, tmp_path):
     client.disconnect()
 
 
+def test_unbind_answers_requests_in_flight_before_closing(serve, tmp_path):
+    config = make_config(tmp_path)
+    server = serve(replace(config, store=replace(config.store, batch_delay=0.3)))
+    sock = server.client()._socket
+    assert raw.request(sock, raw.BIND_TRANSMITTER, 1, raw.bind_body("shop", PASSWORD)).status == 0
+    sock.sendall(raw.pdu(raw.SUBMIT_SM, 2, raw.submit_body()) + raw.pdu(raw.UNBIND, 3))
+    first, second = raw.read(sock), raw.read(sock)
+    assert (first.command_id, first.sequence) == (raw.UNBIND | raw.RESP, 3)
+    assert (second.command_id, second.sequence, second.status) == (raw.SUBMIT_SM | raw.RESP, 2, 0)
+    assert sock.recv(1) == b""
+
+
+def test_inactivity_timeout_closes_a_silent_session(serve, tmp_path):
+    server = serve(make_config(tmp_path, enquire_link_interval=30.0, inactivity_timeout=0.3))
+    sock = server.client()._socket
+    started = time.monotonic()  # silence counts from the bind request, the last thing received
+    assert raw.request(sock, raw.BIND_TRANSMITTER, 1, raw.bind_body("shop", PASSWORD)).status == 0
+    assert sock.recv(1) == b""
+    assert 0.3 <= time.monotonic() - started < 3
+
+
 def test_bind_timeout_closes_the_connection(serve, tmp_path):
     server = serve(make_config(tmp_path, bind_timeout=0.2))
     sock = socket.create_connection(("127.0.0.1", server.port()), timeout=5)
