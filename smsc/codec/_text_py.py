@@ -98,6 +98,7 @@ def _bad_octet(what: str, octet: int, position: int) -> TextDecodeError:
 
 def decode_gsm(septets: bytes, locking: int = 0, single: int = 0, errors: str = "replace") -> str:
     _check_errors(errors)
+    septets = bytes(septets)  # any bytes-like, as the native twin takes
     if ESCAPE not in septets and septets.isascii():
         return septets.decode("ascii").translate(_gsm_base_translation(locking, single))
     base, shifted = gsm_tables.decode_table(locking, single)
