@@ -99,6 +99,15 @@ def test_latin1_and_ascii(codec):
         t.decode_ascii(b"a\xe9", errors="strict")
 
 
+def test_long_texts_beyond_the_native_stack_buffer(codec):
+    text = ("Long € text [with] escapes " * 200)[:5000]
+    septets = codec.text.encode_gsm(text)
+    assert len(septets) > 4096 and codec.text.decode_gsm(septets) == text
+    with pytest.raises(UnencodableError) as info:
+        codec.text.encode_gsm(text + "ж")
+    assert info.value.position == 5000
+
+
 def test_try_encode_gsm_answers_none_instead_of_raising(codec):
     assert codec.text.try_encode_gsm("ok €") == codec.text.encode_gsm("ok €")
     assert codec.text.try_encode_gsm("ok ж") is None
