@@ -1,6 +1,6 @@
 """Text encoding and segmentation: strings per second, side by side, in one run.
 
-    python bench/text_bench.py [--json PATH] [--seconds 0.3]
+    python bench/text_bench.py [--json PATH] [--seconds 0.2] [--repeats 5]
 
 Rows (each a fixed input, see CASES):
   encode 160 ASCII / encode 160 mixed GSM   GSM-7 encode of one text
@@ -86,8 +86,9 @@ def _implementations():
     }
 
 
-def rate(function, argument, seconds: float) -> float:
-    """Calls per second: the best of three timed runs of about `seconds` each."""
+def rate(function, argument, seconds: float, repeats: int = 5) -> float:
+    """Calls per second: the best of `repeats` timed runs of about `seconds` each (the
+    best, as timeit advises: slower runs measure the other jobs on the machine)."""
     calls = 1
     while True:  # calibrate a batch to ~1/10 of the time
         start = time.perf_counter()
@@ -97,7 +98,7 @@ def rate(function, argument, seconds: float) -> float:
             break
         calls *= 2
     best = 0.0
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(calls * 10):
             function(argument)
@@ -108,13 +109,15 @@ def rate(function, argument, seconds: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--seconds", type=float, default=0.3, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=0.2, help="time per timed run")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (best kept)")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, float]] = {}
     columns = ["smsc cython", "smsc python", "gsm0338", "smpplib gsm"]
     print(f"{'strings/s':24}" + "".join(f"{c:>14}" for c in columns) + f"{'x gsm0338':>11}")
     for case, (text, implementations) in _implementations().items():
-        row = results[case] = {name: rate(f, text, args.seconds) for name, f in implementations.items()}
+        row = results[case] = {name: rate(f, text, args.seconds, args.repeats)
+                               for name, f in implementations.items()}
         ratio = row["smsc cython"] / row["gsm0338"]
         print(f"{case:24}" + "".join(f"{row[c]:>14,.0f}" for c in columns) + f"{ratio:>10.0f}x")
     missed = [
