@@ -3,8 +3,8 @@
     python bench/loadgen_bench.py [--seconds 5] [--repeat 3] [--rate 50000]
 
 Starts the accept-all carrier simulator (`smsc carrier-sim`) in its own process, then
-alternates the two runtimes over the same scenarios: closed loop with window 100 (1 and
-2 binds) and open loop at --rate. For each it prints the median of the repeats: submits
+alternates the two runtimes over the same scenarios: closed loop with window 100 (1, 2
+and 4 binds) and open loop at --rate. For each it prints the median of the repeats: submits
 a second, p50/p99 latency, and the CPU each side spent per submit (the generator's from
 its own process time, the simulator's from /proc), which is what the figures mean on a
 shared machine where wall-clock throughput depends on who else is running.
@@ -66,6 +66,7 @@ def main() -> None:
     scenarios = {
         "closed, 1 bind x window 100": replace(base, binds=1),
         "closed, 2 binds x window 100": replace(base, binds=2),
+        "closed, 4 binds x window 100": replace(base, binds=4),
         f"open {args.rate:,.0f}/s, 2 binds x window 1000": replace(
             base, mode="open", rate=args.rate, binds=2, window=1000),
     }
