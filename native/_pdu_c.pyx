@@ -174,7 +174,7 @@ cdef object _decode_body(_Plan plan, const unsigned char* p, Py_ssize_t n):
             if nul == NULL:
                 return None
             length = nul - (p + pos)
-            value = PyUnicode_DecodeLatin1(<const char*>p + pos, length, NULL)
+            value = PyUnicode_DecodeLatin1(<const char*>p + pos, length, NULL) if length else ""
             if kind == F_TIME and length and not is_valid_time(value):
                 return None
             _set(args, i + 2, value)

@@ -63,10 +63,10 @@ _CODE = {Kind.U8: _U8, Kind.CSTR: _CSTR, Kind.TIME: _TIME, Kind.SHORT_MESSAGE: _
 # check; when it fails, RUN$i[end - pos] is the first field past the end.
 _READ_STEP = {
     _CSTR: """
-    nul = data.find(0, pos, pos + $size)
+    nul = text.find("\\0", pos, pos + $size)
     if nul < 0:
         raise _field_error(where, F$i, "no NUL within $size octets")
-    v$i = data[pos:nul].decode("latin-1") if nul != pos else ""
+    v$i = text[pos:nul]
     pos = nul + 1""",
     _SM: """
     if pos >= end:
@@ -181,7 +181,7 @@ def _compile(cls: type, fields: tuple[Field, ...], top: bool) -> tuple[Callable,
         read.append(_REJECT_TRAILING)
     namespace["FORMAT"] = b"".join(pieces)
     source = (
-        "def read(data, pos, where, head):\n    end = len(data)" + "".join(read)
+        "def read(data, pos, where, head):\n    end = len(data)\n    text = data.decode('latin-1')" + "".join(read)
         + f"\n    return cls(*head, {', '.join(values)}), pos\n"
         + "def write(source, pdu):" + "".join(write)
         + f"\n    return FORMAT % ({''.join(a + ', ' for a in args)})\n"
