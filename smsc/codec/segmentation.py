@@ -237,17 +237,19 @@ def _preference(choice: _Choice) -> tuple:
 
 
 def _choose(text: str, options: TextOptions, t: ModuleType) -> _Choice:
+    gsm_possible = not options.force_ucs2
     if not (options.force_ucs2 or options.transliterate):
         septets = t.try_encode_gsm(text)
         if septets is not None and (len(septets) == len(text) or not (options.languages or options.latin1)):
             # The default alphabet with one septet per character, or with nothing
             # but UCS-2 to compare against: nothing is cheaper.
             return _choice(t, "gsm7", septets, text, len(text), 0, 0, options)
+        gsm_possible = septets is not None or bool(options.languages)
     if options.transliterate and not options.force_ucs2:
         text = transliterate(text, _gsm_encodable(_gsm_combinations(options.languages, options.locking_shift)))
     characters = len(text)
     candidates: list[_Choice] = []
-    if not options.force_ucs2:
+    if gsm_possible:
         chars = frozenset(text)
         locking_sets, single_sets, any_single = _table_sets(options.languages, options.locking_shift)
         for locking, locking_set in locking_sets:
@@ -262,11 +264,11 @@ def _choose(text: str, options: TextOptions, t: ModuleType) -> _Choice:
                 single = feasible[0] if feasible[0] == 0 or locking not in feasible else locking
                 septets = t.encode_gsm(text, locking, single)
                 candidates.append(_choice(t, "gsm7", septets, text, characters, locking, single, options))
-        if options.latin1:
-            try:
-                candidates.append(_choice(t, "latin1", t.encode_latin1(text), text, characters, 0, 0, options))
-            except UnencodableError:
-                pass
+    if options.latin1 and not options.force_ucs2:
+        try:
+            candidates.append(_choice(t, "latin1", t.encode_latin1(text), text, characters, 0, 0, options))
+        except UnencodableError:
+            pass
     # Any GSM-7 choice beats UCS-2: at worst 2 septets a character leaves >= 73
     # characters a part, against UCS-2's 67 (70 alone).
     if options.ucs2 and not any(c.count.encoding == "gsm7" for c in candidates):
