@@ -28,12 +28,14 @@ import msgspec
 from smsc.codec import gsm_tables
 from smsc.codec.text_errors import TextDecodeError
 from smsc.codec.udh import Concat, Udh, fill_bits, parse_udh
+from smsc.smpp.constants import EsmClass, Tag
 
-UDHI = 0x40
-TAG_SAR_MSG_REF_NUM = 0x020C
-TAG_SAR_TOTAL_SEGMENTS = 0x020E
-TAG_SAR_SEGMENT_SEQNUM = 0x020F
-TAG_MESSAGE_PAYLOAD = 0x0424
+UDHI = EsmClass.UDHI
+# TLV tags as plain ints: what smsc.smpp.pdus carries in `tlvs`.
+TAG_SAR_MSG_REF_NUM = Tag.SAR_MSG_REF_NUM.value
+TAG_SAR_TOTAL_SEGMENTS = Tag.SAR_TOTAL_SEGMENTS.value
+TAG_SAR_SEGMENT_SEQNUM = Tag.SAR_SEGMENT_SEQNUM.value
+TAG_MESSAGE_PAYLOAD = Tag.MESSAGE_PAYLOAD.value
 DEFAULT_ALPHABETS = ("gsm7", "latin1")
 
 _SMPP_CODINGS = {

@@ -39,17 +39,19 @@ from typing import Any, Callable
 import msgspec
 
 from smsc.codec import gsm_tables
+from smsc.codec.decoding import (
+    TAG_MESSAGE_PAYLOAD,
+    TAG_SAR_MSG_REF_NUM,
+    TAG_SAR_SEGMENT_SEQNUM,
+    TAG_SAR_TOTAL_SEGMENTS,
+    UDHI,
+)
 from smsc.codec.text_errors import MessageTooLongError, UnencodableError
 from smsc.codec.transliterate import transliterate
 from smsc.codec.udh import fill_bits, national_language_ies
 
 USER_DATA = 140
 MAX_PARTS = 255
-UDHI = 0x40
-TAG_SAR_MSG_REF_NUM = 0x020C
-TAG_SAR_TOTAL_SEGMENTS = 0x020E
-TAG_SAR_SEGMENT_SEQNUM = 0x020F
-TAG_MESSAGE_PAYLOAD = 0x0424
 DATA_CODING = {"latin1": 0x03, "ucs2": 0x08}
 CONCATENATIONS = ("udh", "sar", "payload")
 
