@@ -1,9 +1,9 @@
 """SMPP 3.4 PDU encode/decode, the pure-Python reference twin.
 
-It walks each class's BODY (smsc.smpp.pdus) generically, through a plan of
-(kind, field) steps made once per class. The Cython twin (native/_pdu_c.pyx) specialises
-the hot operations and defers to this module for everything else, errors included, so
-the two raise equal errors.
+It reads each class's BODY (smsc.smpp.pdus), compiled at import into one straight-line
+reader and writer per class. The Cython twin (native/_pdu_c.pyx) walks the same BODY in C
+for all but submit_multi and defers to this module for anything its fast path does not
+accept, so the two raise equal errors.
 
 Rules enforced both ways, so that whatever `encode` writes `decode` accepts:
 - C-octet strings are latin-1 str; their `size` counts the NUL; no NUL inside.
@@ -30,7 +30,6 @@ __all__ = ["decode", "decode_header", "encode"]
 
 _HEADER = Struct(">IIII")
 _TLV_HEADER = Struct(">HH")
-_U32 = Struct(">I")
 _MAX_U32 = 0xFFFFFFFF
 
 # TLV_SPEC as plain ints, with each tag's name for errors: enum lookups and Tag(tag).name
@@ -82,7 +81,7 @@ _READ_STEP = {
     v$i = int.from_bytes(data[pos:pos + 4], "big")
     pos += 4""",
     _DESTS: """
-    v$i, pos = _read_list(data, pos, F$i, where)""",
+    v$i, pos = _read_list(data, text, pos, F$i, where)""",
 }
 _READ_STEP[_UNSUCCESS] = _READ_STEP[_DESTS]
 _READ_STEP[_TIME] = _READ_STEP[_CSTR] + """
@@ -143,8 +142,9 @@ _WRITE_ALLOWED = """
 
 
 def _compile(cls: type, fields: tuple[Field, ...], top: bool) -> tuple[Callable, Callable]:
-    """(reader, writer) for `fields` of `cls`: reader(data, pos, where, head) returns
-    (cls(*head, *values), pos); writer(source, pdu) returns source's fields as bytes."""
+    """(reader, writer) for `fields` of `cls`. reader(data, text, pos, where, head) reads
+    from data[pos:] (text is data decoded as latin-1) and returns (cls(*head, *values),
+    pos after them); writer(source, pdu) returns source's fields as bytes."""
     namespace: dict[str, Any] = {**_GENERATED_GLOBALS, "cls": cls}
     read, write, pieces, args = [], [], [], []
 
@@ -181,7 +181,7 @@ def _compile(cls: type, fields: tuple[Field, ...], top: bool) -> tuple[Callable,
         read.append(_REJECT_TRAILING)
     namespace["FORMAT"] = b"".join(pieces)
     source = (
-        "def read(data, pos, where, head):\n    end = len(data)\n    text = data.decode('latin-1')" + "".join(read)
+        "def read(data, text, pos, where, head):\n    end = len(data)" + "".join(read)
         + f"\n    return cls(*head, {', '.join(values)}), pos\n"
         + "def write(source, pdu):" + "".join(write)
         + f"\n    return FORMAT % ({''.join(a + ', ' for a in args)})\n"
@@ -235,10 +235,12 @@ def decode(data: bytes) -> Pdu:
     cls, read = found
     if length == HEADER_SIZE and command_status and cls.BODY_OPTIONAL_ON_ERROR:
         return cls(sequence, command_status)
-    return read(data, HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]
+    # C-strings are sliced from one latin-1 decode of the whole PDU, not decoded one by one.
+    return read(data, data.decode("latin-1"), HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]
 
 
-def _read_list(data: bytes, pos: int, field: Field, where: tuple[type[Pdu], int]) -> tuple[tuple[Any, ...], int]:
+def _read_list(data: bytes, text: str, pos: int, field: Field,
+               where: tuple[type[Pdu], int]) -> tuple[tuple[Any, ...], int]:
     minimum = 1 if field.kind is Kind.DEST_ADDRESSES else 0
     if pos >= len(data):
         raise _field_error(where, field, "body ends before this field", st.ESME_RINVCMDLEN)
@@ -257,7 +259,7 @@ def _read_list(data: bytes, pos: int, field: Field, where: tuple[type[Pdu], int]
             pos += 1
         else:
             entry_cls = pdus.UnsuccessSme
-        entry, pos = _READERS[entry_cls](data, pos, where, ())
+        entry, pos = _READERS[entry_cls](data, text, pos, where, ())
         entries.append(entry)
     return tuple(entries), pos
 
