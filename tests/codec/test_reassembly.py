@@ -100,6 +100,31 @@ def test_any_order_with_duplicates_completes_once(order, repeats):
     assert len(reassembler) == 0
 
 
+@examples(40)
+@given(texts=st.lists(st.text(alphabet="ab€ж\U0001f600", min_size=200, max_size=500), min_size=2, max_size=3),
+       seed=st.integers(0, 2**32 - 1))
+def test_interleaved_messages_with_one_reference_rejoin_apart(codec, texts, seed):
+    # Several senders, the same reference, parts shuffled together and some repeated.
+    rng = random.Random(seed)
+    arrivals = []
+    for sender, text in enumerate(texts):
+        segmented = segmentation.split(text, TextOptions(), 9, twin=codec.text)
+        for sm in segmented.short_messages:
+            arrivals.append((sender, read_part(sm, segmented.esm_class, segmented.count.data_coding,
+                                               twin=codec.text), segmented.count.data_coding))
+    arrivals += rng.sample(arrivals, k=len(arrivals) // 3)
+    rng.shuffle(arrivals)
+    reassembler = Reassembler(timeout=60)
+    done = {}
+    for now, (sender, part, data_coding) in enumerate(arrivals):
+        completed = reassembler.add(sender, part.concat, part, now) if part.concat else None
+        if part.concat is None:
+            done[sender] = join_parts([part], data_coding, twin=codec.text)
+        elif completed and sender not in done:
+            done[sender] = join_parts(completed.values, data_coding, twin=codec.text)
+    assert done == dict(enumerate(texts))
+
+
 def test_same_reference_from_two_sources_never_mixes():
     reassembler = Reassembler(timeout=10)
     assert reassembler.add("A", Concat(7, 2, 1, False), "A1", 0) is None
