@@ -84,6 +84,36 @@ DROP INDEX messages_destination;
 DROP INDEX messages_expiry;
 CREATE INDEX messages_live ON messages(expires) WHERE final IS NULL;
 """),
+    (4, """
+-- The parts of a message that went to a carrier as several submit_sm, each with the
+-- carrier's id for it (messages.carrier_id holds the first part's), and what each
+-- part's receipt said: the message's own receipt waits until every part is final.
+CREATE TABLE carrier_parts (
+    upstream TEXT NOT NULL,
+    carrier_id TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    part INTEGER NOT NULL,            -- 1-based
+    parts INTEGER NOT NULL,
+    state INTEGER,                    -- NULL until its receipt came
+    error INTEGER,
+    updated REAL NOT NULL,
+    PRIMARY KEY (upstream, carrier_id)
+) WITHOUT ROWID;
+CREATE INDEX carrier_parts_message ON carrier_parts(message_id);
+"""),
+    (5, """
+-- Receipts whose carrier id matches no message yet (a carrier may send the receipt
+-- before the submit_sm_resp): kept until the id appears or they are too old.
+CREATE TABLE early_receipts (
+    upstream TEXT NOT NULL,
+    carrier_id TEXT NOT NULL,
+    received REAL NOT NULL,
+    state INTEGER NOT NULL,
+    error INTEGER,
+    PRIMARY KEY (upstream, carrier_id)
+) WITHOUT ROWID;
+CREATE INDEX early_receipts_received ON early_receipts(received);
+"""),
 )
 
 LATEST = MIGRATIONS[-1][0]
