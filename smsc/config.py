@@ -17,8 +17,9 @@ import re
 import secrets
 import string
 import tomllib
+import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import msgspec
 
@@ -87,6 +88,13 @@ class Account(_Section, frozen=True):
     window: Count = 10  # outstanding requests per bind
     rate: Positive = 100.0  # messages a second, each segment counted
     allowed_sources: tuple[str, ...] = ()  # sender ids / source addresses; empty: any
+    # The HTTP API (smsc.http): receipts and MO of this account POSTed to webhook_url,
+    # signed with webhook_secret (HMAC-SHA256); none: they wait for SMPP receiver binds.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    smpp_category: Literal["transactional", "promotional"] = "transactional"  # of SMPP submits
+    transactional_to_opted_out: bool = True  # opt-outs refuse promotional messages only
+    quiet_hours: bool = True  # promotional messages wait out the quiet window (compliance)
 
     def allows_peer(self, address: str) -> bool:
         """Whether a client at this IP address may bind as this account."""
@@ -103,15 +111,193 @@ class Account(_Section, frozen=True):
         return bind_type in self.bind_types
 
 
+# --- carriers and routing ----------------------------------------------------------
+
+Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]  # logs, metrics
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Octet = Annotated[int, msgspec.Meta(ge=0, le=255)]
+Clock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A submit_sm_resp status by its ESME_R* name or its number.
+Status = str | Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Backoff(_Section, frozen=True):
+    """Waits between reconnect attempts: initial, then factor times the last, at most max,
+    each moved by up to +-jitter of itself so many binds do not retry in step."""
+
+    initial: Positive = 1.0
+    max: Positive = 60.0
+    factor: Annotated[float, msgspec.Meta(ge=1)] = 2.0
+    jitter: Share = 0.1
+
+
+class Simulated(_Section, frozen=True):
+    """An in-process carrier simulator instead of a real carrier (bench/carrier_sim.py
+    Behaviour, same keys and meaning)."""
+
+    receipts: bool = True
+    receipt_delay: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    receipt_distribution: Literal["fixed", "uniform", "exponential"] = "fixed"
+    undeliv_share: Share = 0.0
+    expired_share: Share = 0.0
+    receipt_first: bool = False
+    error_shares: dict[str, Share] = {}  # ESME_R* name (or number) -> share of submits
+    throttle_rate: Positive | None = None
+    no_response_share: Share = 0.0
+    disconnect_share: Share = 0.0
+    mo_rate: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    seed: int | None = None
+
+    def behaviour(self, system_id: str = "carrier") -> Any:
+        """The simulator's Behaviour (smsc.bench.carrier_sim)."""
+        from smsc.bench.carrier_sim import Behaviour
+
+        return Behaviour.from_mapping({"system_id": system_id, **msgspec.structs.asdict(self)})
+
+
+class Upstream(_Section, frozen=True):
+    """A carrier SMSC we bind to as an ESME (`binds` connections of `bind_type`)."""
+
+    name: Name
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2775
+    system_id: Annotated[str, msgspec.Meta(max_length=15)] = ""
+    password: Annotated[str, msgspec.Meta(max_length=8)] = ""  # SMPP 3.4: at most 8 octets
+    password_env: str | None = None  # read the password from this environment variable
+    system_type: Annotated[str, msgspec.Meta(max_length=12)] = ""
+    bind_type: BindType = "transceiver"
+    binds: Count = 1
+    tls: bool = False
+    tls_ca: str | None = None  # PEM bundle to verify the carrier with; default: system CAs
+    tls_verify: bool = True  # False: no certificate or host name check (test carriers only)
+    window: Count = 10  # submits outstanding per bind
+    enquire_link_interval: Positive = 30.0
+    response_timeout: Positive = 30.0
+    reconnect: Backoff = Backoff()
+    rebind_pause: Positive = 60.0  # after ESME_RBINDFAIL (wrong credentials): wait this long
+    throughput: Positive = 100.0  # messages a second over all binds, each segment counted
+    throughput_floor: Positive = 1.0  # ESME_RTHROTTLED halves the pace down to this (AIMD)
+    message_id_format: Literal["hex", "decimal", "as_is"] = "as_is"  # ids in its receipts
+    gsm7: Literal["unpacked", "packed"] = "unpacked"
+    data_coding: Octet = 0  # data_coding sent for text in the GSM 7-bit default alphabet
+    source_ton: Octet | None = None  # None: as the ESME sent it
+    source_npi: Octet | None = None
+    concatenation: Literal["udh", "sar", "payload"] = "udh"
+    simulated: Simulated | None = None  # run a carrier simulator in-process instead
+
+
+class TimeWindow(_Section, frozen=True):
+    """Days and a time of day, in the route's time zone; end before start wraps past
+    midnight (22:00-06:00 on fri is fri 22:00 to sat 06:00)."""
+
+    days: tuple[Day, ...] = DAYS
+    start: Clock = "00:00"
+    end: Clock = "24:00"
+
+
+class Reroute(_Section, frozen=True):
+    """When a message goes to the next upstream of the route, at most `budget` times."""
+
+    statuses: tuple[Status, ...] = ()  # submit_sm_resp statuses, e.g. "ESME_RSYSERR"
+    timeout: Positive | None = None  # no submit_sm_resp within this (None: the upstream's)
+    undeliv_errors: tuple[str, ...] = ()  # UNDELIV receipts with these err: codes
+    budget: Annotated[int, msgspec.Meta(ge=0)] = 2
+
+
+class Route(_Section, frozen=True):
+    """An MT rule: the filters (all given ones must match; empty matches anything), then
+    the action: exactly one of upstream, balance, failover."""
+
+    name: Name
+    accounts: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()  # destination number prefixes ("+" and "00" ignored)
+    destination_regex: str | None = None  # matched against the whole number (fullmatch)
+    sources: tuple[str, ...] = ()  # source addresses / sender ids, exactly
+    data_codings: tuple[Octet, ...] = ()
+    service_types: tuple[str, ...] = ()
+    windows: tuple[TimeWindow, ...] = ()  # any of them; empty: always
+    time_zone: str = "UTC"
+    upstream: str | None = None
+    balance: dict[str, Positive] = {}  # upstream -> weight, among the upstreams that are up
+    failover: tuple[str, ...] = ()  # in this order
+    reroute: Reroute = Reroute()
+    rate: Positive | None = None  # messages a second on this route, each segment counted
+
+
+class MoRoute(_Section, frozen=True):
+    """A mobile-originated rule: from which upstream / to which number / with which
+    first word, to one target: an account's receiver binds or an HTTP webhook."""
+
+    name: Name
+    upstreams: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()  # prefixes of the number the MO was sent to
+    keywords: tuple[str, ...] = ()  # first word of the text, any case
+    account: str | None = None
+    webhook: str | None = None  # URL (the HTTP API posts the MO there)
+
+
+class Http(_Section, frozen=True):
+    """The HTTP API listener (smsc.http.api) and its webhooks."""
+
+    enabled: bool = False  # the embedded default config turns it on
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    tls_cert: str | None = None  # PEM files; both or neither
+    tls_key: str | None = None
+    api_keys: str = "api-keys.jsonl"  # hashed keys, from `smsc api-key create`; in the state dir
+    max_body: Annotated[int, msgspec.Meta(ge=1024)] = 262144  # octets per request
+    max_recipients: Count = 1000
+    idempotency_ttl: Positive = 86400.0  # an Idempotency-Key is remembered this long
+    webhook_timeout: Positive = 10.0
+    webhook_retry_initial: Positive = 5.0  # then doubled each attempt, +-20% jitter
+    webhook_retry_max: Positive = 600.0
+    webhook_retry_for: Positive = 86400.0  # then the event is dead-lettered
+    webhook_concurrency: Count = 32  # requests in flight per queue
+
+
+_TIME_ZONES = {"1": "America/New_York", "31": "Europe/Amsterdam", "33": "Europe/Paris", "34": "Europe/Madrid",
+               "39": "Europe/Rome", "44": "Europe/London", "49": "Europe/Berlin", "61": "Australia/Sydney",
+               "81": "Asia/Tokyo", "91": "Asia/Kolkata", "971": "Asia/Dubai"}
+
+
+class Compliance(_Section, frozen=True):
+    """Opt-out keywords, their replies, quiet hours (smsc.compliance). Keywords match the
+    whole MO text, any case, spaces and punctuation around it ignored."""
+
+    stop_keywords: tuple[str, ...] = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ARRET",
+                                      "STOPP", "BAJA", "PARAR")
+    start_keywords: tuple[str, ...] = ("START", "UNSTOP", "YES", "ALTA")
+    help_keywords: tuple[str, ...] = ("HELP", "INFO", "AIDE", "AYUDA", "HILFE")
+    stop_reply: str = ""  # sent back on STOP; empty: no reply
+    start_reply: str = ""
+    help_reply: str = ""
+    optout_scope: Literal["account", "sender"] = "account"  # STOP to one sender stops which
+    quiet_start: str = "21:00"  # local time at the destination, HH:MM
+    quiet_end: str = "08:00"
+    default_time_zone: str = "UTC"
+    # Destination number prefix -> time zone; the longest matching prefix wins.
+    time_zones: dict[str, str] = msgspec.field(default_factory=lambda: dict(_TIME_ZONES))
+
+
 class Config(_Section, frozen=True):
     smpp: Smpp = Smpp()
+    http: Http = Http()
+    compliance: Compliance = Compliance()
     store: Store = Store()
     receipts: Receipts = Receipts()
     log: Log = Log()
     accounts: tuple[Account, ...] = ()
+    upstreams: tuple[Upstream, ...] = ()
+    routes: tuple[Route, ...] = ()
+    mo_routes: tuple[MoRoute, ...] = ()
 
     def account(self, system_id: str) -> Account | None:
         return next((a for a in self.accounts if a.system_id == system_id), None)
+
+    def upstream(self, name: str) -> Upstream | None:
+        return next((u for u in self.upstreams if u.name == name), None)
 
 
 class ConfigError(ValueError):
@@ -232,11 +418,217 @@ def _check(config: Config, source: str, base_dir: Path, state_dir: Path) -> Conf
         if len(set(account.bind_types)) != len(account.bind_types) or not account.bind_types:
             raise fail(f"{key}.bind_types", "list each bind type once, at least one")
 
+    _check_http(config, fail)
     if config.receipts.retry_max < config.receipts.retry_initial:
         raise fail("receipts.retry_max", "must not be below receipts.retry_initial")
     store = msgspec.structs.replace(config.store, path=str(state_dir / config.store.path))
     return msgspec.structs.replace(config, smpp=msgspec.structs.replace(config.smpp, listeners=tuple(listeners)),
-                                   store=store)
+                                   store=store, upstreams=_check_upstreams(config.upstreams, fail, base_dir),
+                                   routes=_check_routes(config, fail), mo_routes=_check_mo_routes(config, fail))
+
+
+Fail = Callable[[str, str], ConfigError]
+
+
+def _check_http(config: Config, fail: Fail) -> None:
+    """Webhook URLs and secrets, time zones and quiet hours."""
+    for i, account in enumerate(config.accounts):
+        if account.webhook_url is not None:
+            if not re.match(r"https?://[^/\s]+", account.webhook_url):
+                raise fail(f"accounts[{i}].webhook_url", f"expected an http:// or https:// URL, got {account.webhook_url!r}")
+            if not account.webhook_secret:
+                raise fail(f"accounts[{i}].webhook_secret", "required with webhook_url (webhooks are signed)")
+    if (config.http.tls_cert is None) != (config.http.tls_key is None):
+        raise fail("http", "set both tls_cert and tls_key, or neither")
+    compliance = config.compliance
+    for name in ("quiet_start", "quiet_end"):
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", getattr(compliance, name)):
+            raise fail(f"compliance.{name}", f"expected HH:MM, got {getattr(compliance, name)!r}")
+    zones = {"default_time_zone": compliance.default_time_zone,
+             **{f"time_zones.{prefix}": zone for prefix, zone in compliance.time_zones.items()}}
+    for key, zone in zones.items():
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise fail(f"compliance.{key}", f"unknown time zone {zone!r}") from None
+
+
+def _unique_names(items: tuple[Any, ...], section: str, fail: Fail) -> None:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.name in seen:
+            raise fail(f"{section}[{i}].name", f"{item.name!r} is already {section}[{seen[item.name]}]")
+        seen[item.name] = i
+
+
+def _check_upstreams(upstreams: tuple[Upstream, ...], fail: Fail, base_dir: Path) -> tuple[Upstream, ...]:
+    """Passwords read from the environment, CA paths made absolute."""
+    _unique_names(upstreams, "upstreams", fail)
+    checked = []
+    for i, upstream in enumerate(upstreams):
+        key = f"upstreams[{i}]"
+        changes: dict[str, Any] = {}
+        if upstream.password_env is not None:
+            if upstream.password:
+                raise fail(f"{key}.password_env", "set password or password_env, not both")
+            if upstream.password_env not in os.environ:
+                raise fail(f"{key}.password_env", f"environment variable {upstream.password_env} is not set")
+            changes["password"] = os.environ[upstream.password_env]
+            if len(changes["password"].encode()) > 8:
+                raise fail(f"{key}.password_env", f"${upstream.password_env} is longer than 8 octets")
+        if upstream.simulated is None and not upstream.system_id:
+            raise fail(f"{key}.system_id", "required key missing (the carrier's account)")
+        if upstream.tls_ca is not None:
+            if not upstream.tls:
+                raise fail(f"{key}.tls_ca", "set tls = true to use a CA bundle")
+            file = base_dir / upstream.tls_ca
+            if not file.is_file():
+                raise fail(f"{key}.tls_ca", f"no such file: {file}")
+            changes["tls_ca"] = str(file)
+        if upstream.reconnect.max < upstream.reconnect.initial:
+            raise fail(f"{key}.reconnect.max", "must not be below reconnect.initial")
+        if upstream.throughput_floor > upstream.throughput:
+            raise fail(f"{key}.throughput_floor", "must not be above throughput")
+        if upstream.simulated is not None:
+            try:
+                upstream.simulated.behaviour()
+            except ValueError as exc:
+                raise fail(f"{key}.simulated", str(exc)) from None
+        checked.append(msgspec.structs.replace(upstream, **changes) if changes else upstream)
+    return tuple(checked)
+
+
+def _check_known(names: tuple[str, ...] | str | None, known: set[str], key: str, what: str, fail: Fail) -> None:
+    """Each name (a list: key[j]; one name: key) is one of `known`."""
+    listed = names if isinstance(names, tuple) else () if names is None else (names,)
+    for j, name in enumerate(listed):
+        if name not in known:
+            raise fail(f"{key}[{j}]" if isinstance(names, tuple) else key, f"no {what} named {name!r}")
+
+
+def _check_prefixes(prefixes: tuple[str, ...], key: str, fail: Fail) -> None:
+    for j, prefix in enumerate(prefixes):
+        if not re.fullmatch(r"\+?[0-9]+", prefix):
+            raise fail(f"{key}[{j}]", f"expected digits (a number prefix), got {prefix!r}")
+
+
+def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
+    """Statuses resolved to numbers; everything a route names must exist."""
+    from smsc.bench.carrier_sim import parse_status
+
+    _unique_names(config.routes, "routes", fail)
+    upstreams = {u.name for u in config.upstreams}
+    accounts = {a.system_id for a in config.accounts}
+    checked = []
+    for i, route in enumerate(config.routes):
+        key = f"routes[{i}]"
+        _check_known(route.accounts, accounts, f"{key}.accounts", "account", fail)
+        actions = [name for name in ("upstream", "balance", "failover") if getattr(route, name)]
+        if len(actions) != 1:
+            raise fail(key, f"set exactly one of upstream, balance, failover (got {', '.join(actions) or 'none'})")
+        _check_known(route.upstream, upstreams, f"{key}.upstream", "upstream", fail)
+        for name in route.balance:
+            if name not in upstreams:
+                raise fail(f"{key}.balance.{name}", f"no upstream named {name!r}")
+        _check_known(route.failover, upstreams, f"{key}.failover", "upstream", fail)
+        if len(set(route.failover)) != len(route.failover):
+            raise fail(f"{key}.failover", "list each upstream once")
+        _check_prefixes(route.destinations, f"{key}.destinations", fail)
+        if route.destination_regex is not None:
+            try:
+                re.compile(route.destination_regex)
+            except re.error as exc:
+                raise fail(f"{key}.destination_regex", f"not a valid regular expression: {exc}") from None
+        try:
+            zoneinfo.ZoneInfo(route.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise fail(f"{key}.time_zone", f"unknown time zone {route.time_zone!r}") from None
+        for j, window in enumerate(route.windows):
+            if not window.days or len(set(window.days)) != len(window.days):
+                raise fail(f"{key}.windows[{j}].days", "list each day once, at least one")
+            if window.start == window.end:
+                raise fail(f"{key}.windows[{j}]", "start and end are the same time")
+        statuses = []
+        for j, status in enumerate(route.reroute.statuses):
+            try:
+                statuses.append(parse_status(status))
+            except ValueError as exc:
+                raise fail(f"{key}.reroute.statuses[{j}]", str(exc)) from None
+        checked.append(msgspec.structs.replace(
+            route, reroute=msgspec.structs.replace(route.reroute, statuses=tuple(statuses))))
+    return tuple(checked)
+
+
+def _check_mo_routes(config: Config, fail: Fail) -> tuple[MoRoute, ...]:
+    _unique_names(config.mo_routes, "mo_routes", fail)
+    upstreams = {u.name for u in config.upstreams}
+    accounts = {a.system_id for a in config.accounts}
+    for i, route in enumerate(config.mo_routes):
+        key = f"mo_routes[{i}]"
+        _check_known(route.upstreams, upstreams, f"{key}.upstreams", "upstream", fail)
+        if (route.account is None) == (route.webhook is None):
+            raise fail(key, "set exactly one target: account or webhook")
+        _check_known(route.account, accounts, f"{key}.account", "account", fail)
+        if route.webhook is not None and not re.match(r"https?://[^/\s]+", route.webhook):
+            raise fail(f"{key}.webhook", f"expected an http:// or https:// URL, got {route.webhook!r}")
+        _check_prefixes(route.destinations, f"{key}.destinations", fail)
+    return config.mo_routes
+
+
+# --- reload ------------------------------------------------------------------------
+
+
+class Changes(msgspec.Struct, frozen=True):
+    """Names added, removed and changed in one list section, between two configs."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def kept(self, name: str) -> bool:
+        """Whether the item of this name is the same in both (its sessions/binds can stay)."""
+        return name not in self.added and name not in self.removed and name not in self.changed
+
+
+class ConfigDiff(msgspec.Struct, frozen=True):
+    """What a reload changes. `routes_changed`: the MT table differs (order counts), swap
+    it whole; `sections`: other top-level sections that differ (smpp, store, receipts,
+    log), most of which take effect only on a restart."""
+
+    accounts: Changes
+    upstreams: Changes
+    routes: Changes
+    mo_routes: Changes
+    routes_changed: bool
+    mo_routes_changed: bool
+    sections: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.upstreams or self.routes_changed or self.mo_routes_changed
+                    or self.sections)
+
+
+def _changes(old: tuple[Any, ...], new: tuple[Any, ...], key: str) -> Changes:
+    before = {getattr(item, key): item for item in old}
+    after = {getattr(item, key): item for item in new}
+    return Changes(added=tuple(name for name in after if name not in before),
+                   removed=tuple(name for name in before if name not in after),
+                   changed=tuple(name for name in after if name in before and before[name] != after[name]))
+
+
+_LISTS = {"accounts": "system_id", "upstreams": "name", "routes": "name", "mo_routes": "name"}
+
+
+def diff(old: Config, new: Config) -> ConfigDiff:
+    """Which accounts, upstreams and routes differ between the running and a new config."""
+    sections = tuple(name for name in Config.__struct_fields__
+                     if name not in _LISTS and getattr(old, name) != getattr(new, name))
+    return ConfigDiff(**{name: _changes(getattr(old, name), getattr(new, name), key) for name, key in _LISTS.items()},
+                      routes_changed=old.routes != new.routes, mo_routes_changed=old.mo_routes != new.mo_routes,
+                      sections=sections)
 
 
 # --- the embedded default ----------------------------------------------------------
@@ -277,12 +669,18 @@ def _demo_credentials(state_dir: Path) -> DemoAccount:
 
 def load_default(state_dir: Path | None = None) -> tuple[Config, DemoAccount]:
     """The config used without a file: SMPP on 127.0.0.1:2775, the store in the state
-    directory, one demo account (credentials made on the first start and kept there)."""
+    directory, one demo account (credentials made on the first start and kept there), a
+    simulated carrier and one route sending everything to it."""
     state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
     demo = _demo_credentials(state_dir)
     account = Account(system_id=demo.system_id, password_hash=hash_password(demo.password),
                       allowed_networks=("127.0.0.0/8", "::1/128"))
-    config = _check(Config(accounts=(account,)), "<default>", state_dir, state_dir)
+    # A simulated carrier that answers and sends receipts: submit -> receipt with no carrier.
+    carrier = Upstream(name="simulated", system_id="smsc", simulated=Simulated())
+    route = Route(name="everything", upstream=carrier.name)
+    config = _check(Config(accounts=(account,), upstreams=(carrier,), routes=(route,),
+                           http=Http(enabled=True)),  # the HTTP API on 127.0.0.1:8080
+                    "<default>", state_dir, state_dir)
     return config, demo
 
 
