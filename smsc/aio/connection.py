@@ -8,7 +8,8 @@ allows.
 
 Back-pressure: reading pauses while the client has as many requests unanswered as its
 window, and resumes as answers go out; a request beyond the window that was already read
-is answered ESME_RTHROTTLED by the Session. Writing: while the transport's buffer is over
+is answered ESME_RTHROTTLED by the Session. Writing: what is sent during one turn of the
+event loop leaves in one transport.write at its end; while the transport's buffer is over
 its high-water mark (a client not reading), `writable` is clear and the delivery loop
 sends it nothing more.
 """
@@ -60,6 +61,7 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -264,12 +266,21 @@ class Connection(asyncio.Protocol):
         except SmppError as exc:
             self.log.debug("send_refused", command=pdu.name, error=str(exc))
             return False
-        self.transport.write(data)
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out.append(data)
         if self._reading_paused and not session.inbound_window_full:
             self._reading_paused = False
             self.transport.resume_reading()
         self._rearm()
         return True
+
+    def _flush(self) -> None:
+        # One write per loop turn, not one per PDU: the answers to a whole batch of
+        # commits leave in one send() (a system call, and a wake-up of the reader).
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self._out))
+        self._out.clear()
 
     async def request(self, pdu: Pdu) -> Pdu:
         """Send a request and wait for its response (TimeoutError after the session's
@@ -281,6 +292,7 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._flush()  # what was sent goes before the close
             self.transport.close()
 
     async def shutdown(self) -> None:
