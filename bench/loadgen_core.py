@@ -176,6 +176,8 @@ class Link:
                     run = backlog[0]
                     n = min(room, int(run[2]))
                     self._submit(out, n, run[0], run[1])
+                    # how late these leave: now less the mean of their intended times
+                    self.stats.lag(now - run[0] - run[1] * (n - 1) / 2, n, now - run[0])
                     room -= n
                     self.backlog -= n
                     if n == run[2]:

@@ -13,7 +13,9 @@ The dict (and so the --json file) has these keys:
     rate               {"sent_per_s": sent / sending_s, "answered_per_s": answered / elapsed_s,
                         "target_per_s": the open-loop mean target or None,
                         "cpu_us_per_submit": cpu_s / sent, the generator's cost,
-                        "mean_batch": submits per write}
+                        "mean_batch": submits per write,
+                        "send_lag_mean_ms", "send_lag_max_ms": open loop, how late submits
+                        left after their intended time (the generator's share of latency)}
     latency            submit -> submit_sm_resp: count, mean_ms, p50_ms, p90_ms, p99_ms,
                        p99.9_ms, max_ms (open loop: from the intended send time)
     receipts           expected, matched, by_stat {word: n}, never_receipted (count),
@@ -63,6 +65,8 @@ def results(config: LoadConfig, stats: Stats, book: ReceiptBook, *, implementati
             "target_per_s": target,
             "cpu_us_per_submit": round(cpu / stats.sent * 1e6, 3) if stats.sent else None,
             "mean_batch": round(stats.sent / stats.writes, 1) if stats.writes else None,
+            "send_lag_mean_ms": round(stats.lag_total / stats.sent * 1e3, 3) if stats.sent else None,
+            "send_lag_max_ms": round(stats.lag_max * 1e3, 3),
         },
         "latency": stats.latency.summary(),
         "receipts": {
@@ -92,7 +96,10 @@ def table(result: dict[str, Any]) -> str:
         ("sent", f"{result['sent']:,} submit_sm  ({_num(rate['sent_per_s'])}/s"
                  + (f", target {_num(rate['target_per_s'])}/s)" if rate["target_per_s"] else ")")),
         ("answered ok", f"{result['answered']:,}  ({_num(rate['answered_per_s'])}/s)"),
-        ("generator cpu", f"{result['cpu_s']:.2f} s, {rate['cpu_us_per_submit'] or 0:.2f} us per submit"),
+        ("generator cpu", f"{result['cpu_s']:.2f} s, {rate['cpu_us_per_submit'] or 0:.2f} us per submit, "
+                          f"{rate['mean_batch'] or 0:.0f} per write"),
+        *([("send lag ms", f"mean {rate['send_lag_mean_ms']:.2f}  max {rate['send_lag_max_ms']:.2f}")]
+          if result["config"]["mode"] == "open" and rate["send_lag_mean_ms"] is not None else []),
         ("errors", ", ".join(f"{k} {v:,}" for k, v in result["errors"].items()) or "none"),
         ("timeouts", f"{result['timeouts']:,}"),
         ("disconnects", f"{result['disconnects']:,}"),

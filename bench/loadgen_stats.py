@@ -119,9 +119,18 @@ class Stats:
         self.errors: Counter[int] = Counter()
         self.disconnects = 0
         self.writes = 0  # batches of submits written: sent / writes is the mean batch
+        self.lag_total = 0.0  # open loop: seconds submits left after their intended time
+        self.lag_max = 0.0
         self.timeouts = 0
         self.unmatched_receipts = 0
         self.duplicate_receipts = 0
+
+    def lag(self, mean: float, count: int, maximum: float) -> None:
+        """`count` open-loop submits left `mean` seconds late on average, `maximum` at most:
+        the generator's own delay, included in their latency."""
+        self.lag_total += mean * count
+        if maximum > self.lag_max:
+            self.lag_max = maximum
 
     def roll(self, elapsed: float, outstanding: int) -> dict[str, Any]:
         """Close the current second into the totals and the series; return its row."""
