@@ -24,6 +24,7 @@ from typing import Annotated, Any, Callable, Literal
 import msgspec
 
 from smsc.passwords import hash_password, is_valid_hash
+from smsc.smpp.status import ESME_ROK, ESME_RTHROTTLED
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Count = Annotated[int, msgspec.Meta(ge=1)]
@@ -201,7 +202,9 @@ class Reroute(_Section, frozen=True):
     """When a message goes to the next upstream of the route, at most `budget` times."""
 
     statuses: tuple[Status, ...] = ()  # submit_sm_resp statuses, e.g. "ESME_RSYSERR"
-    timeout: Positive | None = None  # no submit_sm_resp within this (None: the upstream's)
+    # No submit_sm_resp within this. None: never re-route on a timeout, since the carrier
+    # may have taken the message and a second upstream would deliver it twice.
+    timeout: Positive | None = None
     undeliv_errors: tuple[str, ...] = ()  # UNDELIV receipts with these err: codes
     budget: Annotated[int, msgspec.Meta(ge=0)] = 2
 
@@ -554,6 +557,9 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
                 statuses.append(parse_status(status))
             except ValueError as exc:
                 raise fail(f"{key}.reroute.statuses[{j}]", str(exc)) from None
+            if statuses[-1] in (ESME_ROK, ESME_RTHROTTLED):
+                raise fail(f"{key}.reroute.statuses[{j}]", "ESME_ROK and ESME_RTHROTTLED never re-route"
+                           " (a throttled upstream is slowed down, the message waits)")
         checked.append(msgspec.structs.replace(
             route, reroute=msgspec.structs.replace(route.reroute, statuses=tuple(statuses))))
     return tuple(checked)
