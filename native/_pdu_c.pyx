@@ -48,8 +48,8 @@ cdef enum TlvKind:
     T_EMPTY = 4
 
 cdef dict _FIELD_KINDS = {Kind.U8: F_U8, Kind.CSTR: F_CSTR, Kind.TIME: F_TIME, Kind.SHORT_MESSAGE: F_SM}
-cdef dict _TLV_KINDS = {_reference.TLV_INT: T_INT, _reference.TLV_CSTR: T_CSTR,
-                        _reference.TLV_OCTETS: T_OCTETS, _reference.TLV_EMPTY: T_EMPTY}
+cdef dict _TLV_KINDS = {_reference._TLV_INT: T_INT, _reference._TLV_CSTR: T_CSTR,
+                        _reference._TLV_OCTETS: T_OCTETS, _reference._TLV_EMPTY: T_EMPTY}
 
 # TLV rules by tag, as C arrays: T_UNKNOWN (raw bytes) for every tag TLV_SPEC does not list.
 cdef unsigned char _tlv_kind[65536]
@@ -102,7 +102,7 @@ def _build_tables():
         if plan is not None:
             _PLANS[cls.command_id] = plan
             _PLANS_BY_CLASS[cls] = plan
-    for tag, (kind, low, high, _name) in _reference.TLVS.items():
+    for tag, (kind, low, high, _name) in _reference._TLVS.items():
         _tlv_kind[tag], _tlv_low[tag], _tlv_high[tag] = _TLV_KINDS[kind], low, high
 
 

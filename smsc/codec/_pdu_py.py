@@ -34,18 +34,18 @@ _MAX_U32 = 0xFFFFFFFF
 
 # TLV_SPEC as plain ints, with each tag's name for errors: enum lookups and Tag(tag).name
 # cost microseconds per TLV. Integer TLVs have a fixed size (low == high).
-TLV_INT, TLV_CSTR, TLV_OCTETS, TLV_EMPTY = range(4)
-TlvRule = tuple[int, int, int, str]
-_TLV_KIND = {TlvType.INT1: TLV_INT, TlvType.INT2: TLV_INT, TlvType.INT4: TLV_INT, TlvType.CSTR: TLV_CSTR,
-             TlvType.OCTETS: TLV_OCTETS, TlvType.EMPTY: TLV_EMPTY}
-TLVS: dict[int, TlvRule] = {
+_TLV_INT, _TLV_CSTR, _TLV_OCTETS, _TLV_EMPTY = range(4)
+_TlvRule = tuple[int, int, int, str]
+_TLV_KIND = {TlvType.INT1: _TLV_INT, TlvType.INT2: _TLV_INT, TlvType.INT4: _TLV_INT, TlvType.CSTR: _TLV_CSTR,
+             TlvType.OCTETS: _TLV_OCTETS, TlvType.EMPTY: _TLV_EMPTY}
+_TLVS: dict[int, _TlvRule] = {
     int(tag): (_TLV_KIND[kind], low, high, Tag(tag).name.lower()) for tag, (kind, low, high) in TLV_SPEC.items()
 }
 # Integer TLVs (the most common) take a shortcut both ways: tag -> (unpack the value,
 # pack header and value, size, limit), one struct call each.
 _INT_TLVS = {
     tag: (Struct(">" + "BH_I"[high - 1]).unpack_from, Struct(">HH" + "BH_I"[high - 1]).pack, high, 1 << (8 * high))
-    for tag, (kind, low, high, _) in TLVS.items() if kind == TLV_INT
+    for tag, (kind, low, high, _) in _TLVS.items() if kind == _TLV_INT
 }
 
 # Small ints for the kinds: the walk compares them in its hot loop.
@@ -278,23 +278,23 @@ def _read_tlvs(data: bytes, pos: int, where: tuple[type[Pdu], int]) -> tuple[tup
         if fast is not None and size == fast[2]:
             tlvs.append((tag, fast[0](data, pos - size)[0]))
             continue
-        spec = TLVS.get(tag)
+        spec = _TLVS.get(tag)
         raw = data[pos - size:pos]
         tlvs.append((tag, raw if spec is None else _tlv_value(raw, spec, where)))
     return tuple(tlvs)
 
 
-def _tlv_value(raw: bytes, spec: TlvRule, where: tuple[type[Pdu], int]) -> Any:
+def _tlv_value(raw: bytes, spec: _TlvRule, where: tuple[type[Pdu], int]) -> Any:
     kind, low, high, name = spec
     if not low <= len(raw) <= high:
         raise _field_error(where, name, f"length {len(raw)} not in {low}..{high}", st.ESME_RINVPARLEN)
-    if kind == TLV_INT:
+    if kind == _TLV_INT:
         return int.from_bytes(raw, "big")
-    if kind == TLV_CSTR:
+    if kind == _TLV_CSTR:
         if raw.find(0) != len(raw) - 1:
             raise _field_error(where, name, "not one NUL-terminated string", st.ESME_RINVOPTPARAMVAL)
         return raw[:-1].decode("latin-1")
-    return raw if kind == TLV_OCTETS else None
+    return raw if kind == _TLV_OCTETS else None
 
 
 # --- encode ---------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _tlv_item_bytes(item: Any, pdu: Pdu) -> bytes:
     if type(item) is not tuple or len(item) != 2 or not isinstance(item[0], int) or not 0 <= item[0] <= 0xFFFF:
         raise _encode_error(pdu, "tlvs", f"{item!r} is not a (tag, value) pair")
     tag, value = item
-    spec = TLVS.get(tag)
+    spec = _TLVS.get(tag)
     if spec is None:
         if not isinstance(value, bytes) or len(value) > 0xFFFF:
             raise _encode_error(pdu, f"tlv 0x{tag:04X}", f"{value!r} is not bytes of at most 65535 octets")
@@ -377,18 +377,18 @@ def _tlv_item_bytes(item: Any, pdu: Pdu) -> bytes:
     return _TLV_HEADER.pack(tag, len(raw)) + raw
 
 
-def _tlv_raw(value: Any, spec: TlvRule, pdu: Pdu) -> bytes:
+def _tlv_raw(value: Any, spec: _TlvRule, pdu: Pdu) -> bytes:
     kind, low, high, name = spec
-    if kind == TLV_INT:
+    if kind == _TLV_INT:
         if not isinstance(value, int) or not 0 <= value < 1 << (8 * high):
             raise _encode_error(pdu, name, f"{value!r} is not a {high}-octet integer")
         return value.to_bytes(high, "big")
-    if kind == TLV_CSTR:
+    if kind == _TLV_CSTR:
         raw = _latin1(value, name, pdu)
         if 0 in raw:
             raise _encode_error(pdu, name, f"{value!r} holds a NUL")
         raw += b"\0"
-    elif kind == TLV_EMPTY:
+    elif kind == _TLV_EMPTY:
         if value is not None:
             raise _encode_error(pdu, name, f"{value!r}: this TLV carries no value (None)")
         return b""
