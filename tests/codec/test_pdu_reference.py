@@ -128,3 +128,42 @@ def test_reference_reads_what_we_write_and_we_read_what_it_writes(codec, cls, da
     ours = codec.pdu.decode(rewritten)
     assert sorted_tlvs(ours) == sorted_tlvs(pdu)
     assert codec.pdu.encode(ours) == rewritten
+
+
+def reference_built_pdus():
+    """PDUs built with smpp.pdu3's own types (not decoded from our bytes), each with the
+    PDU we must read from its encoding."""
+    from smpp.pdu import operations as op, pdu_types as t
+
+    udh_ucs2 = b"\x05\x00\x03\x2a\x02\x01" + "Hi".encode("utf-16-be")
+    return [
+        (op.SubmitSM(seqNum=9, service_type=b"CMT", source_addr_ton=t.AddrTon.ALPHANUMERIC,
+                     source_addr_npi=t.AddrNpi.UNKNOWN, source_addr=b"MyBrand", dest_addr_ton=t.AddrTon.INTERNATIONAL,
+                     dest_addr_npi=t.AddrNpi.ISDN, destination_addr=b"447700900123",
+                     esm_class=t.EsmClass(t.EsmClassMode.STORE_AND_FORWARD, t.EsmClassType.DEFAULT,
+                                          [t.EsmClassGsmFeatures.UDHI_INDICATOR_SET]),
+                     protocol_id=0, priority_flag=t.PriorityFlag.LEVEL_1,
+                     registered_delivery=t.RegisteredDelivery(t.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED),
+                     replace_if_present_flag=t.ReplaceIfPresentFlag.DO_NOT_REPLACE,
+                     data_coding=t.DataCoding(t.DataCodingScheme.RAW, 8), sm_default_msg_id=0,
+                     short_message=udh_ucs2, sar_msg_ref_num=42),
+         pdus.SubmitSm(9, 0, "CMT", 5, 0, "MyBrand", 1, 1, "447700900123", esm_class=0x43, priority_flag=1,
+                       registered_delivery=1, data_coding=8, short_message=udh_ucs2, tlvs=((0x020C, 42),))),
+        (op.DeliverSM(seqNum=3, source_addr=b"447700900123", destination_addr=b"MyBrand",
+                      esm_class=t.EsmClass(t.EsmClassMode.DEFAULT, t.EsmClassType.SMSC_DELIVERY_RECEIPT),
+                      short_message=b"id:1 stat:DELIVRD", receipted_message_id=b"1", message_state=t.MessageState.DELIVERED),
+         pdus.DeliverSm(3, source_addr="447700900123", destination_addr="MyBrand", esm_class=4,
+                        short_message=b"id:1 stat:DELIVRD", tlvs=((0x0427, 2), (0x001E, "1")))),
+        (op.BindTransceiverResp(seqNum=1, system_id=b"SMSC", sc_interface_version=0x34),
+         pdus.BindTransceiverResp(1, 0, "SMSC", ((0x0210, 0x34),))),
+        (op.BindTransceiverResp(seqNum=1, status=t.CommandStatus.ESME_RBINDFAIL),
+         pdus.BindTransceiverResp(1, 0x0D)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_we_read_pdus_built_with_its_own_types(codec, index):
+    theirs, expected = reference_built_pdus()[index]
+    wire = reference_encode(theirs)
+    assert codec.pdu.decode(wire) == expected
+    assert codec.pdu.encode(expected) == wire
