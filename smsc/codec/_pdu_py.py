@@ -302,12 +302,16 @@ def _tlv_value(raw: bytes, spec: _TlvRule, where: tuple[type[Pdu], int]) -> Any:
 
 def encode(pdu: Pdu) -> bytes:
     """The whole PDU on the wire. PduEncodeError when a field breaks its rule."""
-    cls, sequence, status = type(pdu), pdu.sequence_number, pdu.command_status
+    cls = type(pdu)
+    write = _PDU_WRITERS.get(cls)
+    if write is None:
+        raise PduEncodeError(f"{cls.__name__} is not one of the PDU classes of smsc.smpp.pdus")
+    sequence, status = pdu.sequence_number, pdu.command_status
     if not (isinstance(sequence, int) and isinstance(status, int) and 0 <= sequence <= _MAX_U32 and 0 <= status <= _MAX_U32):
         raise _header_error(pdu)
     # An error response carries no body (sections 4.1.2 and 4.4.2: the body is not
     # returned when command_status is non-zero), whatever its fields hold.
-    body = b"" if status and cls.BODY_OPTIONAL_ON_ERROR else _WRITERS[cls](pdu, pdu)
+    body = b"" if status and cls.BODY_OPTIONAL_ON_ERROR else write(pdu, pdu)
     return _HEADER.pack(HEADER_SIZE + len(body), cls.command_id, status, sequence) + body
 
 
@@ -413,3 +417,4 @@ _COMPILED = {
 _READERS = {cls: reader for cls, (reader, _) in _COMPILED.items()}
 _WRITERS = {cls: writer for cls, (_, writer) in _COMPILED.items()}
 _BY_COMMAND_ID = {command_id: (cls, _READERS[cls]) for command_id, cls in pdus.PDU_CLASSES.items()}
+_PDU_WRITERS = {cls: _WRITERS[cls] for cls in pdus.PDU_CLASSES.values()}

@@ -162,6 +162,7 @@ ENCODE_ERRORS = {
     "tlv not a pair": (pdus.SubmitSm(tlvs=((0x020C,),)), "tlvs"),
     "vendor tlv not bytes": (pdus.SubmitSm(tlvs=((0x1400, "text"),)), "tlv 0x1400"),
     "empty tlv with value": (pdus.SubmitSm(tlvs=((0x130C, 1),)), "alert_on_message_delivery"),
+    "not a PDU class": (pdus.SmeAddress(), None),
 }
 
 
