@@ -28,10 +28,9 @@ from smsc.smpp.status import status_name
 from smsc.bench.loadgen_config import LoadConfig, load_config
 from smsc.bench.loadgen_core import Link
 from smsc.bench.loadgen_report import progress_line, table, write_json, write_plot
-from smsc.bench.loadgen_run import Run
+from smsc.bench.loadgen_run import Run, next_tick
 
 RECEIVE_SIZE = 64 * 1024
-TICK = 0.001  # open loop: how often the due submits are sent
 CONTROL_EVERY = 0.01
 BIND_TIMEOUT = 10.0
 
@@ -53,13 +52,11 @@ class _Bind:
     """One connection: its Link and stream, and the send in progress. The reader sends
     what a response lets out at once (no task switch per round trip); the writer sends
     on the open-loop tick and when the run moves on; whoever finds a send in progress
-    leaves its bytes to the sender, which asks the Link again before it stops. Both
-    first queue the open-loop submits that fell due (`pace`), so a busy bind sends
-    them as soon as it is awake rather than at the next tick."""
+    leaves its bytes to the sender, which asks the Link again before it stops."""
 
     def __init__(self, run: Run, index: int, stream: Stream) -> None:
         self.link = run.links[index]
-        self.pace = partial(run.pace, index)
+        self.pace = partial(run.pace, index)  # open loop: queue the submits now due
         self.stream = stream
         self.sending = False
         self.wake = trio.Event()
@@ -69,12 +66,7 @@ class _Bind:
             return
         self.sending = True
         try:
-            while True:
-                now = trio.current_time()
-                self.pace(now)
-                out = self.link.output(now)
-                if not out:
-                    break
+            while out := self.link.output(trio.current_time()):
                 await self.stream.send_all(out)
         finally:
             self.sending = False
@@ -176,11 +168,13 @@ async def _reader(bind: _Bind) -> None:
 
 
 async def _writer(run: Run, bind: _Bind) -> None:
-    tick = TICK if run.pacers is not None else math.inf
-    next_tick = trio.current_time()
+    tick = trio.current_time() if run.pacers is not None else math.inf
     while True:
-        await bind.wait(next_tick)
-        next_tick = trio.current_time() + tick
+        await bind.wait(tick)
+        now = trio.current_time()
+        if now >= tick:
+            bind.pace(now)
+            tick = next_tick(tick, now)
         await bind.flush()
 
 

@@ -11,10 +11,10 @@ import math
 from time import perf_counter
 from typing import Any
 
-from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TICK, TargetError, client_tls_context
+from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TargetError, client_tls_context
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_core import Link
-from smsc.bench.loadgen_run import Run
+from smsc.bench.loadgen_run import Run, next_tick
 
 
 async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -48,19 +48,19 @@ async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -
 
 async def _write(run: Run, index: int, writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
     link = run.links[index]
-    tick = TICK if run.pacers is not None else math.inf
-    next_tick = perf_counter()
+    tick = perf_counter() if run.pacers is not None else math.inf
     while not link.closed:
         if not wake.is_set():
             try:
-                async with asyncio.timeout(next_tick - perf_counter() if tick != math.inf else None):
+                async with asyncio.timeout(tick - perf_counter() if tick != math.inf else None):
                     await wake.wait()
             except TimeoutError:
                 pass
         wake.clear()
         now = perf_counter()
-        next_tick = now + tick
-        run.pace(index, now)
+        if now >= tick:
+            run.pace(index, now)
+            tick = next_tick(tick, now)
         out = link.output(now)
         if out:
             writer.write(out)

@@ -18,8 +18,16 @@ from smsc.bench.loadgen_report import results
 from smsc.bench.loadgen_stats import Stats
 
 UNBIND_WAIT = 2.0
+TICK = 0.001  # open loop: how often the submits that fell due are sent
 
 SENDING, DRAINING, RECEIPTS, UNBINDING, DONE = "sending", "draining", "receipts", "unbinding", "done"
+
+
+def next_tick(tick: float, now: float) -> float:
+    """The open-loop tick after `tick`, on a fixed cadence (a late wake-up does not push
+    the ones after it back), skipping those already missed."""
+    following = tick + TICK
+    return following if following > now else now + TICK
 
 
 class Run:
