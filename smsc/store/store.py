@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -62,13 +63,21 @@ SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, n
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
 
 _ENROUTE = int(MessageState.ENROUTE)  # a plain int binds faster than the enum
-_SPLIT_ABOVE = 64  # queues shorter than this are committed whole
+_CHECKPOINT_EVERY = 5000  # requests committed between two WAL checkpoints
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
 if TYPE_CHECKING:
     from smsc.config import Config
 
 ReceiptBuilder = Callable[[Message, float], "dict[str, Any] | None"]
+# Which outbound queue a receipt (with its message) or an MO (message None) of an account
+# joins: the account's own (its SMPP receivers) unless set otherwise; the HTTP API sends
+# some to a webhook queue (smsc.http.webhooks.queue_for), in the same transaction.
+OutboundQueue = Callable[[str, str, "Message | None"], str]
+
+
+def own_queue(account: str, kind: str, message: "Message | None") -> str:
+    return account
 
 
 def default_receipt(message: Message, now: float) -> dict[str, Any] | None:
@@ -137,7 +146,7 @@ class Store:
     """Open with `await Store.open(path, ...)`; close with `await store.close()` (or use
     `async with`). All times are epoch seconds; `now` defaults to the wall clock."""
 
-    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection, lock: int, *, max_batch: int,
+    def __init__(self, db: sqlite3.Connection, reader: aiosqlite.Connection, lock: int, *, max_batch: int,
                  batch_delay: float, receipt_expiry: float, retry_initial: float, retry_max: float,
                  retry_factor: float, lease: float, receipt_builder: ReceiptBuilder,
                  clock: Callable[[], float], last_message: int, last_outbound: int, synchronous: str) -> None:
@@ -159,7 +168,10 @@ class Store:
         self._wake = asyncio.Event()
         self._closing = False
         self._claims: dict[str, OutboundClaim] = {}
+        self.outbound_queue: OutboundQueue = own_queue
         self.transactions = 0  # committed batches, for tests and metrics
+        self._written = 0  # requests committed since the last checkpoint began
+        self._checkpoint: asyncio.Task[None] | None = None
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="smsc-store-writer")
 
     @classmethod
@@ -190,27 +202,29 @@ class Store:
             raise ValueError("synchronous must be NORMAL or FULL")
         lock = _lock(path)
         try:
+            # Created and migrated on a short-lived connection; then the writer's own.
+            async with aiosqlite.connect(path, isolation_level="IMMEDIATE") as setup:
+                await setup.execute("PRAGMA journal_mode=WAL")
+                await schema.migrate(setup, clock())
+                async with setup.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cursor:
+                    (last_message,) = await cursor.fetchone()
+                async with setup.execute("SELECT COALESCE(MAX(id), 0) FROM outbound") as cursor:
+                    (last_outbound,) = await cursor.fetchone()
             # The sqlite3 module begins an IMMEDIATE transaction before a batch's first
-            # write by itself, which saves the writer a thread round trip per batch.
-            db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
+            # write by itself. Checkpoints (which sync to disk) run on the reader's thread.
+            db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
         except BaseException:
             os.close(lock)
             raise
         try:
-            for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000",
-                           "cache_size=-32768", "temp_store=MEMORY"):
-                await db.execute(f"PRAGMA {pragma}")
-            async with db.execute("PRAGMA synchronous") as cursor:
-                (level,) = await cursor.fetchone()  # read back: SQLite ignores what it does not know
-            await schema.migrate(db, clock())
-            async with db.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cursor:
-                (last_message,) = await cursor.fetchone()
-            async with db.execute("SELECT COALESCE(MAX(id), 0) FROM outbound") as cursor:
-                (last_outbound,) = await cursor.fetchone()
+            for pragma in (f"synchronous={synchronous}", "busy_timeout=10000", "cache_size=-32768",
+                           "temp_store=MEMORY", "wal_autocheckpoint=0"):
+                db.execute(f"PRAGMA {pragma}")
+            (level,) = db.execute("PRAGMA synchronous").fetchone()  # read back: SQLite ignores what it does not know
             reader = await aiosqlite.connect(path, isolation_level=None)
             await reader.execute("PRAGMA query_only=1")
         except BaseException:
-            await db.close()
+            db.close()
             os.close(lock)
             raise
         return cls(db, reader, lock, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
@@ -236,7 +250,9 @@ class Store:
             self._closing = True
             self._wake.set()
             await self._writer
-            await self._db.close()
+            if self._checkpoint is not None:
+                await self._checkpoint
+            self._db.close()
             await self._reader.close()
             os.close(self._lock)
 
@@ -316,7 +332,26 @@ class Store:
         """Queue a deliver_sm (MO) for an account's receivers; the item id once committed."""
         now = self.clock() if now is None else now
         expiry = now + self.receipt_expiry if expires is None else expires
-        return await self._request("enqueue", (account, kind, None, msgpack.packb(body), now, expiry))
+        queue = self.outbound_queue(account, kind, None)
+        return await self._request("enqueue", (queue, kind, None, msgpack.packb(body), now, expiry))
+
+    async def transact(self, work: Callable[["Store", Any], Awaitable[Any]], arg: Any = None) -> Any:
+        """Run `await work(store, arg)` inside the writer's next transaction (its result
+        once committed; its exception fails that caller only if raised as a StoreError,
+        the whole batch otherwise). For tables kept by other modules (smsc.store.http_tables):
+        they write with `store.db` and may call the writer's own steps (`_write_accepts`,
+        `_write_outbound`) to commit their rows together with messages or queue items."""
+        return await self._request("call", (work, arg))
+
+    @property
+    def db(self) -> "WriterConnection":
+        """The writer's connection: only for `transact` work."""
+        return WriterConnection(self._db)
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read-only connection, for modules that read their own tables."""
+        return self._reader
 
     async def expire_outbound(self, now: float | None = None) -> int:
         """Mark queued deliver_sm past their expiry as expired; how many."""
@@ -400,19 +435,16 @@ class Store:
             while self._ops:
                 if self._batch_delay and len(self._ops) < self._max_batch:
                     await asyncio.sleep(self._batch_delay)
-                batch = [self._ops.popleft() for _ in range(self._batch_size(len(self._ops)))]
+                batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
                 await self._commit(batch)
             if self._closing:
                 return
 
-    def _batch_size(self, queued: int) -> int:
-        # A long queue is taken in halves: SQLite's thread commits one half while the event
-        # loop answers the callers of the previous batch, who queue their next requests.
-        # Taking everything would leave one side idle while the other works.
-        half = queued if queued < _SPLIT_ABOVE else (queued + 1) // 2
-        return min(half, self._max_batch)
-
     async def _commit(self, batch: list[tuple[str, Any, asyncio.Future[Any]]]) -> None:
+        # The statements run here, on the event loop: with the file in WAL mode they only
+        # write to the page cache, and a batch costs less than handing it to a thread and
+        # back (two wake-ups and the GIL changing hands each way). What may wait on the
+        # disk runs on a thread: the commit's fsync under synchronous=FULL, checkpoints.
         groups: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
         for kind, payload, future in batch:
             groups.setdefault(kind, []).append((payload, future))
@@ -422,12 +454,17 @@ class Store:
             for kind in _KIND_ORDER:
                 if kind in groups:
                     ops = groups[kind]
-                    results = await _HANDLERS[kind](self, [payload for payload, _ in ops])
+                    results = _HANDLERS[kind](self, [payload for payload, _ in ops])
+                    if kind == "call":
+                        results = await results
                     outcomes.extend(zip((future for _, future in ops), results))
-            await self._db.commit()
+            if self.synchronous == "FULL":
+                await asyncio.get_running_loop().run_in_executor(None, self._db.commit)
+            else:
+                self._db.commit()
         except BaseException as exc:
             # The whole batch is lost together; each caller hears why. The writer goes on.
-            await self._db.rollback()
+            self._db.rollback()
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else StoreError("store closing"))
@@ -435,6 +472,10 @@ class Store:
                 raise
             return
         self.transactions += 1
+        self._written += len(batch)
+        if self._written >= _CHECKPOINT_EVERY and self._checkpoint is None:
+            self._written = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -446,37 +487,54 @@ class Store:
             if claim is not None:
                 claim._wake()
 
+    async def _run_checkpoint(self) -> None:
+        # PASSIVE: copies what no reader still needs from the WAL into the database and
+        # syncs it, beside the writer, never blocking it; the WAL is reused from its start
+        # once all of it was copied. A failure is tried again after the next writes.
+        try:
+            await self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            pass
+        finally:
+            self._checkpoint = None
+
+    # The writer's own steps as `transact` work awaits them.
     async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
+        return self._insert_accepts(payloads)
+
+    async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
+        return self._insert_outbound(rows)
+
+    def _insert_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
         rows = [(number, m.account, m.source, m.destination, m.service_type, _ENROUTE, now,
                  now if m.scheduled is None else m.scheduled, m.expires, now, None,
                  m.registered_delivery, m.segments, None, None, None, body)
                 for number, (m, body, now) in enumerate(payloads, first)]
-        await self._db.executemany(INSERT_MESSAGE, rows)
+        self._db.executemany(INSERT_MESSAGE, rows)
         return list(map(format_id, range(first, first + len(rows))))
 
-    async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
+    def _insert_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
         first = self._outbound_ids.reserve(len(rows), max(row[4] for row in rows))
         ids = list(range(first, first + len(rows)))
-        await self._db.executemany(INSERT_OUTBOUND, [
+        self._db.executemany(INSERT_OUTBOUND, [
             (item_id, account, kind, message, body, now, now, expires)
             for item_id, (account, kind, message, body, now, expires) in zip(ids, rows)])
         self._woken.update(row[0] for row in rows)
         return ids
 
-    async def _write_outbound_changes(self, rows: list[tuple[Any, ...]]) -> list[None]:
-        await self._db.executemany(SET_OUTBOUND, rows)
+    def _write_outbound_changes(self, rows: list[tuple[Any, ...]]) -> list[None]:
+        self._db.executemany(SET_OUTBOUND, rows)
         return [None] * len(rows)
 
-    async def _take_outbound(self, payloads: list[tuple[str, int, float]]) -> list[list[OutboundItem]]:
+    def _take_outbound(self, payloads: list[tuple[str, int, float]]) -> list[list[OutboundItem]]:
         results = []
         for account, limit, now in payloads:
             sql = ("SELECT id, kind, message_id, body, attempts, expires FROM outbound WHERE account = ?"
                    " AND state = 0 AND next_attempt <= ? AND expires > ? ORDER BY next_attempt, id LIMIT ?")
-            async with self._db.execute(sql, (account, now, now, limit)) as cursor:
-                rows = await cursor.fetchall()
-            await self._db.executemany("UPDATE outbound SET next_attempt = ?, attempts = attempts + 1 WHERE id = ?",
+            rows = self._db.execute(sql, (account, now, now, limit)).fetchall()
+            self._db.executemany("UPDATE outbound SET next_attempt = ?, attempts = attempts + 1 WHERE id = ?",
                                        [(now + self.lease, row[0]) for row in rows])
             results.append([
                 OutboundItem(item_id, account, kind, None if message is None else format_id(message),
@@ -484,34 +542,91 @@ class Store:
                 for item_id, kind, message, body, attempts, expires in rows])
         return results
 
-    async def _expire_outbound(self, payloads: list[float]) -> list[int]:
+    def _expire_outbound(self, payloads: list[float]) -> list[int]:
         counts = []
         for now in payloads:
-            cursor = await self._db.execute(
+            cursor = self._db.execute(
                 "UPDATE outbound SET state = ?, done = ? WHERE state = 0 AND expires <= ?",
                 (OutboundState.EXPIRED, now, now))
             counts.append(cursor.rowcount)
         return counts
 
-    async def _purge(self, payloads: list[tuple[float, int]]) -> list[int]:
+    def _purge(self, payloads: list[tuple[float, int]]) -> list[int]:
         counts = []
         for before, limit in payloads:
             # Ids grow with time, so "accepted before" is a range of the rowid B-tree.
             floor = first_id_at(before)
             sql = "SELECT id FROM messages WHERE id < ? AND final IS NOT NULL ORDER BY id LIMIT ?"
-            async with self._db.execute(sql, (floor, limit)) as cursor:
-                numbers = [number for (number,) in await cursor.fetchall()]
+            numbers = [number for (number,) in self._db.execute(sql, (floor, limit))]
             for chunk in _chunks(numbers):
                 marks = ", ".join("?" * len(chunk))
-                await self._db.execute(f"DELETE FROM history WHERE message_id IN ({marks})", chunk)
-                await self._db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
-            await self._db.execute("DELETE FROM outbound WHERE id IN"
+                self._db.execute(f"DELETE FROM history WHERE message_id IN ({marks})", chunk)
+                self._db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+            self._db.execute("DELETE FROM outbound WHERE id IN"
                                    " (SELECT id FROM outbound WHERE id < ? AND state != 0 LIMIT ?)", (floor, limit))
             counts.append(len(numbers))
         return counts
 
-    async def _write_changes(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        return await _ChangeBatch(self).run(payloads)
+    async def _call(self, payloads: list[tuple[Callable[["Store", Any], Awaitable[Any]], Any]]) -> list[Any]:
+        results: list[Any] = []
+        for work, arg in payloads:
+            try:
+                results.append(await work(self, arg))
+            except StoreError as exc:
+                results.append(exc)
+        return results
+
+    def _write_changes(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        return _ChangeBatch(self).run(payloads)
+
+
+class WriterConnection:
+    """The writer's sqlite3 connection behind aiosqlite's calls (`await db.execute(...)`,
+    `async with db.execute(...) as cursor`, `await db.executemany(...)`,
+    `await cursor.fetchall()`), for `transact` work: each statement runs at once, on the
+    event loop, inside the writer's transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, parameters: Any = ()) -> "_Ran":
+        return _Ran(self._db.execute(sql, parameters))
+
+    def executemany(self, sql: str, rows: Any) -> "_Ran":
+        return _Ran(self._db.executemany(sql, rows))
+
+
+class _Ran:
+    """A statement already run: awaiting it, or entering it, gives its cursor."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = _Cursor(cursor)
+
+    def __await__(self) -> Any:
+        return self.cursor
+        yield  # a generator: awaitable, and done at once
+
+    async def __aenter__(self) -> "_Cursor":
+        return self.cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cursor.close()
+
+
+class _Cursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 class _ChangeBatch:
@@ -527,19 +642,19 @@ class _ChangeBatch:
         self.history: list[tuple[int, int, float, int | None]] = []
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
 
-    async def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        targets = [await self._targets(op, now) for op, now in payloads]
-        await self._load({number for numbers in targets for number in numbers})
+    def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        targets = [self._targets(op, now) for op, now in payloads]
+        self._load({number for numbers in targets for number in numbers})
         results = []
         for (op, now), numbers in zip(payloads, targets):
             try:
                 results.append(getattr(self, "_" + op[0])(op, numbers, now))
             except StoreError as exc:
                 results.append(exc)
-        await self._flush()
+        self._flush()
         return results
 
-    async def _targets(self, op: tuple[Any, ...], now: float) -> list[int]:
+    def _targets(self, op: tuple[Any, ...], now: float) -> list[int]:
         kind = op[0]
         if kind == "expire":
             sql = "SELECT id FROM messages WHERE final IS NULL AND expires <= ? ORDER BY expires LIMIT ?"
@@ -548,15 +663,13 @@ class _ChangeBatch:
             return op[2]
         else:
             return [op[2] if kind == "replace" else op[1]]
-        async with self.db.execute(sql, args) as cursor:
-            return [number for (number,) in await cursor.fetchall()]
+        return [number for (number,) in self.db.execute(sql, args)]
 
-    async def _load(self, numbers: set[int]) -> None:
+    def _load(self, numbers: set[int]) -> None:
         for chunk in _chunks(sorted(numbers)):
             sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
-            async with self.db.execute(sql, chunk) as cursor:
-                for row in await cursor.fetchall():
-                    self.rows[row[ID]] = list(row)
+            for row in self.db.execute(sql, chunk):
+                self.rows[row[ID]] = list(row)
 
     def _row(self, number: int, account: str | None = None, source: str = "") -> list[Any]:
         row = self.rows.get(number)
@@ -586,7 +699,8 @@ class _ChangeBatch:
             message = _to_message(row, self._body(row))
             fields = self.store._receipt_builder(message, now)
             if fields is not None:
-                self.receipts.append((message.account, "receipt", row[ID], msgpack.packb(fields), now,
+                queue = self.store.outbound_queue(message.account, "receipt", message)
+                self.receipts.append((queue, "receipt", row[ID], msgpack.packb(fields), now,
                                       now + self.store.receipt_expiry))
 
     def _update(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
@@ -635,7 +749,7 @@ class _ChangeBatch:
                 expired.append(format_id(number))
         return expired
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
         if self.changed:
             updates = []
             for number in self.changed:
@@ -644,23 +758,24 @@ class _ChangeBatch:
                 updates.append((row[STATE], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
                                 row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID],
                                 row[ERROR], body, number))
-            await self.db.executemany(UPDATE_MESSAGE, updates)
+            self.db.executemany(UPDATE_MESSAGE, updates)
         if self.history:
-            await self.db.executemany(INSERT_HISTORY, self.history)
+            self.db.executemany(INSERT_HISTORY, self.history)
         if self.receipts:
-            await self.store._write_outbound(self.receipts)
+            self.store._insert_outbound(self.receipts)
 
 
 # Requests of one batch run by kind in this order. Requests that depend on each other are
 # never in one batch (a caller learns a message id only after its accept committed), so
 # the order only has to be a sensible one: new rows first, then what changes them.
-_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge")
+_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge", "call")
 _HANDLERS = {
-    "accept": Store._write_accepts,
+    "accept": Store._insert_accepts,
     "change": Store._write_changes,
-    "enqueue": Store._write_outbound,
+    "enqueue": Store._insert_outbound,
     "outbound_set": Store._write_outbound_changes,
     "take": Store._take_outbound,
     "outbound_expire": Store._expire_outbound,
     "purge": Store._purge,
+    "call": Store._call,
 }
