@@ -144,7 +144,7 @@ class Simulated(_Section, frozen=True):
     undeliv_share: Share = 0.0
     expired_share: Share = 0.0
     receipt_first: bool = False
-    error_shares: dict[str, Share] = {}  # ESME_R* name (or number) -> share of submits
+    error_shares: dict[str, float] = {}  # ESME_R* name (or number) -> share of submits
     throttle_rate: Positive | None = None
     no_response_share: Share = 0.0
     disconnect_share: Share = 0.0
@@ -223,7 +223,7 @@ class Route(_Section, frozen=True):
     windows: tuple[TimeWindow, ...] = ()  # any of them; empty: always
     time_zone: str = "UTC"
     upstream: str | None = None
-    balance: dict[str, Positive] = {}  # upstream -> weight, among the upstreams that are up
+    balance: dict[str, float] = {}  # upstream -> weight (> 0), among the upstreams that are up
     failover: tuple[str, ...] = ()  # in this order
     reroute: Reroute = Reroute()
     rate: Positive | None = None  # messages a second on this route, each segment counted
@@ -530,9 +530,11 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
         if len(actions) != 1:
             raise fail(key, f"set exactly one of upstream, balance, failover (got {', '.join(actions) or 'none'})")
         _check_known(route.upstream, upstreams, f"{key}.upstream", "upstream", fail)
-        for name in route.balance:
+        for name, weight in route.balance.items():
             if name not in upstreams:
                 raise fail(f"{key}.balance.{name}", f"no upstream named {name!r}")
+            if not weight > 0:  # here, not in the type: msgspec would say balance[...]
+                raise fail(f"{key}.balance.{name}", f"a weight must be above 0, got {weight!r}")
         _check_known(route.failover, upstreams, f"{key}.failover", "upstream", fail)
         if len(set(route.failover)) != len(route.failover):
             raise fail(f"{key}.failover", "list each upstream once")
