@@ -68,3 +68,39 @@ class TokenBucket:
         if elapsed > 0:
             self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
             self._stamp = now
+
+
+class AdaptiveRate:
+    """A token bucket whose rate a carrier's answers steer (AIMD, as TCP does): each
+    throttling answer (ESME_RTHROTTLED, ESME_RMSGQFUL) halves the rate, down to `floor`,
+    at most once per `hold` seconds (the answers to a window already in flight are one
+    signal, not many); each accepted submit adds back `increase / rate`, so the rate
+    climbs by about `increase` per second of success, never above `ceiling`."""
+
+    __slots__ = ("bucket", "ceiling", "floor", "increase", "hold", "_cut_at")
+
+    def __init__(self, ceiling: float, floor: float = 1.0, *, increase: float | None = None,
+                 hold: float = 1.0, now: float = 0.0) -> None:
+        if not 0 < floor <= ceiling:
+            raise ValueError("need 0 < floor <= ceiling")
+        self.ceiling, self.floor, self.hold = float(ceiling), float(floor), hold
+        self.increase = increase if increase is not None else max(1.0, ceiling / 20)
+        self.bucket = TokenBucket(ceiling, burst=max(1.0, ceiling / 10), now=now)
+        self._cut_at = float("-inf")
+
+    @property
+    def rate(self) -> float:
+        return self.bucket.rate
+
+    def throttled(self, now: float) -> bool:
+        """The carrier said slow down: halve the rate (once per `hold`); True if cut."""
+        if now - self._cut_at < self.hold:
+            return False
+        self._cut_at = now
+        self.bucket.set_rate(max(self.floor, self.bucket.rate / 2), now)
+        return True
+
+    def accepted(self, now: float) -> None:
+        rate = self.bucket.rate
+        if rate < self.ceiling:
+            self.bucket.set_rate(min(self.ceiling, rate + self.increase / rate), now)

@@ -3,9 +3,20 @@ signals and the graceful stop.
 
     Runtime(config).run_forever()       # what `smsc serve` does; returns on SIGTERM/SIGINT
 
+Beside the ESME server it runs the forwarder (smsc.aio.forwarder: the upstream binds and
+their queues), the inbound side (smsc.aio.inbound: receipts and MO from carriers) and,
+for upstreams configured as `simulated`, a carrier simulator in-process
+(smsc.bench.carrier_sim) that those binds connect to: the embedded default shows
+submit -> receipt with no carrier at all.
+
 On SIGTERM (or SIGINT) the runtime stops accepting connections, unbinds every session,
-lets requests in flight finish their commits and answers, closes the store (committing
-what is queued) and returns 0.
+lets requests in flight finish their commits and answers, unbinds from the carriers,
+closes the store (committing what is queued) and returns 0.
+
+On SIGHUP (`smsc reload`) it reads the config again with `loader`: a config that does
+not load or validate is refused and logged, the running one stays; a good one is applied
+at once: sessions whose account is unchanged stay bound (others are unbound), upstreams
+whose settings are unchanged keep their binds, routes are swapped whole.
 
 Tests drive the pieces themselves: `await runtime.start()`, `runtime.addresses`,
 `await runtime.stop()`.
@@ -16,10 +27,12 @@ import asyncio
 import signal
 import sys
 import time
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
+from smsc.aio.forwarder import Forwarder
+from smsc.aio.inbound import Inbound
 from smsc.aio.server import SmppServer
-from smsc.config import Config
+from smsc.config import Config, ConfigError, diff
 from smsc.gateway import Gateway
 from smsc.log import get_logger
 from smsc.store import Store, StoreError
@@ -27,6 +40,7 @@ from smsc.store import Store, StoreError
 # How often messages past their validity are expired (with their receipts) and queued
 # deliver_sm past theirs dropped. Not in the config yet.
 EXPIRE_INTERVAL = 5.0
+HOUSEKEEPING_INTERVAL = 1.0  # unmatched receipts matched again, MO parts timed out
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -42,8 +56,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 class Runtime:
     def __init__(self, config: Config, *, expire_interval: float = EXPIRE_INTERVAL,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, loader: Callable[[], Config] | None = None) -> None:
         self.config = config
+        self.loader = loader
+        self.forwarder: Forwarder | None = None
+        self.inbound: Inbound | None = None
+        self.simulators: dict[str, Any] = {}  # upstream name -> CarrierSim
+        self._housekeeping: asyncio.Task[None] | None = None
         self.expire_interval = expire_interval
         self.clock = clock
         self.log = get_logger("smsc.runtime")
@@ -67,14 +86,49 @@ class Runtime:
             await self.store.close()
             raise
         self._expiry = asyncio.get_running_loop().create_task(self._expire_loop(), name="smsc-expiry")
+        await self._start_forwarding()
+
+    async def _start_forwarding(self) -> None:
+        assert self.store is not None
+        self.inbound = Inbound(self.config, self.store, clock=self.clock)
+        self.forwarder = Forwarder(self.config, self.store, self.inbound, clock=self.clock)
+        await self._start_simulators(self.config)
+        await self.forwarder.start()
+        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="smsc-inbound")
+
+    async def _start_simulators(self, config: Config) -> None:
+        """An in-process carrier for each `simulated` upstream that has none yet."""
+        from smsc.bench.carrier_sim import CarrierSim
+
+        assert self.forwarder is not None
+        for upstream in config.upstreams:
+            if upstream.simulated is not None and upstream.name not in self.simulators:
+                sim = await CarrierSim(upstream.simulated.behaviour()).start()
+                self.simulators[upstream.name] = sim
+                self.forwarder.addresses[upstream.name] = ("127.0.0.1", sim.port)
+                self.log.info("simulated_carrier", upstream=upstream.name, port=sim.port)
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                assert self.inbound is not None
+                await self.inbound.housekeeping()
+            except Exception as exc:
+                self.log.error("housekeeping_failed", error=repr(exc))
 
     async def stop(self) -> None:
         """Stop accepting, unbind everyone, finish what is in flight, close the store."""
         if self.server is not None:
             await self.server.stop()
-        if self._expiry is not None:
-            self._expiry.cancel()
-            await asyncio.gather(self._expiry, return_exceptions=True)
+        for task in (self._expiry, self._housekeeping):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self.forwarder is not None:
+            await self.forwarder.stop()
+        for sim in self.simulators.values():
+            await sim.stop()
         if self.store is not None:
             await self.store.close()
         self.log.info("stopped")
@@ -103,6 +157,7 @@ class Runtime:
         stopping = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         await self.start()
         if announce is not None:
             for host, port, tls in self.addresses:
@@ -110,6 +165,40 @@ class Runtime:
         await stopping.wait()
         self.log.info("stopping", reason="signal")
         await self.stop()
+
+    async def reload(self) -> bool:
+        """Read the config again and apply it; False (and the running config kept) when it
+        cannot be read or validated, or nothing reloads it."""
+        if self.loader is None:
+            self.log.warning("reload_refused", reason="no config file to read again")
+            return False
+        try:
+            new = self.loader()
+        except ConfigError as exc:
+            self.log.error("reload_refused", reason=str(exc))
+            return False
+        await self.apply(new)
+        return True
+
+    async def apply(self, new: Config) -> None:
+        """Swap in a validated config (see the module docstring)."""
+        changes = diff(self.config, new)
+        self.config = new
+        if self.gateway is not None:
+            self.gateway.config = new
+        if self.server is not None:
+            self.server.config = new
+            for conn in self.server.connections:
+                if conn.account is not None and new.account(conn.account.system_id) != conn.account:
+                    asyncio.get_running_loop().create_task(conn.shutdown())
+        if self.inbound is not None:
+            self.inbound.apply(new)
+        if self.forwarder is not None:
+            await self._start_simulators(new)
+            await self.forwarder.apply(new)
+        self.log.info("reloaded", accounts=list(changes.accounts.changed + changes.accounts.added),
+                      upstreams=list(changes.upstreams.changed + changes.upstreams.added),
+                      routes_changed=changes.routes_changed, sections=list(changes.sections))
 
     def run_forever(self, announce: TextIO | None = sys.stdout) -> int:
         """Serve until a signal: 0 after a clean stop, 1 when it could not start (the

@@ -1,0 +1,556 @@
+"""Forwarding: accepted messages leave for their carrier at the carrier's pace.
+
+    forwarder = Forwarder(config, store, inbound)
+    await forwarder.start() ... forwarder.apply(new_config) ... await forwarder.stop()
+
+The durable queue is the store itself: live messages not yet handed to an upstream
+(`upstream IS NULL`). One scanner walks them in (scheduled, id) order with a cursor,
+routes each (smsc.router) and puts it into the queue of its upstream, up to that
+queue's capacity; a message taken this way is *held* (in memory, by this process only)
+until its fate is committed, so one message is with one bind at a time. Nothing is
+marked sent before the carrier's submit_sm_resp: then the message stays ENROUTE with the
+upstream and the carrier's id stored (store.update), and leaves the durable queue. A
+process that dies loses only its holds: the messages are due again at the next start
+(the carrier may see those that were in flight twice, at most a window per bind).
+
+Per upstream (UpstreamQueue): its binds (UpstreamBind keeps each up), a deque of parts
+to submit, and an AdaptiveRate (token bucket with AIMD) counting parts. Routes with a
+rate have their own bucket; a part leaves only when both have a token. Answers:
+- 0: the part is sent; when all parts are, the message is recorded as sent.
+- ESME_RTHROTTLED / ESME_RMSGQFUL: the upstream's rate is halved and the same part goes
+  back to the front of the queue, so order per destination holds.
+- other temporary errors (and no answer in time): retried after a growing backoff.
+- a permanent error: re-routed when the route's reroute rule says so (router.next_upstream),
+  else the message ends UNDELIVERABLE with that error (the store queues its receipt).
+- the link lost: its unanswered parts go back to the front of the queue at once.
+A message whose validity ended while it waited ends EXPIRED instead of being sent.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections import Counter, deque
+from typing import Any, Callable
+
+import msgspec
+
+from smsc import router
+from smsc.aio.upstream import UpstreamBind, UpstreamLink
+from smsc.codec.decoding import part_text, read_part
+from smsc.codec.segmentation import ReferenceAllocator, TextOptions, split, split_binary
+from smsc.codec.text_errors import TextError
+from smsc.config import Config, Upstream
+from smsc.log import get_logger
+from smsc.smpp import status
+from smsc.smpp.constants import MessageState, Tag
+from smsc.smpp.pdus import Pdu, SubmitSm
+from smsc.smpp.times import format_absolute
+from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage
+from smsc.store import forwarding as fw
+from smsc.throttle import AdaptiveRate, TokenBucket
+
+SLOW_DOWN = frozenset({status.ESME_RTHROTTLED, status.ESME_RMSGQFUL})
+# Answers that say "not now" rather than "never": the same message is tried again.
+TEMPORARY = frozenset({status.ESME_RSYSERR, status.ESME_RX_T_APPN, status.ESME_RUNKNOWNERR})
+RETRY_INITIAL, RETRY_MAX = 1.0, 60.0  # backoff of temporary errors, seconds
+MAX_ATTEMPTS = 10  # temporary failures before a message is given up (UNDELIVERABLE)
+SCAN_PAGE = 500
+SCAN_IDLE = 0.02  # seconds between looks at the queue when it was empty
+RESCAN_LAG = 2.0  # a caught-up scan looks this far back for accepts committed late
+QUEUE_PER_WINDOW = 4  # queue capacity per upstream: this many times its windows
+
+_log = get_logger("smsc.forwarder")
+
+
+class Submission:
+    """One message on its way to one upstream: its parts and what each got back."""
+
+    __slots__ = ("message", "route", "pdus", "carrier_ids", "pending", "failed", "attempts", "attempted")
+
+    def __init__(self, message: Message, route: router.RouteDecision, pdus: list[SubmitSm]) -> None:
+        self.message = message
+        self.route = route
+        self.pdus = pdus
+        self.carrier_ids: list[str | None] = [None] * len(pdus)
+        self.pending = len(pdus)
+        self.failed = 0  # the permanent error of a part, once one came
+        self.attempts = 0
+        self.attempted: list[str] = []  # upstreams, in the order tried; the last is the current
+
+
+class UpstreamQueue:
+    """The parts waiting for one upstream, its binds and its pace; the LinkHandler of
+    its links (a link of a queue closed by a reload reports to that queue, not to the
+    new one of the same name)."""
+
+    def __init__(self, settings: Upstream, forwarder: "Forwarder", now: float) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.forwarder = forwarder
+        self.rate = AdaptiveRate(settings.throughput, min(settings.throughput_floor, settings.throughput), now=now)
+        self.parts: deque[tuple[Submission, int]] = deque()
+        self.delayed: list[tuple[float, int, Submission, int]] = []  # (due, order, submission, part)
+        self.links: list[UpstreamLink] = []
+        self.binds: list[UpstreamBind] = []
+        self.in_flight = 0
+        self.closed = False
+        self.held = 0  # submissions queued or in flight
+        self.timer: asyncio.TimerHandle | None = None
+        self.options = TextOptions(concatenation=settings.concatenation, packed=settings.gsm7 == "packed",
+                                   gsm_data_coding=settings.data_coding)
+
+    @property
+    def capacity(self) -> int:
+        return max(64, QUEUE_PER_WINDOW * self.settings.window * self.settings.binds)
+
+    @property
+    def room(self) -> int:
+        return self.capacity - self.held
+
+    def start(self) -> None:
+        self.binds = [UpstreamBind(self.settings, self, i) for i in range(self.settings.binds)]
+        for bind in self.binds:
+            bind.start()
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        await asyncio.gather(*(bind.stop() for bind in self.binds), return_exceptions=True)
+
+    @property
+    def is_up(self) -> bool:
+        return any(link.is_bound for link in self.links)
+
+    # LinkHandler: the forwarder decides, told which queue it is about.
+    def on_ready(self, link: UpstreamLink) -> None:
+        if not self.closed:
+            if link not in self.links:
+                self.links.append(link)
+            self.forwarder._pump(self)
+
+    # A closed queue (reloaded away) still hears its links' last answers: what the carrier
+    # took is recorded, the rest is let go, to be routed again.
+    def on_response(self, link: UpstreamLink, context: tuple[Submission, int], pdu: Pdu) -> None:
+        self.in_flight -= 1
+        self.forwarder._on_response(self, context, pdu)
+
+    def on_timeout(self, link: UpstreamLink, context: tuple[Submission, int]) -> None:
+        self.in_flight -= 1
+        self.forwarder._on_timeout(self, context)
+
+    def on_lost(self, link: UpstreamLink, contexts: list[tuple[Submission, int]]) -> None:
+        if link in self.links:
+            self.links.remove(link)
+        self.in_flight -= len(contexts)
+        self.forwarder._on_lost(self, contexts)
+
+    def on_request(self, link: UpstreamLink, pdu: Pdu) -> Any:
+        return self.forwarder.inbound.handle(self.settings, pdu)
+
+
+class Forwarder:
+    """The LinkHandler of every upstream link, the scanner and the queues."""
+
+    def __init__(self, config: Config, store: Store, inbound: Any = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.inbound = inbound  # receipts and MO from carriers (smsc.aio.inbound.Inbound)
+        self.clock = clock
+        self.loop = asyncio.get_running_loop()
+        self.queues: dict[str, UpstreamQueue] = {}
+        self.route_buckets: dict[str, TokenBucket] = {}
+        self.mt_table = router.MtTable.of(config)
+        self.held: set[str] = set()  # message ids queued or in flight
+        self._released: set[str] = set()  # ids let go since the current scan began
+        self.counters: Counter[str] = Counter()
+        self.references = ReferenceAllocator()
+        self._cursor: fw.Cursor = fw.START
+        self._rewind = False  # a message was passed over (its queue full): walk from the start again
+        self._wake = asyncio.Event()
+        self._order = itertools.count()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scanner: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.addresses: dict[str, tuple[str, int]] = {}  # upstream -> where its binds connect
+
+    # --- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for settings in self.config.upstreams:
+            self._open_queue(settings)
+        self._scanner = self.loop.create_task(self._scan_loop(), name="forwarder-scan")
+
+    def _open_queue(self, settings: Upstream) -> None:
+        address = self.addresses.get(settings.name)
+        if address is not None:  # an in-process simulator stands in for the carrier
+            settings = msgspec.structs.replace(settings, host=address[0], port=address[1], tls=False)
+        queue = self.queues[settings.name] = UpstreamQueue(settings, self, self.loop.time())
+        queue.start()
+
+    async def stop(self) -> None:
+        """Stop sending and unbind; what is held is simply due again at the next start."""
+        self._stopping = True
+        if self._scanner is not None:
+            self._scanner.cancel()
+            await asyncio.gather(self._scanner, return_exceptions=True)
+        await asyncio.gather(*(queue.stop() for queue in self.queues.values()))
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def apply(self, config: Config, changed: set[str] | None = None) -> None:
+        """A reloaded config: upstreams whose settings are unchanged keep their binds and
+        queues; removed or changed ones are closed (their held messages go back to the
+        store's queue, to be routed again), added ones start."""
+        old = {u.name: u for u in self.config.upstreams}
+        new = {u.name: u for u in config.upstreams}
+        self.config = config
+        self.route_buckets.clear()
+        self.mt_table = router.MtTable.of(config)
+        for name, queue in list(self.queues.items()):
+            if name not in new or new[name] != old.get(name):
+                del self.queues[name]
+                self._drop_queue(queue)
+                await queue.stop()
+        for name, settings in new.items():
+            if name not in self.queues:
+                self._open_queue(settings)
+        self._rewind = True
+        self._wake.set()
+
+    def _drop_queue(self, queue: UpstreamQueue) -> None:
+        for submission, _ in list(queue.parts) + [(s, p) for _, _, s, p in queue.delayed]:
+            self._release(submission.message.id)
+        queue.parts.clear()
+        queue.delayed.clear()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: "asyncio.Task[Any]") -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("forwarder_task_failed", error=repr(task.exception()))
+
+    # --- the scanner ----------------------------------------------------------------------
+
+    async def _scan_loop(self) -> None:
+        while not self._stopping:
+            try:
+                found = await self.scan_once()
+            except Exception as exc:  # a busy disk: look again after a pause
+                _log.error("scan_failed", error=repr(exc))
+                found = 0
+            if not found:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), SCAN_IDLE)
+                except TimeoutError:
+                    pass
+
+    async def scan_once(self) -> int:
+        """Take one page of due messages into the queues; how many were taken. With no
+        routes at all nothing is taken: messages wait in the store for a config that
+        has somewhere to send them."""
+        if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
+            return 0
+        now = self.clock()
+        self._released = set()
+        page = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE)
+        # Released while the page was read: the page may predate their commit.
+        skip = self.held | self._released
+        taken = 0
+        for message in page:
+            if message.id in skip:
+                continue
+            outcome = self._take(message, now)
+            if outcome is None:
+                self._rewind = True  # its queue is full: it stays due, seen on the next walk
+                continue
+            taken += outcome
+        if page:
+            self._cursor = fw.cursor_of(page[-1])
+        if len(page) < SCAN_PAGE:  # caught up: the next walk starts a little back
+            self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
+            self._rewind = False
+        return taken
+
+    def _take(self, message: Message, now: float) -> int | None:
+        """Route a due message into its queue: 1 taken, 0 ended here, None no room."""
+        if message.expires is not None and message.expires <= now:
+            self._finish(message, MessageState.EXPIRED)
+            return 0
+        facts = router.MtFacts(account=message.account, destination=message.destination, source=message.source,
+                               data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
+        decision = router.route_mt(self.mt_table, facts, now, self._is_up)
+        if decision is None:
+            self.counters["unroutable"] += 1
+            self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVDSTADR)
+            return 0
+        queue = self.queues.get(decision.upstream)
+        if queue is None or queue.room <= 0:
+            return None
+        try:
+            pdus = self._pdus(message, queue)
+        except TextError as exc:
+            _log.warning("unsendable", message=message.id, error=str(exc))
+            self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVMSGLEN)
+            return 0
+        submission = Submission(message, decision, pdus)
+        self.held.add(message.id)
+        self._enqueue(queue, submission)
+        return 1
+
+    def _is_up(self, upstream: str) -> bool:
+        queue = self.queues.get(upstream)
+        return queue is not None and queue.is_up
+
+    def _enqueue(self, queue: UpstreamQueue, submission: Submission) -> None:
+        queue.held += 1
+        submission.attempted.append(queue.name)
+        for part in range(len(submission.pdus)):
+            if submission.carrier_ids[part] is None:
+                queue.parts.append((submission, part))
+        self._pump(queue)
+
+    # --- building the submits -------------------------------------------------------------
+
+    def _pdus(self, message: Message, queue: UpstreamQueue) -> list[SubmitSm]:
+        body = message.body
+        settings = queue.settings
+        tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
+        fields: dict[str, Any] = {name: body[name] for name in _COPIED if name in body}
+        if settings.source_ton is not None:
+            fields["source_addr_ton"] = settings.source_ton
+        if settings.source_npi is not None:
+            fields["source_addr_npi"] = settings.source_npi
+        validity = "" if message.expires is None else format_absolute(_utc(message.expires))
+        base = SubmitSm(service_type=message.service_type, source_addr=message.source,
+                        destination_addr=message.destination, registered_delivery=_carrier_receipts(message),
+                        validity_period=validity, **fields)
+        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
+        others = tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
+        if payload is None or settings.concatenation == "payload" or message.segments <= 1 and len(payload) <= 140:
+            if payload is not None and settings.concatenation != "payload":
+                return [msgspec.structs.replace(base, short_message=bytes(payload), tlvs=others)]
+            return [msgspec.structs.replace(base, tlvs=tlvs)]
+        return self._split(message, base, payload, others, queue.options)
+
+    def _split(self, message: Message, base: SubmitSm, payload: bytes, others: tuple, options: TextOptions) -> list[SubmitSm]:
+        """A message_payload cut into the parts the upstream's concatenation wants."""
+        part = read_part(b"", base.esm_class, base.data_coding, ((Tag.MESSAGE_PAYLOAD, payload),))
+        reference = lambda: self.references.next(message.destination)  # noqa: E731
+        if part.alphabet in ("gsm7", "ucs2"):
+            text = part_text(part, base.data_coding)
+            segmented = split(text, msgspec.structs.replace(options, force_ucs2=part.alphabet == "ucs2"), reference)
+            data_coding = segmented.count.data_coding
+        else:
+            segmented = split_binary(part.units, options, reference, base.data_coding)
+            data_coding = base.data_coding
+        return [msgspec.structs.replace(base, short_message=short_message, tlvs=others + tuple(extra),
+                                        esm_class=base.esm_class | segmented.esm_class, data_coding=data_coding)
+                for short_message, extra in segmented.parts()]
+
+    # --- sending --------------------------------------------------------------------------
+
+    def _pump(self, queue: UpstreamQueue) -> None:
+        """Send what the links' windows and the buckets allow now; come back when a
+        token is due."""
+        if queue.timer is not None or self._stopping or queue.closed:
+            return
+        now = self.loop.time()
+        self._release_delayed(queue, now)
+        while queue.parts:
+            link = max(queue.links, key=lambda l: l.free_window, default=None)
+            if link is None or link.free_window <= 0:
+                return  # a response or a new bind pumps again
+            submission, part = queue.parts[0]
+            if submission.message.expires is not None and submission.message.expires <= self.clock():
+                queue.parts.popleft()
+                self._expired_in_queue(queue, submission)
+                continue
+            bucket = self._route_bucket(submission.route, now)
+            due = queue.rate.bucket.delay_until(1, now)
+            if bucket is not None:
+                due = max(due, bucket.delay_until(1, now))
+            if due > now:
+                self._pump_at(queue, due)
+                return
+            queue.rate.bucket.try_take(1, now)
+            if bucket is not None:
+                bucket.try_take(1, now)
+            queue.parts.popleft()
+            if link.submit(submission.pdus[part], (submission, part)):
+                queue.in_flight += 1
+                self.counters["submitted"] += 1
+            else:
+                queue.parts.appendleft((submission, part))
+                return
+        if queue.delayed:
+            self._pump_at(queue, queue.delayed[0][0])
+
+    def _pump_at(self, queue: UpstreamQueue, when: float) -> None:
+        def fire() -> None:
+            queue.timer = None
+            self._pump(queue)
+
+        queue.timer = self.loop.call_at(when, fire)
+
+    def _release_delayed(self, queue: UpstreamQueue, now: float) -> None:
+        while queue.delayed and queue.delayed[0][0] <= now:
+            _, _, submission, part = heapq.heappop(queue.delayed)
+            queue.parts.appendleft((submission, part))
+
+    def _route_bucket(self, route: router.RouteDecision, now: float) -> TokenBucket | None:
+        if route.rate is None:
+            return None
+        bucket = self.route_buckets.get(route.rule)
+        if bucket is None:
+            bucket = self.route_buckets[route.rule] = TokenBucket(route.rate, burst=max(1.0, route.rate / 10), now=now)
+        return bucket
+
+    # --- answers (from UpstreamQueue, the links' handler) ----------------------------------
+
+    def _on_response(self, queue: UpstreamQueue, context: tuple[Submission, int], pdu: Pdu) -> None:
+        submission, part = context
+        code = pdu.command_status
+        now = self.loop.time()
+        if code == 0:
+            queue.rate.accepted(now)
+            submission.carrier_ids[part] = fw.normalise_id(getattr(pdu, "message_id", "") or "")
+            submission.pending -= 1
+            self.counters["accepted"] += 1
+            if submission.pending == 0:
+                self._settle(queue, submission)
+        elif code in SLOW_DOWN:
+            self.counters["throttled"] += 1
+            if queue.rate.throttled(now):
+                _log.info("upstream_throttled", upstream=queue.name, rate=round(queue.rate.rate, 2))
+            queue.parts.appendleft((submission, part))
+        elif code in TEMPORARY:
+            self._retry_later(queue, submission, part, code)
+        else:
+            self.counters["refused"] += 1
+            submission.failed = code
+            submission.pending -= 1
+            if submission.pending == 0:
+                self._settle(queue, submission)
+        self._pump(queue)
+
+    def _on_timeout(self, queue: UpstreamQueue, context: tuple[Submission, int]) -> None:
+        submission, part = context
+        self.counters["timeouts"] += 1  # the carrier may have it: a retry may duplicate it
+        self._retry_later(queue, submission, part, status.ESME_RUNKNOWNERR)
+        self._pump(queue)
+
+    def _on_lost(self, queue: UpstreamQueue, contexts: list[tuple[Submission, int]]) -> None:
+        if queue.closed:
+            for submission, _ in contexts:
+                self._release(submission.message.id)
+            return
+        self.counters["resent_after_loss"] += len(contexts)  # may reach the carrier twice
+        for context in reversed(contexts):
+            queue.parts.appendleft(context)
+        self._pump(queue)
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def _retry_later(self, queue: UpstreamQueue, submission: Submission, part: int, code: int) -> None:
+        if queue.closed:
+            self._release(submission.message.id)
+            return
+        submission.attempts += 1
+        if submission.attempts >= MAX_ATTEMPTS:
+            submission.failed = code
+            submission.pending -= 1
+            if submission.pending == 0:
+                self._settle(queue, submission)
+            return
+        self.counters["retried"] += 1
+        wait = min(RETRY_MAX, RETRY_INITIAL * 2 ** (submission.attempts - 1))
+        heapq.heappush(queue.delayed, (self.loop.time() + wait, next(self._order), submission, part))
+
+    def _settle(self, queue: UpstreamQueue, submission: Submission) -> None:
+        """Every part has its answer: record the message as sent, re-route it, or end it."""
+        queue.held -= 1
+        if not submission.failed:
+            self._spawn(self._record_sent(queue, submission))
+            return
+        target = None
+        if not any(submission.carrier_ids):  # a part already with the carrier cannot move
+            target = router.next_upstream(submission.route, submission.attempted, router.Refused(submission.failed),
+                                          self._is_up)
+        if target is not None and target in self.queues:
+            submission.failed = 0
+            submission.pending = len(submission.pdus)
+            self.counters["rerouted"] += 1
+            self._enqueue(self.queues[target], submission)
+            return
+        self._finish(submission.message, MessageState.UNDELIVERABLE, submission.failed)
+
+    def _expired_in_queue(self, queue: UpstreamQueue, submission: Submission) -> None:
+        # Its other parts may still sit in the queue: they go when their turn comes.
+        submission.pending = -1
+        queue.held -= 1
+        for item in [item for item in queue.parts if item[0] is submission]:
+            queue.parts.remove(item)
+        self._finish(submission.message, MessageState.EXPIRED)
+
+    async def _record_sent(self, queue: UpstreamQueue, submission: Submission) -> None:
+        upstream = queue.name
+        message = submission.message
+        ids = [carrier_id or "" for carrier_id in submission.carrier_ids]
+        try:
+            await self.store.update(message.id, upstream=upstream, carrier_id=ids[0], now=self.clock())
+            if len(ids) > 1:
+                await fw.record_parts(self.store, upstream, message.id, ids, self.clock())
+            self.counters["sent"] += 1
+        except (MessageFinal, UnknownMessage) as exc:  # cancelled or expired meanwhile
+            _log.info("sent_but_final", message=message.id, error=str(exc))
+        except StoreError as exc:
+            _log.error("record_sent_failed", message=message.id, error=str(exc))
+        finally:
+            self._release(message.id)
+        if self.inbound is not None:
+            await self.inbound.sent(queue.settings, ids)
+
+    def _release(self, message_id: str) -> None:
+        self.held.discard(message_id)
+        self._released.add(message_id)
+
+    def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
+        self.held.add(message.id)
+        self._spawn(self._record_final(message, state, error))
+
+    async def _record_final(self, message: Message, state: MessageState, error: int | None) -> None:
+        try:
+            await self.store.update(message.id, state, error=error, now=self.clock())
+            self.counters[f"final_{state.name.lower()}"] += 1
+        except (MessageFinal, UnknownMessage):
+            pass
+        except StoreError as exc:
+            _log.error("record_final_failed", message=message.id, error=str(exc))
+        finally:
+            self._release(message.id)
+
+
+# The stored body fields a submit_sm to the carrier carries over as they are.
+_COPIED = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_addr_npi", "esm_class", "protocol_id",
+           "priority_flag", "data_coding", "sm_default_msg_id", "short_message")
+
+
+def _carrier_receipts(message: Message) -> int:
+    """We always ask the carrier for a final receipt: it is how a message reaches its final
+    state here, whatever the client asked for its own receipt."""
+    return 1
+
+
+def _utc(epoch: float) -> Any:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc)

@@ -1,0 +1,250 @@
+"""What carriers send us: delivery receipts for our submits, and MO messages.
+
+    inbound = Inbound(config, store)
+    code = await inbound.handle(upstream_settings, deliver_sm_or_data_sm)  # the *_resp status
+    await inbound.sent(upstream_settings, carrier_ids)   # after a submit was recorded as sent
+
+Every answer to the carrier is given after the commit (design invariant 1): `handle`
+returns the status only once the receipt or MO is stored.
+
+Receipts: the carrier's id comes from receipted_message_id, else from the receipt text
+(smsc.dlr.parse_text); the state from message_state, else the text's stat word. The id is
+looked up in its possible readings (smsc.store.forwarding.id_readings, per the upstream's
+message_id_format): a message sent whole carries it in messages.carrier_id, one sent in
+parts in carrier_parts. A final state moves the message there (and the store queues the
+client's receipt, with our id, in the same commit); a message in parts moves when all its
+parts are final, to the worst of their states, or, for carriers that report only the
+first or the last part, when that part's receipt is all that came after PARTS_GRACE.
+An id that matches nothing is answered, logged, counted and kept (early_receipts): it is
+applied when a submit_sm_resp brings that id (`sent`), or dropped after `EARLY_KEEP`.
+
+MO: reassembled when concatenated (any order; after MO_REASSEMBLY_TIMEOUT what arrived is
+delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
+account's receiver binds (store.enqueue kind "mo"; smsc.aio.delivery delivers it). An MO
+that no route takes is answered ESME_RX_R_APPN, never a silent ESME_ROK.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Callable
+
+from smsc import router
+from smsc.codec.decoding import read_part
+from smsc.codec.reassembly import join_parts
+from smsc.codec.reassembly import Completed, Incomplete, Reassembler
+from smsc.codec.text_errors import TextError
+from smsc.config import Config, Upstream
+from smsc.dlr import parse_text
+from smsc.log import get_logger
+from smsc.smpp import status
+from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState, Tag
+from smsc.smpp.pdus import Pdu
+from smsc.store import MessageFinal, Store, UnknownMessage
+from smsc.store import forwarding as fw
+
+# Not in the config yet (G1 owns it): how long an unmatched receipt is kept, how long
+# the parts of a concatenated MO are waited for, how long a multipart message whose
+# carrier reported only some parts waits for the rest.
+EARLY_KEEP = 600.0
+MO_REASSEMBLY_TIMEOUT = 60.0
+PARTS_GRACE = 60.0
+_RECEIPT_TYPES = (EsmClass.TYPE_DELIVERY_RECEIPT, 0x20)  # 0x20: intermediate notification
+_TYPE_MASK = 0x3C
+_DELIVER_FIELDS = ("source_addr_ton", "source_addr_npi", "source_addr", "dest_addr_ton", "dest_addr_npi",
+                   "destination_addr", "esm_class", "protocol_id", "priority_flag", "data_coding")
+
+
+class ReceiptFacts:
+    __slots__ = ("carrier_id", "state", "error")
+
+    def __init__(self, carrier_id: str, state: MessageState | None, error: int | None) -> None:
+        self.carrier_id, self.state, self.error = carrier_id, state, error
+
+
+def read_receipt(pdu: Pdu) -> ReceiptFacts | None:
+    """The carrier id, state and error a deliver_sm/data_sm receipt carries; None when
+    the PDU is not a receipt."""
+    receipted = pdu.tlv(Tag.RECEIPTED_MESSAGE_ID)
+    esm_type = getattr(pdu, "esm_class", 0) & _TYPE_MASK
+    if receipted is None and esm_type not in _RECEIPT_TYPES:
+        return None
+    text = getattr(pdu, "short_message", b"") or pdu.tlv(Tag.MESSAGE_PAYLOAD, b"") or b""
+    parsed = parse_text(bytes(text)) if text else None
+    carrier_id = receipted or (parsed.id if parsed else None)
+    if not carrier_id:
+        return ReceiptFacts("", None, None)
+    state_value = pdu.tlv(Tag.MESSAGE_STATE)
+    state = MessageState(state_value) if state_value in MessageState._value2member_map_ else None
+    if state is None and parsed is not None:
+        state = parsed.state
+    error = None
+    if parsed is not None and parsed.err and parsed.err.isdigit():
+        error = int(parsed.err)
+    network = pdu.tlv(Tag.NETWORK_ERROR_CODE)
+    if isinstance(network, (bytes, bytearray)) and len(network) == 3:
+        error = int.from_bytes(network[1:], "big") or error
+    return ReceiptFacts(str(carrier_id), state, error)
+
+
+class Inbound:
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.clock = clock
+        self.monotonic = monotonic
+        self.counters: Counter[str] = Counter()
+        self.reassembler = Reassembler(timeout=MO_REASSEMBLY_TIMEOUT)
+        self.log = get_logger("smsc.inbound")
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        self.config = config
+        self.mo_table = router.MoTable.of(config)
+
+    async def handle(self, upstream: Upstream, pdu: Pdu) -> int:
+        facts = read_receipt(pdu)
+        if facts is not None:
+            return await self._receipt(upstream, facts)
+        return await self._mo(upstream, pdu)
+
+    # --- receipts -------------------------------------------------------------------------
+
+    async def _receipt(self, upstream: Upstream, facts: ReceiptFacts) -> int:
+        self.counters["receipts"] += 1
+        if not facts.carrier_id:
+            self.counters["receipts_unreadable"] += 1
+            self.log.warning("receipt_unreadable", upstream=upstream.name)
+            return 0
+        if facts.state is None or facts.state not in FINAL_STATES:
+            self.counters["receipts_intermediate"] += 1
+            return 0  # ENROUTE, ACCEPTED...: the message stays where it is
+        readings = fw.id_readings(facts.carrier_id, upstream.message_id_format)
+        if await self._apply(upstream.name, readings, facts.state, facts.error):
+            return 0
+        self.counters["receipts_unknown"] += 1
+        self.log.info("receipt_unknown_id", upstream=upstream.name, carrier_id=facts.carrier_id)
+        await fw.keep_early(self.store, upstream.name, facts.carrier_id, facts.state, facts.error, self.clock())
+        return 0
+
+    async def _apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
+        """Apply a final receipt to the message it names; False when none is known yet."""
+        part = await fw.find_part(self.store, upstream, readings)
+        if part is not None:
+            await self._part(upstream, part[0], part[1], state, error)
+            return True
+        for reading in readings:
+            message = await self.store.find_by_carrier(upstream, reading)
+            if message is not None:
+                await self._final(message.id, state, error)
+                return True
+        return False
+
+    async def _part(self, upstream: str, message_id: str, carrier_id: str, state: MessageState,
+                    error: int | None) -> None:
+        states, part = await fw.part_receipt(self.store, upstream, carrier_id, state, error, self.clock())
+        self.counters["receipts_parts"] += 1
+        if fw.parts_final(states):
+            await self._final(message_id, fw.worst_state([s for s in states if s is not None]), error)
+
+    async def _final(self, message_id: str, state: MessageState, error: int | None) -> None:
+        try:
+            await self.store.update(message_id, state, error=error, now=self.clock())
+            self.counters["receipts_applied"] += 1
+        except (MessageFinal, UnknownMessage):
+            self.counters["receipts_repeated"] += 1  # a carrier repeating itself
+
+    async def sent(self, upstream: Upstream, carrier_ids: list[str]) -> None:
+        """Ids a carrier just gave: apply receipts that came before them."""
+        readings = [reading for carrier_id in carrier_ids for reading in fw.id_readings(carrier_id, "as_is")]
+        for carrier_id, state, error in await fw.take_early(self.store, upstream.name, readings):
+            if await self._apply(upstream.name, [carrier_id], MessageState(state), error):
+                self.counters["receipts_early_applied"] += 1
+
+    async def housekeeping(self) -> None:
+        """Periodically: kept receipts matched again or dropped when too old, MO parts
+        waited for too long delivered as they are."""
+        now = self.clock()
+        for upstream, carrier_id, received, state, error in await fw.early_receipts(self.store):
+            settings = self.config.upstream(upstream)
+            fmt = settings.message_id_format if settings is not None else "as_is"
+            readings = fw.id_readings(carrier_id, fmt)
+            if await fw.take_early(self.store, upstream, [carrier_id]) and not await self._apply(
+                    upstream, readings, MessageState(state), error):
+                if received >= now - EARLY_KEEP:  # not yet: keep it (with its first arrival time)
+                    await fw.keep_early(self.store, upstream, carrier_id, state, error, received)
+                else:
+                    self.counters["receipts_early_dropped"] += 1
+                    self.log.warning("receipt_unmatched_dropped", upstream=upstream, carrier_id=carrier_id)
+        for incomplete in self.reassembler.expire(self.monotonic()):
+            await self._deliver_incomplete(incomplete)
+
+    # --- MO -------------------------------------------------------------------------------
+
+    async def _mo(self, upstream: Upstream, pdu: Pdu) -> int:
+        self.counters["mo"] += 1
+        try:
+            part = read_part(getattr(pdu, "short_message", b""), pdu.esm_class, pdu.data_coding, tuple(pdu.tlvs),
+                             packed=upstream.gsm7 == "packed")
+        except TextError:
+            part = None
+        if part is not None and part.concat is not None and part.concat.total > 1:
+            source = (upstream.name, pdu.source_addr, pdu.destination_addr)
+            target = self._target(upstream, pdu, None)
+            if target is None:
+                return self._unrouted(upstream, pdu)
+            done = self.reassembler.add(source, part.concat, (pdu, part), self.monotonic())
+            if isinstance(done, Completed):
+                return await self._queue(target, upstream, done.values, complete=True)
+            return 0  # held until the others come (see the module docstring on durability)
+        text = _text(part, pdu.data_coding) if part is not None else None
+        target = self._target(upstream, pdu, text)
+        if target is None:
+            return self._unrouted(upstream, pdu)
+        return await self._queue(target, upstream, [(pdu, part)], complete=True)
+
+    def _target(self, upstream: Upstream, pdu: Pdu, text: str | None) -> router.MoTarget | None:
+        target = router.route_mo(self.mo_table, upstream.name, pdu.destination_addr, text)
+        return target if target is not None and target.account is not None else None
+
+    def _unrouted(self, upstream: Upstream, pdu: Pdu) -> int:
+        self.counters["mo_unrouted"] += 1
+        self.log.warning("mo_unrouted", upstream=upstream.name, destination=pdu.destination_addr)
+        return status.ESME_RX_R_APPN
+
+    async def _queue(self, target: router.MoTarget, upstream: Upstream, parts: Any, *, complete: bool) -> int:
+        first, _ = parts[0]
+        body = {name: getattr(first, name) for name in _DELIVER_FIELDS if hasattr(first, name)}
+        if len(parts) == 1:
+            body["short_message"] = getattr(first, "short_message", b"")
+            body["tlvs"] = [list(tlv) for tlv in first.tlvs]
+        else:  # joined: the units of every part, without their UDHs, as one payload
+            body["esm_class"] = first.esm_class & ~0x40
+            body["short_message"] = b""
+            body["tlvs"] = [[Tag.MESSAGE_PAYLOAD, b"".join(part.units for _, part in parts)]]
+        if not complete:
+            body["incomplete"] = True
+        await self.store.enqueue(target.account, body, kind="mo", now=self.clock())
+        self.counters["mo_queued"] += 1
+        return 0
+
+    async def _deliver_incomplete(self, incomplete: Incomplete) -> None:
+        upstream_name, _, _ = incomplete.source
+        upstream = self.config.upstream(upstream_name)
+        parts = list(incomplete.received.values())
+        if upstream is None or not parts:
+            return
+        target = self._target(upstream, parts[0][0], None)
+        if target is not None:
+            self.counters["mo_incomplete"] += 1
+            self.log.warning("mo_incomplete", upstream=upstream_name, missing=list(incomplete.missing))
+            await self._queue(target, upstream, parts, complete=False)
+
+
+def _text(part: Any, data_coding: int) -> str | None:
+    if part.alphabet == "binary":
+        return None
+    try:
+        return join_parts([part], data_coding)
+    except TextError:
+        return None

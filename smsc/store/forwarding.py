@@ -1,0 +1,164 @@
+"""The store's side of forwarding to carriers (tables of migrations 4 and 5).
+
+    await due_after(store, cursor, now, limit)       # live unsent messages after a cursor
+    await record_parts(store, upstream, message_id, carrier_ids, now)
+    await part_receipt(store, upstream, carrier_id, state, error, now)
+    await keep_early(store, upstream, carrier_id, state, error, now)
+    await take_early(store, upstream, carrier_ids)
+
+Carrier ids are stored normalised (`normalise_id`) and looked up by the readings a
+receipt's id may have (`id_readings`): carriers write the same id in hex in one place and
+in decimal in another, with leading zeros or in upper case.
+
+Writes go through `Store.transact`, so each runs in the writer's batch and returns after
+its commit; reads use the reader connection and see committed rows only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from smsc.smpp.constants import FINAL_STATES, MessageState
+from smsc.store.ids import format_id, parse_id
+from smsc.store.store import COLUMNS, Store, _to_message
+from smsc.store.types import Message
+
+Cursor = tuple[float, int]  # (scheduled, message number): where a scan of due messages stands
+START: Cursor = (float("-inf"), 0)
+
+# The state a multipart message ends in is the worst of its parts' (any part lost makes
+# the text unreadable): from worst to best.
+_WORST_FIRST = (MessageState.REJECTED, MessageState.UNDELIVERABLE, MessageState.EXPIRED, MessageState.DELETED,
+                MessageState.UNKNOWN, MessageState.DELIVERED)
+
+
+def normalise_id(carrier_id: str) -> str:
+    """The form a carrier id is stored in: trimmed, lower case, without leading zeros."""
+    return carrier_id.strip().lower().lstrip("0") or "0"
+
+
+def id_readings(carrier_id: str, fmt: str = "as_is") -> list[str]:
+    """The stored forms a receipt's id may match. `fmt` is the upstream's
+    message_id_format: "hex" when its receipts write in hex an id its submit_sm_resp gave
+    in decimal, "decimal" for the other way round, "as_is" when both agree."""
+    plain = normalise_id(carrier_id)
+    readings = [plain]
+    try:
+        if fmt == "hex":
+            readings.append(str(int(plain, 16)))
+        elif fmt == "decimal":
+            readings.append(format(int(plain, 10), "x"))
+    except ValueError:
+        pass
+    return readings
+
+
+def worst_state(states: list[int]) -> MessageState:
+    present = set(states)
+    return next((state for state in _WORST_FIRST if state in present), MessageState.DELIVERED)
+
+
+async def due_after(store: Store, cursor: Cursor, now: float, limit: int) -> list[Message]:
+    """Live messages not yet handed to an upstream, scheduled by `now`, after `cursor` in
+    (scheduled, id) order: one page of a walk over the queue that never re-reads a row."""
+    scheduled, number = cursor
+    sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND upstream IS NULL AND scheduled <= ?"
+           " AND (scheduled > ? OR (scheduled = ? AND id > ?)) ORDER BY scheduled, id LIMIT ?")
+    low = -1e300 if scheduled == float("-inf") else scheduled
+    async with store.reader.execute(sql, (now, low, low, number, limit)) as cursor_:
+        return [_to_message(row) for row in await cursor_.fetchall()]
+
+
+def cursor_of(message: Message) -> Cursor:
+    return (message.scheduled, parse_id(message.id) or 0)
+
+
+async def record_parts(store: Store, upstream: str, message_id: str, carrier_ids: list[str], now: float) -> None:
+    """The carrier ids of each part of a message sent as several submit_sm."""
+    number, parts = parse_id(message_id), len(carrier_ids)
+    rows = [(upstream, carrier_id, number, part, parts, now) for part, carrier_id in enumerate(carrier_ids, 1)]
+
+    async def work(store: Store, _: Any) -> None:
+        await store.db.executemany("INSERT OR REPLACE INTO carrier_parts (upstream, carrier_id, message_id, part,"
+                                   " parts, updated) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    await store.transact(work)
+
+
+async def find_part(store: Store, upstream: str, readings: list[str]) -> tuple[str, str] | None:
+    """(message id, the stored carrier id) of a part known by one of `readings`."""
+    marks = ", ".join("?" * len(readings))
+    sql = f"SELECT message_id, carrier_id FROM carrier_parts WHERE upstream = ? AND carrier_id IN ({marks}) LIMIT 1"
+    async with store.reader.execute(sql, (upstream, *readings)) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else (format_id(row[0]), row[1])
+
+
+async def part_receipt(store: Store, upstream: str, carrier_id: str, state: int, error: int | None,
+                       now: float) -> tuple[list[int | None], int]:
+    """Record one part's receipt; (the states of all the message's parts, in part
+    order, None where no receipt came yet; the part number). In one transaction, so of
+    two receipts for the last two parts one surely sees both."""
+
+    async def work(store: Store, _: Any) -> tuple[list[int | None], int]:
+        db = store.db
+        await db.execute("UPDATE carrier_parts SET state = ?, error = ?, updated = ? WHERE upstream = ?"
+                         " AND carrier_id = ?", (state, error, now, upstream, carrier_id))
+        sql = ("SELECT part, state FROM carrier_parts WHERE message_id = (SELECT message_id FROM carrier_parts"
+               " WHERE upstream = ? AND carrier_id = ?) ORDER BY part")
+        async with db.execute(sql, (upstream, carrier_id)) as cursor:
+            rows = await cursor.fetchall()
+        async with db.execute("SELECT part FROM carrier_parts WHERE upstream = ? AND carrier_id = ?",
+                              (upstream, carrier_id)) as cursor:
+            found = await cursor.fetchone()
+        this = 0 if found is None else found[0]
+        return [row[1] for row in rows], this
+
+    return await store.transact(work)
+
+
+def parts_final(states: list[int | None]) -> bool:
+    return bool(states) and all(state is not None and state in FINAL_STATES for state in states)
+
+
+async def keep_early(store: Store, upstream: str, carrier_id: str, state: int, error: int | None,
+                     now: float) -> None:
+    """Keep a receipt whose id matches nothing yet, to apply when the id turns up."""
+
+    async def work(store: Store, _: Any) -> None:
+        await store.db.execute("INSERT OR REPLACE INTO early_receipts (upstream, carrier_id, received, state, error)"
+                               " VALUES (?, ?, ?, ?, ?)", (upstream, normalise_id(carrier_id), now, state, error))
+
+    await store.transact(work)
+
+
+async def take_early(store: Store, upstream: str, readings: list[str]) -> list[tuple[str, int, int | None]]:
+    """Remove and return the kept receipts (carrier id, state, error) for these ids."""
+    marks = ", ".join("?" * len(readings))
+
+    async def work(store: Store, _: Any) -> list[tuple[str, int, int | None]]:
+        where = f"upstream = ? AND carrier_id IN ({marks})"
+        async with store.db.execute(f"SELECT carrier_id, state, error FROM early_receipts WHERE {where}",
+                                    (upstream, *readings)) as cursor:
+            rows = [tuple(row) for row in await cursor.fetchall()]
+        if rows:
+            await store.db.execute(f"DELETE FROM early_receipts WHERE {where}", (upstream, *readings))
+        return rows  # type: ignore[return-value]
+
+    return await store.transact(work)
+
+
+async def early_receipts(store: Store, limit: int = 1000) -> list[tuple[str, str, float, int, int | None]]:
+    """(upstream, carrier id, received, state, error) of kept receipts, oldest first."""
+    sql = "SELECT upstream, carrier_id, received, state, error FROM early_receipts ORDER BY received LIMIT ?"
+    async with store.reader.execute(sql, (limit,)) as cursor:
+        return [tuple(row) for row in await cursor.fetchall()]  # type: ignore[misc]
+
+
+async def drop_early(store: Store, before: float) -> int:
+    """Forget kept receipts received before `before`; how many."""
+
+    async def work(store: Store, _: Any) -> int:
+        cursor = await store.db.execute("DELETE FROM early_receipts WHERE received < ?", (before,))
+        return cursor.rowcount
+
+    return await store.transact(work)
