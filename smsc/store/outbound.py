@@ -62,6 +62,16 @@ class OutboundClaim:
         await store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
         return when
 
+    async def retry_at(self, item_id: int, when: float, error: int | None = None) -> None:
+        """Offer the item again at `when`: for a claimer with its own backoff (webhooks)."""
+        self._in_flight.pop(item_id, None)
+        await self.store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
+
+    async def give_up(self, item_id: int, now: float | None = None, error: int | None = None) -> None:
+        """Stop trying: the item is expired now (dead-lettered), kept with its last error."""
+        self._in_flight.pop(item_id, None)
+        await self.store._request("outbound_set", (OutboundState.EXPIRED, self._now(now), None, error, item_id))
+
     async def release(self, now: float | None = None) -> None:
         """Give the queue up: unanswered items are due again at once for the next claimer."""
         if self._released:

@@ -114,6 +114,46 @@ CREATE TABLE early_receipts (
 ) WITHOUT ROWID;
 CREATE INDEX early_receipts_received ON early_receipts(received);
 """),
+    (6, """
+-- The HTTP API and compliance (smsc/store/http_tables.py). An Idempotency-Key and what it
+-- answered, committed with the messages it accepted, so a retry gets the same ids.
+CREATE TABLE idempotency (
+    account TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,        -- SHA-256 of the request body
+    response BLOB NOT NULL,           -- msgpack: the answer given
+    created REAL NOT NULL,
+    PRIMARY KEY (account, key)
+) WITHOUT ROWID;
+-- Handsets that said STOP, per account and sender ('' for every sender of the account).
+CREATE TABLE optouts (
+    account TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    handset TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (account, sender, handset)
+) WITHOUT ROWID;
+-- Append-only: every opt-out, opt-in and help request, where it came from and its text.
+CREATE TABLE consent_audit (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    handset TEXT NOT NULL,
+    event TEXT NOT NULL,              -- 'opt-out', 'opt-in', 'help'
+    source TEXT NOT NULL,             -- 'sms', 'api', 'import'
+    text TEXT NOT NULL,
+    time REAL NOT NULL
+);
+-- Messages sent with a client reference, to find them by it (GET /v1/messages?client_ref=).
+CREATE TABLE client_refs (
+    account TEXT NOT NULL,
+    client_ref TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (account, client_ref, message_id)
+) WITHOUT ROWID;
+CREATE TRIGGER consent_audit_append_only BEFORE UPDATE ON consent_audit
+BEGIN SELECT RAISE(ABORT, 'consent_audit is append-only'); END;
+"""),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,230 @@
+"""Compliance built into the one submit path: opt-outs (STOP / START / HELP), quiet hours
+for promotional messages, and an append-only audit of consent.
+
+    compliance = Compliance(config, store); await compliance.load()
+    message = compliance.screen(account, message, "promotional", now)  # OptedOut, or deferred
+    reply = await compliance.receive_mo(account, handset, number, text, deliver_sm_fields)
+
+`screen` is pure and synchronous (opt-outs are kept in memory, loaded at start and updated
+after each commit), so the gateway calls it for every submit, SMPP or HTTP, at no I/O
+cost. A promotional message to a handset that opted out is refused (OptedOut: HTTP 403
+`recipient_opted_out`, SMPP ESME_RINVDSTADR, the standard status closest to "this
+destination may not be sent to"); one whose destination is inside its local quiet hours
+is scheduled for the window's end, not refused.
+
+`receive_mo` is what an inbound MO goes through (G2's upstream MO path, or tests): a
+keyword text records the opt-out or opt-in and its audit row, queues the MO for the
+account, and accepts the configured confirmation as a message back to the handset, all
+in ONE commit, so the carrier's deliver_sm can be acknowledged after it returns.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, time as clock_time, timedelta
+from functools import lru_cache
+from typing import Any, Iterable, Literal
+from zoneinfo import ZoneInfo
+
+import msgpack
+import msgspec
+
+from smsc.config import Account, Config
+from smsc.smpp import status
+from smsc.store import NewMessage, Store
+from smsc.store import http_tables
+
+Category = Literal["transactional", "promotional"]
+CATEGORIES = ("transactional", "promotional")
+Keyword = Literal["stop", "start", "help"]
+# Consent changes asked by MO keyword (help changes nothing but is audited too).
+_EVENTS = {"stop": "opt-out", "start": "opt-in", "help": "help"}
+
+
+class OptedOut(Exception):
+    """A promotional message to a handset that opted out of the sender or account."""
+
+    command_status = status.ESME_RINVDSTADR
+    code = "recipient_opted_out"
+
+    def __init__(self, handset: str) -> None:
+        super().__init__(f"{handset} opted out of messages from this sender (STOP); promotional messages refused")
+        self.handset = handset
+
+
+def number(address: str) -> str:
+    """A phone number as digits only: "+44 7700-900001" and "0044..." -> "447700900001"."""
+    digits = re.sub(r"[\s().-]", "", address).removeprefix("+")
+    return digits[2:] if digits.startswith("00") else digits
+
+
+def keyword_of(text: str) -> str:
+    """The whole MO text as a keyword: case-folded, spaces and punctuation around it gone
+    ("  Stop. " -> "STOP"), so only a text that IS the keyword counts."""
+    return re.sub(r"^[\W_]+|[\W_]+$", "", text).upper()
+
+
+class Compliance:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        rules = config.compliance
+        self._keywords: dict[str, Keyword] = {}
+        for kind, words in (("help", rules.help_keywords), ("start", rules.start_keywords),
+                            ("stop", rules.stop_keywords)):
+            self._keywords.update((keyword_of(word), kind) for word in words)
+        self._optouts: set[tuple[str, str, str]] = set()
+        self._quiet = (_hhmm(rules.quiet_start), _hhmm(rules.quiet_end))
+        # Longest prefix first: "971" before "9".
+        self._zones = sorted(((prefix, ZoneInfo(zone)) for prefix, zone in rules.time_zones.items()),
+                             key=lambda item: -len(item[0]))
+        self._default_zone = ZoneInfo(rules.default_time_zone)
+
+    async def load(self) -> None:
+        self._optouts = {(a, s, h) for a, s, h, _ in await http_tables.optouts(self.store)}
+
+    # --- screening (sync, every submit) -------------------------------------------------
+
+    def scope(self, sender: str) -> str:
+        """The sender an opt-out is kept under: "" (all of the account's senders, its
+        number pool) or the sender itself."""
+        return sender if self.config.compliance.optout_scope == "sender" else ""
+
+    def opted_out(self, account: str, sender: str, handset: str) -> bool:
+        handset = number(handset)
+        return (account, "", handset) in self._optouts or (account, sender, handset) in self._optouts
+
+    def screen(self, account: Account, message: NewMessage, category: Category, now: float) -> NewMessage:
+        """The message as it may be accepted: OptedOut, or moved out of quiet hours."""
+        if category == "transactional" and account.transactional_to_opted_out:
+            return message
+        if self.opted_out(account.system_id, message.source, message.destination):
+            raise OptedOut(message.destination)
+        if category != "promotional" or not account.quiet_hours:
+            return message
+        start = message.scheduled if message.scheduled is not None else now
+        deferred = self.quiet_until(message.destination, start)
+        if deferred is None:
+            return message
+        if message.expires is not None:
+            # Keep the validity it asked for, counted from when it may first be sent.
+            expires = message.expires + (deferred - start)
+        else:
+            expires = None
+        return msgspec.structs.replace(message, scheduled=deferred, expires=expires)
+
+    def time_zone(self, destination: str) -> ZoneInfo:
+        digits = number(destination)
+        return next((zone for prefix, zone in self._zones if digits.startswith(prefix)), self._default_zone)
+
+    def quiet_until(self, destination: str, when: float) -> float | None:
+        """The end of the quiet window `when` falls in at the destination, or None."""
+        zone = self.time_zone(destination)
+        local = datetime.fromtimestamp(when, zone)
+        return quiet_end(local, *self._quiet)
+
+    # --- consent --------------------------------------------------------------------------
+
+    def keyword(self, text: str) -> Keyword | None:
+        return self._keywords.get(keyword_of(text))
+
+    async def receive_mo(self, account: str, handset: str, to: str, text: str, body: dict[str, Any],
+                         now: float) -> Keyword | None:
+        """Queue an MO (deliver_sm fields `body`) for `account`, applying its keyword: the
+        opt-out or opt-in, its audit row and the confirmation message go in the same
+        commit. The keyword found, if any. `to` is the number or sender the MO was sent to."""
+        kind = self.keyword(text)
+        queue = self.store.outbound_queue(account, "mo", None)
+        item = (queue, "mo", None, msgpack.packb(body), now, now + self.store.receipt_expiry)
+        reply = self._reply(account, kind, handset, to, now)
+
+        async def also(store: Store) -> None:
+            await store._write_outbound([item])
+            if reply is not None:
+                await store._write_accepts([(reply, msgpack.packb(reply.body), now)])
+
+        events = [] if kind is None else [(account, self.scope(to), number(handset), _EVENTS[kind], "sms", text, now)]
+        await http_tables.record_consent(self.store, events, also=also)
+        self._apply(events)
+        return kind
+
+    def _reply(self, account: str, kind: Keyword | None, handset: str, to: str, now: float) -> NewMessage | None:
+        rules = self.config.compliance
+        text = {"stop": rules.stop_reply, "start": rules.start_reply, "help": rules.help_reply}.get(kind or "", "")
+        if not text:
+            return None
+        from smsc.http.messages import text_body  # the HTTP API builds text bodies the same way
+
+        body, counted = text_body(text)
+        return NewMessage(account=account, source=to, destination=handset, body=body, segments=counted.parts,
+                          expires=now + 86400.0)
+
+    async def set_consent(self, account: str, handset: str, event: str, *, sender: str = "", source: str = "api",
+                          text: str = "", now: float) -> None:
+        """Record an opt-out or opt-in made outside SMS (the API, an operator)."""
+        rows = [(account, self.scope(sender), number(handset), event, source, text, now)]
+        await http_tables.record_consent(self.store, rows)
+        self._apply(rows)
+
+    def _apply(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        for account, sender, handset, event, *_ in rows:
+            if event == "opt-out":
+                self._optouts.add((account, sender, handset))
+            elif event == "opt-in":
+                self._optouts.discard((account, sender, handset))
+
+    # --- CSV ------------------------------------------------------------------------------
+
+    async def export_csv(self, account: str) -> str:
+        """handset,sender,since (epoch seconds) of the account's opt-outs."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(("handset", "sender", "since"))
+        for _, sender, handset, since in await http_tables.optouts(self.store, account):
+            writer.writerow((handset, sender, f"{since:.3f}"))
+        return out.getvalue()
+
+    async def import_csv(self, account: str, text: str, now: float) -> int:
+        """Opt-outs from CSV (a `handset` column, optional `sender`), audited as 'import';
+        how many rows. A row without a handset is a ValueError naming its line."""
+        rows = []
+        for line, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            handset = number(record.get("handset") or "")
+            if not handset.isdigit():
+                raise ValueError(f"line {line}: handset: expected a phone number, got {record.get('handset')!r}")
+            sender = self.scope(record.get("sender") or "")
+            rows.append((account, sender, handset, "opt-out", "import", "", now))
+        await http_tables.record_consent(self.store, rows)
+        self._apply(rows)
+        return len(rows)
+
+    async def audit_csv(self, account: str, since: float = 0.0) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(("time", "event", "handset", "sender", "source", "text"))
+        for sender, handset, event, source, text, when in await http_tables.consent_audit(self.store, account, since):
+            writer.writerow((f"{when:.3f}", event, handset, sender, source, text))
+        return out.getvalue()
+
+
+@lru_cache(maxsize=16)
+def _hhmm(text: str) -> clock_time:
+    hours, minutes = map(int, text.split(":"))
+    return clock_time(hours, minutes)
+
+
+def quiet_end(local: datetime, start: clock_time, end: clock_time) -> float | None:
+    """When the quiet window [start, end) that the local time `local` falls in ends, as
+    epoch seconds; None outside it. start after end wraps past midnight (21:00-08:00)."""
+    now = local.timetz().replace(tzinfo=None)
+    if start <= end:
+        inside, days = start <= now < end, 0
+    else:
+        inside = now >= start or now < end
+        days = 1 if now >= start else 0
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=days)
+    # Built in the zone, so a DST change inside the window still lands on the local hour.
+    return datetime.combine(day, end, local.tzinfo).timestamp()
