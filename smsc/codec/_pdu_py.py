@@ -233,7 +233,7 @@ def decode(data: bytes) -> Pdu:
     if found is None:
         raise UnknownCommandError(f"unknown command_id 0x{command_id:08X}", sequence_number=sequence)
     cls, read = found
-    if length == HEADER_SIZE and command_status and cls.BODY_OPTIONAL_ON_ERROR:
+    if length == HEADER_SIZE and (command_status and cls.BODY_OPTIONAL_ON_ERROR or cls.BODY_OPTIONAL):
         return cls(sequence, command_status)
     # C-strings are sliced from one latin-1 decode of the whole PDU, not decoded one by one.
     return read(data, data.decode("latin-1"), HEADER_SIZE, (cls, sequence), (sequence, command_status))[0]

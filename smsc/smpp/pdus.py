@@ -123,6 +123,9 @@ class Pdu(msgspec.Struct, frozen=True, gc=False):
     HAS_TLVS: ClassVar[bool] = False
     # A response whose command_status is not 0 may carry no body (sections 4.1.2, 4.4.2).
     BODY_OPTIONAL_ON_ERROR: ClassVar[bool] = False
+    # Decode accepts a PDU with no body at all, whatever its status (the fields keep
+    # their defaults); encode still writes the body.
+    BODY_OPTIONAL: ClassVar[bool] = False
 
     sequence_number: int = 0
     command_status: int = 0
@@ -260,6 +263,9 @@ class DeliverSmResp(SubmitSmResp, frozen=True, gc=False):
     """message_id is unused (NULL) in deliver_sm_resp."""
 
     command_id: ClassVar[int] = CommandId.DELIVER_SM_RESP
+    # Clients that leave out the lone NUL of an OK deliver_sm_resp exist; refusing the
+    # acknowledgement would only make the receipt or MO message be delivered again.
+    BODY_OPTIONAL: ClassVar[bool] = True
 
 
 class SmeAddress(msgspec.Struct, frozen=True, gc=False):

@@ -137,6 +137,11 @@ def test_error_response_may_have_no_body(codec):
         codec.pdu.decode(frame(0x80000004))
 
 
+def test_deliver_sm_resp_without_its_null_message_id_is_accepted(codec):
+    assert codec.pdu.decode(frame(0x80000005)) == pdus.DeliverSmResp(SEQ)
+    assert codec.pdu.encode(pdus.DeliverSmResp(SEQ)) == frame(0x80000005, b"\0")
+
+
 def test_unknown_tlvs_survive_byte_for_byte(codec):
     vendor = tlv(0x1400, b"\x00\xff") + tlv(0x3FFF, b"") + tlv(0x0099, b"odd")
     wire = submit_sm(tlv(0x020C, b"\x04\xd2") + vendor)
