@@ -9,6 +9,9 @@ store, so every flow can be tested with a real store and no network.
     response = await gateway.handle(account, request_pdu)  # always its *_resp
     deliver_sm = gateway.deliver_sm(outbound_item)
 
+The SMPP adapter takes submit_sm / data_sm by `submit_nowait` and `submitted` instead of
+`handle`: the same flow without a coroutine and a task per message.
+
 Invariant 1 of the design lives in `handle`: a submit is answered with a message id only
 after `store.accept` returned, i.e. after the commit. Every refusal is a precise
 command_status, never an exception out of `handle`.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any, Awaitable, Callable
 
 from smsc.codec.decoding import part_text, read_part
@@ -47,6 +51,14 @@ _SUBMIT_FIELDS = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_a
                   "protocol_id", "priority_flag", "replace_if_present_flag", "data_coding",
                   "sm_default_msg_id", "short_message")
 _DELIVER_FIELDS = frozenset(DeliverSm.__struct_fields__) - {"sequence_number", "command_status", "tlvs"}
+# Per submit class: the body fields it has, read in one call, and 0 for those it lacks
+# (data_sm has no short_message, priority_flag...).
+_BODY_READERS = {
+    cls: (tuple(name for name in _SUBMIT_FIELDS if name in cls.__struct_fields__),
+          attrgetter(*(name for name in _SUBMIT_FIELDS if name in cls.__struct_fields__)),
+          {name: b"" if name == "short_message" else 0
+           for name in _SUBMIT_FIELDS if name not in cls.__struct_fields__})
+    for cls in (SubmitSm, DataSm, SubmitMulti)}
 
 
 class Refused(Exception):
@@ -62,8 +74,10 @@ def count_segments(short_message: bytes, esm_class: int, data_coding: int,
     """The parts a submit becomes on the air. A short_message is one part (the ESME cut
     it); a message_payload is cut by the carrier, so it is counted as the text core would
     cut it in its own alphabet, and binary data by octets."""
+    if short_message or not tlvs:
+        return 1
     payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
-    if short_message or payload is None:
+    if payload is None:
         return 1
     try:
         part = read_part(b"", esm_class, data_coding, tlvs)
@@ -124,10 +138,33 @@ class Gateway:
         except Refused as refusal:
             return pdu.response(refusal.command_status)
 
+    def submit_nowait(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu | Awaitable[str]:
+        """submit_sm / data_sm without a coroutine, for the adapter's hot path: the refusal
+        at once, or the store's pending accept (a future of the message id); once that is
+        done, `submitted` gives the response."""
+        try:
+            message = self._new_message(account, pdu, pdu.destination_addr)
+            self._take_rate(account, message.segments)
+        except Refused as refusal:
+            return pdu.response(refusal.command_status)
+        return self.store.accept(message, now=self.clock())
+
+    def submitted(self, account: Account, pdu: SubmitSm | DataSm, accepted: Any) -> Pdu:
+        """The response to `pdu` once its accept (from submit_nowait) is done."""
+        try:
+            return pdu.response(message_id=accepted.result())
+        except Exception as exc:
+            return pdu.response(self._accept_failed(account.system_id, exc))
+
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
-        message = self._new_message(account, pdu, pdu.destination_addr)
-        self._take_rate(account, message.segments)
-        return pdu.response(message_id=await self._accept(message))
+        accepted = self.submit_nowait(account, pdu)
+        if isinstance(accepted, Pdu):
+            return accepted
+        try:
+            await accepted
+        except Exception:
+            pass  # submitted() answers it
+        return self.submitted(account, pdu, accepted)
 
     async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
         """One stored message per SME address; refused destinations are listed in
@@ -200,8 +237,7 @@ class Gateway:
             raise Refused(status.ESME_RINVDSTADR, "no destination_addr")
         short_message = getattr(pdu, "short_message", b"")
         tlvs = tuple(pdu.tlvs)
-        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
-        if short_message and payload is not None:
+        if short_message and tlvs and any(tag == Tag.MESSAGE_PAYLOAD for tag, _ in tlvs):
             raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
         now = self.clock()
         if isinstance(pdu, DataSm):
@@ -209,8 +245,7 @@ class Gateway:
             scheduled, expires = None, now + (ttl if ttl else DEFAULT_VALIDITY)
         else:
             scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
-        body: dict[str, Any] = {name: getattr(pdu, name, 0) for name in _SUBMIT_FIELDS}
-        body["short_message"] = short_message
+        body = _submit_body(pdu)
         if dest_ton is not None:
             body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
         body["tlvs"] = [list(tlv) for tlv in tlvs]
@@ -223,6 +258,8 @@ class Gateway:
     def _times(self, schedule: str, validity: str, now: float,
                default_validity: float | None = DEFAULT_VALIDITY) -> tuple[float | None, float | None]:
         """(scheduled, expires) in epoch seconds from SMPP times (absolute or relative)."""
+        if not schedule and not validity:  # the common case, without a datetime
+            return None, None if default_validity is None else now + default_validity
         moment = _utc(now)
         try:
             scheduled = _epoch(parse_time(schedule, moment))
@@ -249,12 +286,17 @@ class Gateway:
     async def _accept(self, message: NewMessage) -> str:
         try:
             return await self.store.accept(message, now=self.clock())
-        except StoreError as exc:
-            self._log.error("accept_failed", account=message.account, error=str(exc))
-            raise Refused(exc.command_status) from None
-        except Exception as exc:  # the disk is full, the file went away...
-            self._log.error("accept_failed", account=message.account, error=repr(exc))
-            raise Refused(status.ESME_RSYSERR) from None
+        except Exception as exc:
+            raise Refused(self._accept_failed(message.account, exc)) from None
+
+    def _accept_failed(self, account: str, exc: Exception) -> int:
+        """Log a failed accept; the status to answer it with."""
+        if isinstance(exc, StoreError):
+            self._log.error("accept_failed", account=account, error=str(exc))
+            return exc.command_status
+        # The disk is full, the file went away...
+        self._log.error("accept_failed", account=account, error=repr(exc))
+        return status.ESME_RSYSERR
 
     async def _stored(self, account: Account, message_id: str, failure: int) -> Message:
         try:
@@ -286,6 +328,13 @@ class Gateway:
         body = item.body
         fields = {name: body[name] for name in _DELIVER_FIELDS if name in body}
         return DeliverSm(**fields, tlvs=tuple(tuple(tlv) for tlv in body.get("tlvs", ())))
+
+
+def _submit_body(pdu: SubmitSm | DataSm | SubmitMulti) -> dict[str, Any]:
+    names, read, missing = _BODY_READERS[type(pdu)]
+    body = dict(missing)
+    body.update(zip(names, read(pdu)))
+    return body
 
 
 def _unsuccess(dest: SmeAddress, command_status: int) -> UnsuccessSme:

@@ -16,6 +16,7 @@ sends it nothing more.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from smsc.config import Account
@@ -27,7 +28,7 @@ from smsc.smpp.events import (
     NEED_DATA, BindTimeout, EnquireLinkDue, InactivityTimeout, PeerClosed, ProtocolError, RequestReceived,
     ResponseReceived, ResponseTimeout, UnmatchedResponse,
 )
-from smsc.smpp.pdus import BIND_CLASSES, BindReceiver, BindTransceiver, EnquireLink, Pdu, Unbind
+from smsc.smpp.pdus import BIND_CLASSES, BindReceiver, BindTransceiver, DataSm, EnquireLink, Pdu, SubmitSm, Unbind
 from smsc.smpp.session import Session
 from smsc.smpp.state import BOUND, RECEIVING, Role, State
 
@@ -62,6 +63,8 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
+        self._submits = 0  # submits waiting for their commit (they have no task)
+        self._submits_done: asyncio.Future[None] | None = None
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
@@ -165,6 +168,8 @@ class Connection(asyncio.Protocol):
 
     def _on_event(self, event: Any) -> None:
         match event:
+            case RequestReceived(pdu=SubmitSm() | DataSm() as pdu) if self.account is not None:
+                self._submit(pdu)
             case RequestReceived(pdu=EnquireLink() as pdu):
                 self.send(pdu.response())
             case RequestReceived(pdu=Unbind() as pdu):
@@ -227,16 +232,53 @@ class Connection(asyncio.Protocol):
         try:
             response = await self.server.gateway.handle(self.account, pdu)
         except Exception as exc:  # a bug must cost this request, not the session
-            self.log.exception("request_failed", command=pdu.name, error=repr(exc))
-            response = pdu.response(status.ESME_RSYSERR)
+            response = self._failed(pdu, exc)
+        self._reply(pdu, response)
+
+    def _submit(self, pdu: SubmitSm | DataSm) -> None:
+        """The hot path: no task per submit, a callback on its commit answers it."""
+        assert self.account is not None
+        try:
+            accepted = self.server.gateway.submit_nowait(self.account, pdu)
+        except Exception as exc:
+            accepted = self._failed(pdu, exc)
+        if isinstance(accepted, Pdu):
+            self._reply(pdu, accepted)
+        else:
+            self._submits += 1
+            accepted.add_done_callback(partial(self._submitted, pdu))
+
+    def _submitted(self, pdu: SubmitSm | DataSm, accepted: Any) -> None:
+        self._submits -= 1
+        try:
+            response = self.server.gateway.submitted(self.account, pdu, accepted)  # type: ignore[arg-type]
+        except Exception as exc:
+            response = self._failed(pdu, exc)
+        self._reply(pdu, response)
+        if not self._submits and self._submits_done is not None:
+            self._submits_done.set_result(None)
+            self._submits_done = None
+
+    async def _in_flight(self, current: asyncio.Task[Any] | None = None) -> None:
+        """Until every request read so far is answered (or failed)."""
+        await asyncio.gather(*(t for t in self._handlers if t is not current), return_exceptions=True)
+        if self._submits:
+            if self._submits_done is None:
+                self._submits_done = self.loop.create_future()
+            await self._submits_done
+
+    def _failed(self, pdu: Pdu, exc: Exception) -> Pdu:
+        self.log.exception("request_failed", command=pdu.name, error=repr(exc))
+        return pdu.response(status.ESME_RSYSERR)
+
+    def _reply(self, pdu: Pdu, response: Pdu) -> None:
         if response.command_status:
             self.log.info("request_refused", command=pdu.name, status=status.status_name(response.command_status))
         self.send(response)
 
     async def _close_after_handlers(self) -> None:
         """Unbound by the client: answer what is in flight, then close."""
-        current = asyncio.current_task()
-        await asyncio.gather(*(t for t in self._handlers if t is not current), return_exceptions=True)
+        await self._in_flight(asyncio.current_task())
         self.close()
 
     # --- sending ---------------------------------------------------------------------------
@@ -272,7 +314,6 @@ class Connection(asyncio.Protocol):
         if self._reading_paused and not session.inbound_window_full:
             self._reading_paused = False
             self.transport.resume_reading()
-        self._rearm()
         return True
 
     def _flush(self) -> None:
@@ -280,6 +321,7 @@ class Connection(asyncio.Protocol):
         # commits leave in one send() (a system call, and a wake-up of the reader).
         if self._out and self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(self._out))
+            self._rearm()  # what was sent may bring a deadline nearer (a request's answer due)
         self._out.clear()
 
     async def request(self, pdu: Pdu) -> Pdu:
@@ -305,7 +347,7 @@ class Connection(asyncio.Protocol):
             except (TimeoutError, ConnectionError):
                 pass
             self.log.info("unbound", by="server")
-        await asyncio.gather(*list(self._handlers), return_exceptions=True)
+        await self._in_flight()
         self.close()
         if self.task is not None:
             await self.task

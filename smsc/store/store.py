@@ -172,7 +172,8 @@ class Store:
         self.transactions = 0  # committed batches, for tests and metrics
         self._written = 0  # requests committed since the last checkpoint began
         self._checkpoint: asyncio.Task[None] | None = None
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="smsc-store-writer")
+        self._loop = asyncio.get_running_loop()
+        self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
 
     @classmethod
     async def open(
@@ -264,19 +265,26 @@ class Store:
 
     # --- writes: each is a request to the writer, resolved after its commit ----------
 
-    def _request(self, kind: str, payload: Any) -> Awaitable[Any]:
+    def _request(self, kind: str, payload: Any) -> "asyncio.Future[Any]":
+        future = self._loop.create_future()
         if self._closing:
-            raise StoreError("the store is closed")
-        future = asyncio.get_running_loop().create_future()
-        self._ops.append((kind, payload, future))
-        self._wake.set()
+            future.set_exception(StoreError("the store is closed"))
+        else:
+            self._ops.append((kind, payload, future))
+            self._wake.set()
         return future
 
-    async def accept(self, message: NewMessage, now: float | None = None) -> str:
-        """Store a new ENROUTE message; its id, once committed."""
-        # Packed here so a body msgpack cannot carry fails this caller, not the batch.
-        body = msgpack.packb(message.body)
-        return await self._request("accept", (message, body, self.clock() if now is None else now))
+    def accept(self, message: NewMessage, now: float | None = None) -> "asyncio.Future[str]":
+        """Store a new ENROUTE message: a future of its id, done once committed. (A plain
+        function, not a coroutine: a caller on the hot path adds a callback, no task.)"""
+        try:
+            # Packed here so a body msgpack cannot carry fails this caller, not the batch.
+            body = msgpack.packb(message.body)
+        except Exception as exc:
+            future = self._loop.create_future()
+            future.set_exception(exc)
+            return future
+        return self._request("accept", (message, body, self.clock() if now is None else now))
 
     async def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
                      error: int | None = None, upstream: str | None = None, carrier_id: str | None = None) -> None:
