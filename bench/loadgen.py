@@ -12,7 +12,6 @@ compare the two runtimes (bench/README.md, "Load generator").
 """
 from __future__ import annotations
 
-import math
 import signal
 import socket
 import ssl
@@ -71,11 +70,9 @@ class _Bind:
         finally:
             self.sending = False
 
-    async def wait(self, deadline: float) -> None:
-        with trio.move_on_at(deadline):
-            await self.wake.wait()
-        if self.wake.is_set():
-            self.wake = trio.Event()
+    async def wait(self) -> None:
+        await self.wake.wait()
+        self.wake = trio.Event()
 
 
 class _PlainStream:
@@ -168,13 +165,19 @@ async def _reader(bind: _Bind) -> None:
 
 
 async def _writer(run: Run, bind: _Bind) -> None:
-    tick = trio.current_time() if run.pacers is not None else math.inf
+    """Open loop: send what fell due, every tick. Closed loop: the first window; then
+    the reader refills it, and this sends only when the run wakes it (every control
+    step: the unbind, or room that timeouts made while nothing was read)."""
+    if run.pacers is None:
+        while True:
+            await bind.flush()
+            await bind.wait()
+    tick = trio.current_time()
     while True:
-        await bind.wait(tick)
+        await trio.sleep_until(tick)
         now = trio.current_time()
-        if now >= tick:
-            bind.pace(now)
-            tick = next_tick(tick, now)
+        bind.pace(now)
+        tick = next_tick(tick, now)
         await bind.flush()
 
 

@@ -7,7 +7,6 @@ loop.time() counts whole milliseconds, too coarse for a latency histogram.
 from __future__ import annotations
 
 import asyncio
-import math
 from time import perf_counter
 from typing import Any
 
@@ -32,14 +31,22 @@ async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.Stream
         raise TargetError("bind refused or not answered")
 
 
-async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -> None:
+async def _send(link: Link, writer: asyncio.StreamWriter) -> None:
+    out = link.output(perf_counter())
+    if out:
+        writer.write(out)
+        await writer.drain()
+
+
+async def _read(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads, and sends what each read lets out (as the trio driver's reader does)."""
     try:
         while not link.closed:
             data = await reader.read(RECEIVE_SIZE)
             if not data:
                 break
             link.receive(data, perf_counter())
-            wake.set()
+            await _send(link, writer)
     except ConnectionError:
         pass
     if not link.closed:
@@ -47,24 +54,22 @@ async def _read(link: Link, reader: asyncio.StreamReader, wake: asyncio.Event) -
 
 
 async def _write(run: Run, index: int, writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
+    """Open loop: send what fell due, every tick. Closed loop: the first window; then
+    the reader refills it, and this sends only when the run wakes it (as in trio)."""
     link = run.links[index]
-    tick = perf_counter() if run.pacers is not None else math.inf
+    if run.pacers is None:
+        while not link.closed:
+            await _send(link, writer)
+            await wake.wait()
+            wake.clear()
+        return
+    tick = perf_counter()
     while not link.closed:
-        if not wake.is_set():
-            try:
-                async with asyncio.timeout(tick - perf_counter() if tick != math.inf else None):
-                    await wake.wait()
-            except TimeoutError:
-                pass
-        wake.clear()
+        await asyncio.sleep(max(0.0, tick - perf_counter()))
         now = perf_counter()
-        if now >= tick:
-            run.pace(index, now)
-            tick = next_tick(tick, now)
-        out = link.output(now)
-        if out:
-            writer.write(out)
-            await writer.drain()
+        run.pace(index, now)
+        tick = next_tick(tick, now)
+        await _send(link, writer)
 
 
 async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
@@ -80,7 +85,7 @@ async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, An
         run.begin(perf_counter())
         wakes = [asyncio.Event() for _ in run.links]
         for index, (reader, writer) in enumerate(connections):
-            tasks.append(loop.create_task(_read(run.links[index], reader, wakes[index])))
+            tasks.append(loop.create_task(_read(run.links[index], reader, writer)))
             tasks.append(loop.create_task(_write(run, index, writer, wakes[index])))
         while run.step(perf_counter()):
             for wake in wakes:

@@ -169,3 +169,11 @@ def test_scenario_file_and_options(tmp_path):
         load_behaviour(str(scenario), {})
     with pytest.raises(ValueError):
         Behaviour(undeliv_share=0.7, expired_share=0.5)
+
+
+def test_sending_resumes_after_timeouts_free_the_window():
+    with running_sim(Behaviour(no_response_share=0.5, seed=2)) as sim:
+        result = loadgen.run(LoadConfig(port=sim.port, window=4, count=60, duration=0, response_timeout=0.05,
+                                        receipt_wait=0, messages=NO_RECEIPT), progress=False)
+    assert result["sent"] == 60 == result["answered"] + result["timeouts"]
+    assert result["timeouts"] == sim.counters["no_response"]

@@ -26,10 +26,12 @@ def _config(sim, **settings) -> LoadConfig:
     return replace(base, **settings)
 
 
-def test_closed_loop_every_submit_answered_and_every_receipt_matched():
+@pytest.mark.parametrize("runtime", ["trio", "asyncio"])
+def test_closed_loop_every_submit_answered_and_every_receipt_matched(runtime):
     with running_sim(Behaviour(receipts=True, receipt_delay=0.05, receipt_distribution="uniform",
                                undeliv_share=0.1, expired_share=0.1, seed=1)) as sim:
-        result = loadgen.run(_config(sim, messages=MIX, count=3000, duration=0, binds=2), progress=False)
+        result = loadgen.run(_config(sim, messages=MIX, count=3000, duration=0, binds=2), runtime=runtime,
+                             progress=False)
     counters = sim.counters
     assert result["sent"] == 3000 == counters["submit_sm"] == counters["submit_sm_resp_ok"]
     assert result["answered"] == 3000 and result["error_total"] == 0 and result["timeouts"] == 0
@@ -46,10 +48,12 @@ def test_closed_loop_every_submit_answered_and_every_receipt_matched():
     assert counters["unbinds"] == 2
 
 
-def test_open_loop_holds_the_target_rate():
+@pytest.mark.parametrize("runtime", ["trio", "asyncio"])
+def test_open_loop_holds_the_target_rate(runtime):
     with running_sim() as sim:
         result = loadgen.run(_config(sim, mode="open", rate=4000, duration=2.0, receipt_wait=0,
-                                     messages=(MessageSpec(registered_delivery=0),)), progress=False)
+                                     messages=(MessageSpec(registered_delivery=0),)), runtime=runtime,
+                             progress=False)
     assert result["rate"]["target_per_s"] == 4000
     assert result["sent"] == pytest.approx(8000, rel=0.05)
     assert result["rate"]["sent_per_s"] == pytest.approx(4000, rel=0.05)
