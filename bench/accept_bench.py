@@ -128,6 +128,7 @@ def drive(server: Server, **load: Any) -> dict[str, Any]:
     latency = result["latency"]
     return {"answered_per_s": result["rate"]["answered_per_s"], "p50_ms": latency["p50_ms"],
             "p99_ms": latency["p99_ms"], "server_cpu_s": round(server.cpu() - cpu, 2),
+            "server_cpu_us_per_msg": round((server.cpu() - cpu) / max(1, result["answered"]) * 1e6, 1),
             "loadgen_cpu_s": result["cpu_s"], "sent": result["sent"], "answered": result["answered"],
             "errors": result["error_total"] + result["timeouts"], "seconds": result["elapsed_s"]}
 
@@ -135,14 +136,15 @@ def drive(server: Server, **load: Any) -> dict[str, Any]:
 def closed_matrix(servers: list[Server], matrix: list[tuple[int, int]], seconds: float) -> list[dict[str, Any]]:
     rows = []
     print(f"{'binds':>5} {'window':>6} | " + " | ".join(
-        f"{s.name + ' resp/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6}" for s in servers)
+        f"{s.name + ' resp/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'us/msg':>6}" for s in servers)
         + f" | {'gw/echo':>7}")
     for binds, window in matrix:
         row: dict[str, Any] = {"binds": binds, "window": window}
         for server in servers:
             row[server.name] = drive(server, binds=binds, window=window, duration=seconds)
         cells = " | ".join(f"{row[s.name]['answered_per_s']:>15,.0f} {row[s.name]['p50_ms']:>7.2f}"
-                           f" {row[s.name]['p99_ms']:>7.2f} {row[s.name]['server_cpu_s']:>6.2f}" for s in servers)
+                           f" {row[s.name]['p99_ms']:>7.2f} {row[s.name]['server_cpu_s']:>6.2f}"
+                           f" {row[s.name]['server_cpu_us_per_msg']:>6.1f}" for s in servers)
         ratio = row["gateway"]["answered_per_s"] / row["echo"]["answered_per_s"]
         row["gateway_over_echo"] = round(ratio, 3)
         print(f"{binds:>5} {window:>6} | {cells} | {ratio:>7.2f}", flush=True)
