@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable
 from smsc.codec.decoding import part_text, read_part
 from smsc.codec.segmentation import TextOptions, count
 from smsc.codec.text_errors import TextError
+from smsc.compliance import Compliance, OptedOut
 from smsc.config import Account, Config
 from smsc.log import get_logger
 from smsc.smpp import status
@@ -104,6 +105,7 @@ class Gateway:
         self.clock = clock
         self.monotonic = monotonic
         self._buckets: dict[str, TokenBucket] = {}
+        self.compliance: Compliance | None = None  # opt-outs, quiet hours; set by the runtime
         self._log = get_logger("smsc.gateway")
         self._handlers: dict[type, Callable[[Account, Any], Awaitable[Pdu]]] = {
             SubmitSm: self._submit, DataSm: self._submit, SubmitMulti: self._submit_multi,
@@ -249,11 +251,22 @@ class Gateway:
         if dest_ton is not None:
             body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
         body["tlvs"] = [list(tlv) for tlv in tlvs]
-        return NewMessage(
+        message = NewMessage(
             account=account.system_id, source=pdu.source_addr, destination=destination, body=body,
             service_type=pdu.service_type, registered_delivery=pdu.registered_delivery,
             segments=count_segments(short_message, pdu.esm_class, pdu.data_coding, tlvs),
             scheduled=scheduled, expires=expires)
+        try:
+            return self.screen(account, message, account.smpp_category)
+        except OptedOut as exc:
+            raise Refused(exc.command_status, str(exc)) from None
+
+    def screen(self, account: Account, message: NewMessage, category: str) -> NewMessage:
+        """A message about to be accepted (SMPP or HTTP) as compliance lets it through:
+        OptedOut raised, or deferred out of quiet hours (smsc.compliance)."""
+        if self.compliance is None:
+            return message
+        return self.compliance.screen(account, message, category, self.clock())
 
     def _times(self, schedule: str, validity: str, now: float,
                default_validity: float | None = DEFAULT_VALIDITY) -> tuple[float | None, float | None]:

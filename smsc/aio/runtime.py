@@ -34,6 +34,7 @@ from smsc.aio.inbound import Inbound
 from smsc.aio.server import SmppServer
 from smsc.config import Config, ConfigError, diff
 from smsc.gateway import Gateway
+from smsc.http.service import HttpService
 from smsc.log import get_logger
 from smsc.store import Store, StoreError
 
@@ -70,6 +71,7 @@ class Runtime:
         self.gateway: Gateway | None = None
         self.server: SmppServer | None = None
         self._expiry: asyncio.Task[None] | None = None
+        self.http: HttpService | None = None
 
     @property
     def addresses(self) -> list[tuple[str, int, bool]]:
@@ -86,6 +88,8 @@ class Runtime:
             await self.store.close()
             raise
         self._expiry = asyncio.get_running_loop().create_task(self._expire_loop(), name="smsc-expiry")
+        self.http = HttpService(self)  # compliance, webhooks, metrics, the HTTP API listener
+        await self.http.start()
         await self._start_forwarding()
 
     async def _start_forwarding(self) -> None:
@@ -125,6 +129,8 @@ class Runtime:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if self.http is not None:
+            await self.http.stop()
         if self.forwarder is not None:
             await self.forwarder.stop()
         for sim in self.simulators.values():
@@ -162,6 +168,8 @@ class Runtime:
         if announce is not None:
             for host, port, tls in self.addresses:
                 print(f"smsc: listening on {host}:{port}{' (TLS)' if tls else ''}", file=announce, flush=True)
+            for host, port, tls in self.http.addresses if self.http is not None else ():
+                print(f"smsc: HTTP API on http{'s' if tls else ''}://{host}:{port}", file=announce, flush=True)
         await stopping.wait()
         self.log.info("stopping", reason="signal")
         await self.stop()

@@ -40,7 +40,7 @@ from smsc.store import http_tables
 from smsc.store.http_tables import IdempotencyConflict
 
 OPENAPI = Path(__file__).with_name("openapi.json")
-ACCOUNT = web.AppKey("account", Account)
+ACCOUNT = web.RequestKey("account", Account)
 _UNSENT = (MessageState.ENROUTE,)
 PAGE = 100
 

@@ -186,9 +186,11 @@ class Dispatcher:
         """Until items are queued, a retry falls due or a request ends (room again)."""
         due = await claim.next_due()
         wait = IDLE_POLL if due is None else min(IDLE_POLL, max(0.0, due - self.clock()))
-        waiters = [asyncio.ensure_future(claim.wait(wait)), *in_flight]
-        await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-        waiters[0].cancel()
+        woken = asyncio.ensure_future(claim.wait(wait))
+        try:
+            await asyncio.wait([woken, *in_flight], timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
 
     async def _deliver(self, claim: OutboundClaim, account: str, item: OutboundItem) -> None:
         config = self.get_config()
