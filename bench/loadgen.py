@@ -3,9 +3,9 @@
     smsc load --port 2775 --mode closed --window 100 --binds 2 --duration 10
     smsc load --scenario bench/scenarios/open_ramp.toml --json run.json --plot run.png
 
-Each bind is one TCP (or TLS) connection with a reader task and a writer task around a
-sans-I/O Link (loadgen_core.py); loadgen_run.Run takes the run through its phases and
-the per-second series. Closed loop keeps `window` submits outstanding per bind (the most
+Each bind is one TCP (or TLS) connection with a reader task around a sans-I/O Link
+(loadgen_core.py); one pump (the main task) takes the run through its phases, paces the
+open loop and the per-second series (loadgen_run.Run). Closed loop keeps `window` submits outstanding per bind (the most
 the server takes); open loop sends at a fixed or ramping rate, each submit measured from
 when it was meant to go. loadgen_asyncio.py drives the same Links on asyncio+uvloop to
 compare the two runtimes (bench/README.md, "Load generator").
@@ -17,7 +17,6 @@ import socket
 import ssl
 import sys
 import threading
-from functools import partial
 from typing import Any
 
 import trio
@@ -27,10 +26,9 @@ from smsc.smpp.status import status_name
 from smsc.bench.loadgen_config import LoadConfig, load_config
 from smsc.bench.loadgen_core import Link
 from smsc.bench.loadgen_report import progress_line, table, write_json, write_plot
-from smsc.bench.loadgen_run import Run, next_tick
+from smsc.bench.loadgen_run import Run
 
 RECEIVE_SIZE = 64 * 1024
-CONTROL_EVERY = 0.01
 BIND_TIMEOUT = 10.0
 
 
@@ -49,16 +47,14 @@ def client_tls_context(verify: bool) -> ssl.SSLContext:
 
 class _Bind:
     """One connection: its Link and stream, and the send in progress. The reader sends
-    what a response lets out at once (no task switch per round trip); the writer sends
-    on the open-loop tick and when the run moves on; whoever finds a send in progress
-    leaves its bytes to the sender, which asks the Link again before it stops."""
+    what a response lets out at once (no task switch per round trip), the pump what
+    the open-loop tick or the run's next phase lets out; whoever finds a send in
+    progress leaves its bytes to the sender, which asks the Link again before it stops."""
 
-    def __init__(self, run: Run, index: int, stream: Stream) -> None:
-        self.link = run.links[index]
-        self.pace = partial(run.pace, index)  # open loop: queue the submits now due
+    def __init__(self, link: Link, stream: Stream) -> None:
+        self.link = link
         self.stream = stream
         self.sending = False
-        self.wake = trio.Event()
 
     async def flush(self) -> None:
         if self.sending:
@@ -69,10 +65,6 @@ class _Bind:
                 await self.stream.send_all(out)
         finally:
             self.sending = False
-
-    async def wait(self) -> None:
-        await self.wake.wait()
-        self.wake = trio.Event()
 
 
 class _PlainStream:
@@ -164,30 +156,10 @@ async def _reader(bind: _Bind) -> None:
         pass
 
 
-async def _writer(run: Run, bind: _Bind) -> None:
-    """Open loop: send what fell due, every tick. Closed loop: the first window; then
-    the reader refills it, and this sends only when the run wakes it (every control
-    step: the unbind, or room that timeouts made while nothing was read)."""
-    if run.pacers is None:
-        while True:
-            await bind.flush()
-            await bind.wait()
-    tick = trio.current_time()
-    while True:
-        await trio.sleep_until(tick)
-        now = trio.current_time()
-        bind.pace(now)
-        tick = next_tick(tick, now)
-        await bind.flush()
-
-
-async def _drive(run: Run, bind: _Bind) -> None:
+async def _drive(bind: _Bind) -> None:
     link = bind.link
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_writer, run, bind)
-            await _reader(bind)
-            nursery.cancel_scope.cancel()
+        await _reader(bind)
         await bind.flush()  # e.g. the unbind_resp the server is owed
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
@@ -212,16 +184,16 @@ async def run_trio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
         for link, stream in zip(run.links, streams):
             await _bind(link, stream)
         run.begin(trio.current_time())
-        binds = [_Bind(run, index, stream) for index, stream in enumerate(streams)]
+        binds = [_Bind(link, stream) for link, stream in zip(run.links, streams)]
         async with trio.open_nursery() as nursery:
             if threading.current_thread() is threading.main_thread():
                 nursery.start_soon(_watch_interrupt, run)
             for bind in binds:
-                nursery.start_soon(_drive, run, bind)
-            while run.step(trio.current_time()):
+                nursery.start_soon(_drive, bind)
+            while (wake_at := run.pump(trio.current_time())) is not None:
                 for bind in binds:
-                    bind.wake.set()
-                await trio.sleep(CONTROL_EVERY)
+                    await bind.flush()
+                await trio.sleep_until(wake_at)
             nursery.cancel_scope.cancel()
     finally:
         for stream in streams:

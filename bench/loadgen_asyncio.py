@@ -10,10 +10,10 @@ import asyncio
 from time import perf_counter
 from typing import Any
 
-from smsc.bench.loadgen import BIND_TIMEOUT, CONTROL_EVERY, RECEIVE_SIZE, TargetError, client_tls_context
+from smsc.bench.loadgen import BIND_TIMEOUT, RECEIVE_SIZE, TargetError, client_tls_context
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_core import Link
-from smsc.bench.loadgen_run import Run, next_tick
+from smsc.bench.loadgen_run import Run
 
 
 async def _bind(link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -53,25 +53,6 @@ async def _read(link: Link, reader: asyncio.StreamReader, writer: asyncio.Stream
         link.lost()
 
 
-async def _write(run: Run, index: int, writer: asyncio.StreamWriter, wake: asyncio.Event) -> None:
-    """Open loop: send what fell due, every tick. Closed loop: the first window; then
-    the reader refills it, and this sends only when the run wakes it (as in trio)."""
-    link = run.links[index]
-    if run.pacers is None:
-        while not link.closed:
-            await _send(link, writer)
-            await wake.wait()
-            wake.clear()
-        return
-    tick = perf_counter()
-    while not link.closed:
-        await asyncio.sleep(max(0.0, tick - perf_counter()))
-        now = perf_counter()
-        run.pace(index, now)
-        tick = next_tick(tick, now)
-        await _send(link, writer)
-
-
 async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     run = Run(config, on_second)
@@ -83,14 +64,12 @@ async def run_asyncio(config: LoadConfig, on_second: Any = None) -> dict[str, An
         for link, (reader, writer) in zip(run.links, connections):
             await _bind(link, reader, writer)
         run.begin(perf_counter())
-        wakes = [asyncio.Event() for _ in run.links]
-        for index, (reader, writer) in enumerate(connections):
-            tasks.append(loop.create_task(_read(run.links[index], reader, writer)))
-            tasks.append(loop.create_task(_write(run, index, writer, wakes[index])))
-        while run.step(perf_counter()):
-            for wake in wakes:
-                wake.set()
-            await asyncio.sleep(CONTROL_EVERY)
+        for link, (reader, writer) in zip(run.links, connections):
+            tasks.append(loop.create_task(_read(link, reader, writer)))
+        while (wake_at := run.pump(perf_counter())) is not None:
+            for link, (_, writer) in zip(run.links, connections):
+                await _send(link, writer)
+            await asyncio.sleep(max(0.0, wake_at - perf_counter()))
     finally:
         for task in tasks:
             task.cancel()

@@ -1,5 +1,6 @@
 """The course of one load run, shared by the trio and the asyncio drivers. Pure: the
-drivers own the sockets and call `step(now)` about every 10 ms.
+drivers own the sockets; each bind's reader sends what a response lets out, and one
+pump calls `pump(now)`, flushes every bind, and sleeps until the time it returns.
 
 Phases: sending (until `duration` or `count`, or Ctrl-C), draining (until every submit
 is answered, or `response_timeout`), receipts (until every receipt asked for is in, or
@@ -19,6 +20,7 @@ from smsc.bench.loadgen_stats import Stats
 
 UNBIND_WAIT = 2.0
 TICK = 0.001  # open loop: how often the submits that fell due are sent
+STEP = 0.01  # how often the phases, timeouts and the series are looked at
 
 SENDING, DRAINING, RECEIPTS, UNBINDING, DONE = "sending", "draining", "receipts", "unbinding", "done"
 
@@ -53,12 +55,14 @@ class Run:
         self.start = 0.0
         self._phase_at = 0.0
         self._next_second = 0.0
+        self._next_step = 0.0
+        self._tick = 0.0
         self.sending_s = 0.0
         self.elapsed_s = 0.0
         self.cpu_s = 0.0  # this process's CPU time while sending: what the load cost us
 
     def begin(self, now: float) -> None:
-        self.start = self._phase_at = now
+        self.start = self._phase_at = self._next_step = self._tick = now
         self.cpu_s = process_time()
         self._next_second = now + 1.0
         for link in self.links:
@@ -73,6 +77,21 @@ class Run:
         if self.scheduling and self.pacers is not None:
             count, first, step = self.pacers[index].advance(now - self.start)
             self.links[index].schedule(count, self.start + first, step)
+
+    def pump(self, now: float) -> float | None:
+        """Step the run when a STEP is due and, open loop, queue on every link the
+        submits due by `now`; the drivers then flush every bind. Returns when to pump
+        again (None: the run is over)."""
+        if now >= self._next_step:
+            if not self.step(now):
+                return None
+            self._next_step = now + STEP
+        if self.pacers is None:
+            return self._next_step
+        for index in range(len(self.links)):
+            self.pace(index, now)
+        self._tick = next_tick(self._tick, now)
+        return min(self._tick, self._next_step)
 
     def _sending_over(self, t: float) -> bool:
         if self.interrupted or (self.config.duration > 0 and t >= self.config.duration):
