@@ -16,7 +16,7 @@ from smsc.bench.loadgen_stats import Histogram, Stats
 from smsc.codec import pdu as pdu_codec
 from smsc.codec.udh import parse_udh
 from smsc.smpp.constants import CommandId
-from smsc.smpp.pdus import DeliverSm, SubmitSm, SubmitSmResp
+from smsc.smpp.pdus import DeliverSm, SubmitSmResp
 from smsc.dlr import receipt_tlvs
 
 
