@@ -130,10 +130,11 @@ class Compliance:
         return self._keywords.get(keyword_of(text))
 
     async def receive_mo(self, account: str, handset: str, to: str, text: str, body: dict[str, Any],
-                         now: float) -> Keyword | None:
+                         now: float | None = None) -> Keyword | None:
         """Queue an MO (deliver_sm fields `body`) for `account`, applying its keyword: the
         opt-out or opt-in, its audit row and the confirmation message go in the same
         commit. The keyword found, if any. `to` is the number or sender the MO was sent to."""
+        now = self.store.clock() if now is None else now
         kind = self.keyword(text)
         queue = self.store.outbound_queue(account, "mo", None)
         item = (queue, "mo", None, msgpack.packb(body), now, now + self.store.receipt_expiry)
