@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    from smsc.config import Config
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -20,7 +23,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from smsc import config as config_module
-    from smsc import log
+    from smsc import log, pidfile
     from smsc.aio.runtime import Runtime
 
     try:
@@ -34,7 +37,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"smsc serve: {exc}", file=sys.stderr)
         return 2
     log.configure(config.log.level, config.log.format)
-    return Runtime(config).run_forever()
+    # SIGHUP (`smsc reload`) reads the file again; the embedded default has none to read.
+    loader = (lambda: config_module.load(args.config)) if args.config else None
+    pid_file = config_module.pid_path(config)
+    claimed = pidfile.claim(pid_file)
+    try:
+        return Runtime(config, loader=loader).run_forever()
+    finally:
+        if claimed:
+            pidfile.release(pid_file)
 
 
 def cmd_pdu_decode(args: argparse.Namespace) -> int:
@@ -95,6 +106,106 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_config(path: str, command: str) -> "Config | None":
+    """The config in `path`, or None after printing why it cannot be used."""
+    from smsc import config
+
+    try:
+        return config.load(path)
+    except config.ConfigError as exc:
+        print(f"smsc {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_route_explain(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime, timezone
+
+    from smsc import ops, router
+
+    loaded = _load_config(args.config, "route explain")
+    if loaded is None:
+        return 2
+    if loaded.account(args.account) is None:
+        print(f"smsc route explain: no account {args.account!r} in {args.config}", file=sys.stderr)
+        return 2
+    now = time.time()
+    if args.at is not None:
+        try:
+            moment = datetime.fromisoformat(args.at)
+        except ValueError as exc:
+            print(f"smsc route explain: --at: {exc}", file=sys.stderr)
+            return 2
+        now = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    facts = router.MtFacts(account=args.account, destination=args.to, source=args.source,
+                           data_coding=args.data_coding, service_type=args.service_type)
+    matched, lines = ops.explain_route(loaded, facts, args.text, now)
+    print("\n".join(lines))
+    return 0 if matched else 1
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    from pathlib import Path
+
+    from smsc import config, pidfile
+
+    if args.pid is not None:
+        pid = args.pid
+    else:
+        if args.pidfile is not None:
+            path = Path(args.pidfile)
+        elif args.config is not None:
+            # Check first: a config the server would refuse is better refused here, loudly.
+            loaded = _load_config(args.config, "reload")
+            if loaded is None:
+                print("smsc reload: not reloaded, the running config stays", file=sys.stderr)
+                return 1
+            path = config.pid_path(loaded)
+        else:
+            path = config.pid_path(config.Config(store=config.Store(path=str(config.default_state_dir() / "smsc.db"))))
+        try:
+            pid = pidfile.read(path)
+        except pidfile.PidFileError as exc:
+            print(f"smsc reload: {exc}", file=sys.stderr)
+            return 1
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        print(f"smsc reload: cannot signal process {pid}: {exc}", file=sys.stderr)
+        return 1
+    print(f"smsc reload: sent SIGHUP to process {pid}; its log says reloaded or reload_refused")
+    return 0
+
+
+def cmd_msg_show(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
+    from smsc import config, ops
+    from smsc.store import StoreError
+    from smsc.store.inspect import message_report, open_read_only
+
+    if args.config is not None:
+        loaded = _load_config(args.config, "msg show")
+        if loaded is None:
+            return 2
+        path = loaded.store.path
+    else:
+        path = str(config.default_state_dir() / config.Store().path)
+    try:
+        with closing(open_read_only(path)) as db:
+            report = message_report(db, args.id)
+    except StoreError as exc:  # UnknownMessage too
+        print(f"smsc msg show: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(ops.report_json(report), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(ops.report_lines(report)))
+    return 0
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from smsc.bench import loadgen
 
@@ -126,6 +237,32 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and print what it sets up")
     check.add_argument("file", help="the TOML config file")
     check.set_defaults(func=cmd_check_config)
+
+    route = sub.add_parser("route", help="routing tools").add_subparsers(dest="route_command", required=True)
+    explain = route.add_parser("explain", help="which route a message takes, where it goes, how it is encoded")
+    explain.add_argument("-c", "--config", required=True, help="the TOML config file")
+    explain.add_argument("--account", required=True, help="system_id of the submitting account")
+    explain.add_argument("--to", required=True, help="destination_addr")
+    explain.add_argument("--from", dest="source", default="", help="source_addr")
+    explain.add_argument("--text", help="the text, to show its encoding and parts")
+    explain.add_argument("--data-coding", type=lambda v: int(v, 0), default=0, help="data_coding of the submit")
+    explain.add_argument("--service-type", default="", help="service_type of the submit")
+    explain.add_argument("--at", help="as at this ISO time (for time windows; no zone: UTC); default now")
+    explain.set_defaults(func=cmd_route_explain)
+
+    reload = sub.add_parser("reload", help="make the running server read its config again (SIGHUP)")
+    which = reload.add_mutually_exclusive_group()
+    which.add_argument("-c", "--config", help="the server's config file: checked, then its pid file used")
+    which.add_argument("--pid", type=int, help="the server's process id")
+    which.add_argument("--pidfile", help="the server's pid file (beside its store)")
+    reload.set_defaults(func=cmd_reload)
+
+    msg = sub.add_parser("msg", help="message tools").add_subparsers(dest="msg_command", required=True)
+    show = msg.add_parser("show", help="a message from the store: fields, history, carrier parts, receipts")
+    show.add_argument("id", help="the message id")
+    show.add_argument("-c", "--config", help="the config file naming the store (default: the embedded one's)")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=cmd_msg_show)
 
     from smsc.bench.loadgen_cli import add_carrier_sim_arguments, add_load_arguments
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Callable, Literal
 import msgspec
 
 from smsc.passwords import hash_password, is_valid_hash
-from smsc.smpp.status import ESME_ROK, ESME_RTHROTTLED
+from smsc.smpp.status import ESME_ROK, ESME_RTHROTTLED, status_name
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Count = Annotated[int, msgspec.Meta(ge=1)]
@@ -187,6 +187,13 @@ class Upstream(_Section, frozen=True):
     source_npi: Octet | None = None
     concatenation: Literal["udh", "sar", "payload"] = "udh"
     simulated: Simulated | None = None  # run a carrier simulator in-process instead
+
+    def text_options(self) -> Any:
+        """How texts are encoded and cut for this carrier (smsc.codec.segmentation)."""
+        from smsc.codec.segmentation import TextOptions
+
+        return TextOptions(concatenation=self.concatenation, packed=self.gsm7 == "packed",
+                           gsm_data_coding=self.data_coding)
 
 
 class TimeWindow(_Section, frozen=True):
@@ -693,7 +700,8 @@ def load_default(state_dir: Path | None = None) -> tuple[Config, DemoAccount]:
 
 
 def summary(config: Config) -> list[str]:
-    """A few lines saying what the config sets up, for `smsc check-config`."""
+    """A few lines saying what the config sets up, for `smsc check-config`; lines that
+    start with "warning:" point at something that is valid but probably not meant."""
     lines = []
     for listener in config.smpp.listeners:
         lines.append(f"smpp: {listener.host}:{listener.port}{' (TLS)' if listener.tls else ''}")
@@ -704,4 +712,108 @@ def summary(config: Config) -> list[str]:
                      f" {account.rate:g} msg/s, {account.max_binds} binds from {', '.join(account.allowed_networks)}")
     if not config.accounts:
         lines.append("no accounts: nobody can bind")
-    return lines
+    lines += [f"upstream {upstream.name}: {describe_upstream(upstream)}" for upstream in config.upstreams]
+    if not config.upstreams:
+        lines.append("no upstreams: accepted messages go nowhere")
+    lines += [f"route {route.name}: {describe_filters(route)} -> {describe_action(route)}" for route in config.routes]
+    if not config.routes:
+        lines.append("no routes: every message ends undeliverable")
+    lines += [f"mo route {route.name}: {describe_mo_route(route)}" for route in config.mo_routes]
+    if not config.mo_routes:
+        lines.append("no MO routes: carriers' MO messages are refused")
+    return lines + _warnings(config)
+
+
+def _warnings(config: Config) -> list[str]:
+    warnings = []
+    catch_all = next((route for route in config.routes if _matches_everything(route)), None)
+    if catch_all is not None:
+        after = config.routes[config.routes.index(catch_all) + 1:]
+        warnings += [f"warning: route {route.name} is never reached: route {catch_all.name} before it matches"
+                     " every message" for route in after]
+    used = {name for route in config.routes for name in route_upstreams(route)}
+    receives = {u.name for u in config.upstreams if u.bind_type != "transmitter"}
+    warnings += [f"warning: upstream {u.name} is in no route and receives nothing" for u in config.upstreams
+                 if u.name not in used and u.name not in receives]
+    return warnings
+
+
+def _matches_everything(route: Route) -> bool:
+    return not (route.accounts or route.destinations or route.destination_regex or route.sources
+                or route.data_codings or route.service_types or route.windows)
+
+
+def route_upstreams(route: Route) -> tuple[str, ...]:
+    """Every upstream a route may send to, in its order."""
+    return (route.upstream,) if route.upstream is not None else route.failover or tuple(route.balance)
+
+
+def describe_upstream(upstream: Upstream) -> str:
+    if upstream.simulated is not None:
+        where = "simulated carrier in-process"
+        if upstream.simulated.receipts:
+            where += f" (receipts after {upstream.simulated.receipt_delay:g} s)"
+    else:
+        where = f"{upstream.host}:{upstream.port}{' (TLS)' if upstream.tls else ''} as {upstream.system_id}"
+    return (f"{where}; {upstream.binds} {upstream.bind_type} bind{'s' if upstream.binds > 1 else ''},"
+            f" window {upstream.window}, {upstream.throughput:g} msg/s (floor {upstream.throughput_floor:g}),"
+            f" long messages by {upstream.concatenation}")
+
+
+def describe_filters(route: Route) -> str:
+    """The route's filters in words ("any message" when it has none)."""
+    parts = []
+    for label, values in (("accounts", route.accounts), ("to", route.destinations), ("from", route.sources),
+                          ("data_coding", tuple(str(v) for v in route.data_codings)),
+                          ("service_type", route.service_types)):
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    if route.destination_regex is not None:
+        parts.append(f"to matching {route.destination_regex}")
+    if route.windows:
+        windows = " or ".join(f"{_days(w.days)} {w.start}-{w.end}" for w in route.windows)
+        parts.append(f"{windows} {route.time_zone}")
+    return "; ".join(parts) or "any message"
+
+
+def _days(days: tuple[Day, ...]) -> str:
+    """mon-fri for a run of three days or more, else the days listed."""
+    first = DAYS.index(days[0])
+    if len(days) > 2 and days == DAYS[first:first + len(days)]:
+        return "daily" if len(days) == 7 else f"{days[0]}-{days[-1]}"
+    return ",".join(days)
+
+
+def describe_action(route: Route) -> str:
+    """Where the route sends, its re-route rule and its rate, in words."""
+    if route.upstream is not None:
+        action = route.upstream
+    elif route.failover:
+        action = "failover " + " > ".join(route.failover)
+    else:
+        total = sum(route.balance.values())
+        action = "balance " + ", ".join(f"{name} {weight / total:.0%}" for name, weight in route.balance.items())
+    rules = route.reroute
+    moves = [status_name(code) for code in rules.statuses]
+    if rules.timeout is not None:
+        moves.append(f"no answer in {rules.timeout:g} s")
+    if rules.undeliv_errors:
+        moves.append(f"UNDELIV err {', '.join(rules.undeliv_errors)}")
+    if moves and len(route_upstreams(route)) > 1:
+        action += f"; re-route on {', '.join(moves)}, at most {rules.budget} time{'s' if rules.budget != 1 else ''}"
+    if route.rate is not None:
+        action += f"; {route.rate:g} msg/s"
+    return action
+
+
+def describe_mo_route(route: MoRoute) -> str:
+    parts = [f"{label} {', '.join(values)}" for label, values in
+             (("from", route.upstreams), ("to", route.destinations), ("keyword", route.keywords)) if values]
+    target = f"account {route.account}" if route.account is not None else f"webhook {route.webhook}"
+    return f"{'; '.join(parts) or 'any MO'} -> {target}"
+
+
+def pid_path(config: Config) -> Path:
+    """Where `smsc serve` writes its process id, for `smsc reload`: beside the store file
+    (one process per store: the store is locked)."""
+    return Path(config.store.path).with_suffix(".pid")
