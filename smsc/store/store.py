@@ -1,11 +1,16 @@
 """The durable store: one SQLite file in WAL mode, written by one task in group commits.
 
-Every write is a request on a queue. The writer task takes what is queued (a long queue
-in halves, at most `max_batch`), runs it in ONE transaction (accepts as one executemany),
-commits, and only then resolves each caller's future. So `await store.accept(...)`
-returns after its row is committed, and a thousand concurrent accepts cost one commit,
-not a thousand. While one batch commits, the next one queues up: the batch size follows
-the load by itself.
+Every write is a request on a queue. The writer task takes what is queued (at most
+`max_batch`), runs it in ONE transaction (accepts as one executemany), commits, and only
+then resolves each caller's future. So `await store.accept(...)` returns after its row
+is committed, and a thousand concurrent accepts cost one commit, not a thousand. While
+one batch is written, the next one queues up: the batch size follows the load by itself.
+
+The writer's statements run on the event loop itself (the sqlite3 module, no thread):
+in WAL mode they only fill the page cache and append to the WAL, cheaper than handing
+each batch to a thread and back. What waits on the disk runs on threads: under FULL the
+commit (its fsync), and every few thousand requests a checkpoint, which copies the WAL
+into the database while the writer waits (the event loop does not).
 
 synchronous=NORMAL in WAL mode syncs at checkpoints, not at commits: a committed
 transaction survives the process being killed (kill -9, a crash), not a power cut or a
@@ -13,8 +18,8 @@ kernel panic, which may lose the last commits. FULL syncs the WAL at every commi
 survives those too, at the cost of one fsync per batch (about 1-10 ms on SSDs, more on
 disks and network storage); batching keeps that per batch, not per message.
 
-Reads (query, history, due) use a second connection: WAL lets them run beside the writer
-and they never see a batch that is not committed yet.
+Reads (query, history, due) use a second connection (aiosqlite, its own thread): WAL lets
+them run beside the writer and they never see a batch that is not committed yet.
 """
 from __future__ import annotations
 
@@ -170,8 +175,7 @@ class Store:
         self._claims: dict[str, OutboundClaim] = {}
         self.outbound_queue: OutboundQueue = own_queue
         self.transactions = 0  # committed batches, for tests and metrics
-        self._written = 0  # requests committed since the last checkpoint began
-        self._checkpoint: asyncio.Task[None] | None = None
+        self._written = 0  # requests committed since the last checkpoint
         self._loop = asyncio.get_running_loop()
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
 
@@ -212,7 +216,7 @@ class Store:
                 async with setup.execute("SELECT COALESCE(MAX(id), 0) FROM outbound") as cursor:
                     (last_outbound,) = await cursor.fetchone()
             # The sqlite3 module begins an IMMEDIATE transaction before a batch's first
-            # write by itself. Checkpoints (which sync to disk) run on the reader's thread.
+            # write by itself. The writer checkpoints on a thread (_checkpoint), not in commits.
             db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
         except BaseException:
             os.close(lock)
@@ -251,8 +255,6 @@ class Store:
             self._closing = True
             self._wake.set()
             await self._writer
-            if self._checkpoint is not None:
-                await self._checkpoint
             self._db.close()
             await self._reader.close()
             os.close(self._lock)
@@ -445,6 +447,8 @@ class Store:
                     await asyncio.sleep(self._batch_delay)
                 batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
                 await self._commit(batch)
+                if self._written >= _CHECKPOINT_EVERY:
+                    await self._checkpoint()
             if self._closing:
                 return
 
@@ -481,9 +485,6 @@ class Store:
             return
         self.transactions += 1
         self._written += len(batch)
-        if self._written >= _CHECKPOINT_EVERY and self._checkpoint is None:
-            self._written = 0
-            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -495,16 +496,20 @@ class Store:
             if claim is not None:
                 claim._wake()
 
-    async def _run_checkpoint(self) -> None:
-        # PASSIVE: copies what no reader still needs from the WAL into the database and
-        # syncs it, beside the writer, never blocking it; the WAL is reused from its start
-        # once all of it was copied. A failure is tried again after the next writes.
+    async def _checkpoint(self) -> None:
+        # Copies the WAL into the database and syncs both, on a thread, while the writer
+        # waits (requests queue meanwhile): with no write beside it the checkpoint copies
+        # the whole WAL, and the next transaction writes the WAL from its start again.
+        # Beside a busy writer a checkpoint never catches up and the WAL only grows.
+        self._written = 0
         try:
-            await self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:
-            pass
-        finally:
-            self._checkpoint = None
+            await self._loop.run_in_executor(None, self._checkpoint_now)
+        except sqlite3.Error:
+            pass  # busy: the next one copies what this one left
+
+    def _checkpoint_now(self) -> None:
+        # Read to the end: a statement left running would make the next commit fail.
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     # The writer's own steps as `transact` work awaits them.
     async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
