@@ -58,7 +58,8 @@ RETRY_INITIAL, RETRY_MAX = 1.0, 60.0  # backoff of temporary errors, seconds
 MAX_ATTEMPTS = 10  # temporary failures before a message is given up (UNDELIVERABLE)
 SCAN_PAGE = 500
 SCAN_IDLE = 0.02  # seconds between looks at the queue when it was empty
-RESCAN_LAG = 2.0  # a caught-up scan looks this far back for accepts committed late
+RESCAN_LAG = 2.0
+RELEASED_KEEP = 5.0  # a caught-up scan looks this far back for accepts committed late
 QUEUE_PER_WINDOW = 4  # queue capacity per upstream: this many times its windows
 
 _log = get_logger("smsc.forwarder")
@@ -165,7 +166,9 @@ class Forwarder:
         self.route_buckets: dict[str, TokenBucket] = {}
         self.mt_table = router.MtTable.of(config)
         self.held: set[str] = set()  # message ids queued or in flight
-        self._released: set[str] = set()  # ids let go since the current scan began
+        # Ids let go lately, with when: the reader may still show them as they were (its
+        # snapshot can lag the writer's commit), so a scan passes over them for a while.
+        self._released: dict[str, float] = {}
         self.counters: Counter[str] = Counter()
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
@@ -260,13 +263,12 @@ class Forwarder:
         if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
             return 0
         now = self.clock()
-        self._released = set()
         page = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE)
-        # Released while the page was read: the page may predate their commit.
-        skip = self.held | self._released
+        self._forget_released()
+        held, released = self.held, self._released
         taken = 0
         for message in page:
-            if message.id in skip:
+            if message.id in held or message.id in released:
                 continue
             outcome = self._take(message, now)
             if outcome is None:
@@ -521,7 +523,16 @@ class Forwarder:
 
     def _release(self, message_id: str) -> None:
         self.held.discard(message_id)
-        self._released.add(message_id)
+        self._released.pop(message_id, None)  # to the end: the dict stays in time order
+        self._released[message_id] = self.loop.time()
+
+    def _forget_released(self) -> None:
+        released, horizon = self._released, self.loop.time() - RELEASED_KEEP
+        while released:
+            first = next(iter(released))
+            if released[first] > horizon:
+                break
+            del released[first]
 
     def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
         self.held.add(message.id)

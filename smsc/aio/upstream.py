@@ -42,6 +42,7 @@ BIND_CLASSES = {"transmitter": BindTransmitter, "receiver": BindReceiver, "trans
 # the carrier (some lock the account), so these wait `rebind_pause`.
 CREDENTIAL_REFUSALS = frozenset({status.ESME_RBINDFAIL, status.ESME_RINVPASWD, status.ESME_RINVSYSID})
 CONNECT_TIMEOUT = 10.0
+INBOUND_WINDOW = 1000  # deliver_sm/data_sm the carrier may have unanswered before ESME_RTHROTTLED
 UNBIND_WAIT = 2.0
 
 
@@ -89,8 +90,10 @@ class UpstreamLink(asyncio.Protocol):
         self.name = f"{settings.name}#{index}"
         self.loop = asyncio.get_running_loop()
         self.log = get_logger("smsc.upstream", upstream=settings.name, bind=index)
+        # The session's window also bounds what the carrier may send us unanswered: kept
+        # wide (carriers burst receipts), our own submits are bounded by free_window.
         self.session = Session(
-            Role.ESME, window=settings.window, bind_timeout=None,
+            Role.ESME, window=max(INBOUND_WINDOW, settings.window), bind_timeout=None,
             enquire_link_interval=settings.enquire_link_interval,
             response_timeout=settings.response_timeout,
             inactivity_timeout=max(3 * settings.enquire_link_interval, settings.response_timeout * 2),
@@ -139,7 +142,7 @@ class UpstreamLink(asyncio.Protocol):
     def free_window(self) -> int:
         if not self.is_bound or not self.writable:
             return 0
-        return max(0, self.session.window - self.session.outstanding)
+        return max(0, self.settings.window - self.session.outstanding)
 
     # --- asyncio.Protocol -----------------------------------------------------------------
 
@@ -162,7 +165,8 @@ class UpstreamLink(asyncio.Protocol):
         lost = self.session.close()
         if not self._bound.done():
             self._bound.set_exception(ConnectionError("connection lost before the bind was answered"))
-        contexts = [o.context for o in lost if o.context is not None and not isinstance(o.context, asyncio.Future)]
+        contexts = [o.context for o in lost
+                    if o.context is not None and o.context is not _LINK_CHECK and not isinstance(o.context, asyncio.Future)]
         for o in lost:
             if isinstance(o.context, asyncio.Future) and not o.context.done():
                 o.context.set_exception(ConnectionError("connection lost"))
@@ -192,7 +196,7 @@ class UpstreamLink(asyncio.Protocol):
                 if isinstance(context, asyncio.Future):
                     if not context.done():
                         context.set_result(pdu)
-                elif context is not None:
+                elif context is not None and context is not _LINK_CHECK:
                     self.handler.on_response(self, context, pdu)
             case RequestReceived(pdu=EnquireLink() as pdu):
                 self._send(pdu.response())

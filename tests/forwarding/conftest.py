@@ -6,13 +6,17 @@ in-process carrier (runtime.simulators[name]); others point at a port the test g
 """
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import msgspec
 import pytest
 
+from smsc.bench.carrier_sim import Behaviour, CarrierSim
+from smsc.bench.fault_proxy import FaultProxy
 from smsc.config import Backoff, Config, MoRoute, Route, Simulated, Upstream
-from tests.integration.conftest import PASSWORD, make_config, serve, quiet_logs, wait_for  # noqa: F401
+from tests.integration.conftest import PASSWORD, account, make_config, serve, quiet_logs, wait_for  # noqa: F401
 
 FAST_RECONNECT = Backoff(initial=0.05, max=0.5, jitter=0.1)
 
@@ -35,8 +39,8 @@ def forwarding_config(tmp_path, upstreams: tuple[Upstream, ...] = (), routes: tu
     upstreams = upstreams or (simulated(),)
     if routes is None:
         routes = (Route(name="everything", upstream=upstreams[0].name),)
-    return msgspec.structs.replace(make_config(tmp_path), upstreams=upstreams, routes=routes, mo_routes=mo_routes,
-                                   **fields)
+    return msgspec.structs.replace(make_config(tmp_path, (account(rate=100_000.0),)), upstreams=upstreams,
+                                   routes=routes, mo_routes=mo_routes, **fields)
 
 
 def bound(server, kind: str = "transceiver"):
@@ -50,3 +54,56 @@ def sim_of():
     def get(server, name: str = "carrier"):
         return server.runtime.simulators[name]
     return get
+
+
+def on_loop(server, function, *args):
+    """Call a plain function on the server's event loop (the simulators live there)."""
+    async def call():
+        return function(*args)
+    return server.call(call())
+
+
+class LoopThread:
+    """An event loop in a daemon thread: the carrier side (simulator, fault proxy) of a
+    test, apart from the gateway's loop as a real carrier would be."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coroutine: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def run(self, function: Any, *args: Any) -> Any:
+        async def call() -> Any:
+            return function(*args)
+        return self.call(call())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def carrier_side():
+    """carrier_side(behaviour, proxied=False) -> (sim, proxy or None) on their own loop;
+    point an upstream at `proxy.port` (or `sim.port`)."""
+    thread = LoopThread()
+    started: list[Any] = []
+
+    def start(behaviour: Behaviour = Behaviour(), proxied: bool = False):
+        sim = thread.call(CarrierSim(behaviour).start())
+        started.append(sim)
+        proxy = None
+        if proxied:
+            proxy = thread.call(FaultProxy("127.0.0.1", sim.port).start())
+            started.append(proxy)
+        return sim, proxy
+
+    start.thread = thread  # type: ignore[attr-defined]
+    yield start
+    for item in reversed(started):
+        thread.call(item.stop())
+    thread.close()

@@ -7,7 +7,7 @@ from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import DeliverSm
 from smsc.config import MoRoute
-from tests.forwarding.conftest import bound, forwarding_config, wait_for
+from tests.forwarding.conftest import bound, forwarding_config, on_loop, wait_for
 
 
 def read_until(client, command: str, limit: int = 20):
@@ -31,5 +31,29 @@ def test_submit_reaches_the_carrier_and_its_receipt_comes_back_with_our_id(serve
     stored = server.call(server.store.get(message_id))
     assert stored.state == MessageState.DELIVERED and stored.upstream == "carrier" and stored.carrier_id
     assert sim_of(server).counters["submit_sm"] == 1
+    client.unbind()
+    client.disconnect()
+
+
+def mo(destination: str, text: bytes) -> DeliverSm:
+    return DeliverSm(source_addr_ton=1, source_addr_npi=1, source_addr="447700900777",
+                     destination_addr=destination, short_message=text)
+
+
+def test_mo_from_the_carrier_reaches_the_routed_account_and_an_unrouted_one_is_refused(serve, tmp_path, sim_of):
+    config = forwarding_config(tmp_path, mo_routes=(MoRoute(name="shop-number", destinations=("4470",),
+                                                            account="shop"),))
+    server = serve(config)
+    client = bound(server)
+    sim = sim_of(server)
+    wait_for(lambda: sim.counters["binds"] >= 1)
+    on_loop(server, sim.deliver, "smsc", None, mo("447000111", b"YES please"))
+    delivered = read_until(client, "deliver_sm")
+    client.send_pdu(smpplib.smpp.make_pdu("deliver_sm_resp", client=client, sequence=delivered.sequence))
+    assert delivered.short_message == b"YES please" and delivered.destination_addr.decode() == "447000111"
+    assert delivered.source_addr.decode() == "447700900777"
+    on_loop(server, sim.deliver, "smsc", None, mo("999", b"STOP"))
+    wait_for(lambda: server.runtime.inbound.counters["mo_unrouted"] == 1)
+    wait_for(lambda: sim.counters["deliver_sm_resp"] == 2)
     client.unbind()
     client.disconnect()
