@@ -164,7 +164,8 @@ class Connection(asyncio.Protocol):
         if session.inbound_window_full and not self._reading_paused and self.is_open:
             self._reading_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
-        self._rearm()
+        if self._timer is None:  # what is received only moves deadlines later
+            self._rearm()
 
     def _on_event(self, event: Any) -> None:
         match event:

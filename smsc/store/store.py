@@ -177,6 +177,7 @@ class Store:
         self.transactions = 0  # committed batches, for tests and metrics
         self._written = 0  # requests committed since the last checkpoint
         self._loop = asyncio.get_running_loop()
+        self._pack = msgpack.Packer().pack  # one Packer: packb makes one per call
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
 
     @classmethod
@@ -281,7 +282,7 @@ class Store:
         function, not a coroutine: a caller on the hot path adds a callback, no task.)"""
         try:
             # Packed here so a body msgpack cannot carry fails this caller, not the batch.
-            body = msgpack.packb(message.body)
+            body = self._pack(message.body)
         except Exception as exc:
             future = self._loop.create_future()
             future.set_exception(exc)
