@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import ssl
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 ACCOUNT = web.RequestKey("account", Account)
 _UNSENT = (MessageState.ENROUTE,)
 PAGE = 100
+_MAX_ID = 2**63  # SQLite integers are signed 64-bit: no id of ours is above
+_LATEST = 4102444800.0  # 2100-01-01: message ids (ms since 2020 in 44 bits) end after it
 
 
 def _field(error: msgspec.ValidationError) -> str | None:
@@ -78,9 +81,12 @@ def _number_arg(request: web.Request, name: str, default: float) -> float:
     if value is None:
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise RequestError(422, "invalid_query", f"{name} must be a number (epoch seconds)", name) from None
+        number = math.nan
+    if not 0 <= number <= _LATEST:  # NaN fails too
+        raise RequestError(422, "invalid_query", f"{name} must be a number from 0 to {_LATEST:g}", name)
+    return number
 
 
 class HttpApi:
@@ -247,6 +253,8 @@ class HttpApi:
     async def _message(self, request: web.Request) -> Any:
         message_id = request.match_info["id"]
         try:
+            if (parse_id(message_id) or 0) >= _MAX_ID:
+                raise UnknownMessage(message_id)
             return await self.store.query(request[ACCOUNT].system_id, message_id)
         except UnknownMessage:
             raise RequestError(404, "message_not_found", f"no message {message_id!r}", "id") from None
@@ -262,7 +270,7 @@ class HttpApi:
         limit = int(min(max(_number_arg(request, "limit", PAGE), 1), 1000))
         after = request.query.get("after", "")
         after_number = parse_id(after) if after else 0
-        if after_number is None:
+        if after_number is None or after_number >= _MAX_ID:
             raise RequestError(422, "invalid_query", "after must be a message id from a previous page", "after")
         client_ref = request.query.get("client_ref")
         if client_ref:
