@@ -119,7 +119,9 @@ def test_mo_messages_reach_a_receiver_bind():
         result = loadgen.run(LoadConfig(port=sim.port, bind_type="receiver", duration=1.0, receipt_wait=0),
                              progress=False)
     assert result["sent"] == 0
-    assert result["mo"] == sim.counters["mo_sent"] == sim.counters["deliver_sm_resp"]
+    assert result["mo"] == sim.counters["mo_sent"]
+    # each answered, but the last few answers may cross the unbind and find it closed
+    assert result["mo"] - 10 <= sim.counters["deliver_sm_resp"] <= result["mo"]
     assert 200 < result["mo"] < 600
 
 
