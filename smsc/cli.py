@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.configure(config.log.level, config.log.format)
     # SIGHUP (`smsc reload`) reads the file again; the embedded default has none to read.
     loader = (lambda: config_module.load(args.config)) if args.config else None
-    pid_file = config_module.pid_path(config)
+    pid_file = config_module.pid_path(config.store.path)
     claimed = pidfile.claim(pid_file)
     try:
         return Runtime(config, loader=loader).run_forever()
@@ -162,9 +162,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
             if loaded is None:
                 print("smsc reload: not reloaded, the running config stays", file=sys.stderr)
                 return 1
-            path = config.pid_path(loaded)
+            path = config.pid_path(loaded.store.path)
         else:
-            path = config.pid_path(config.Config(store=config.Store(path=str(config.default_state_dir() / "smsc.db"))))
+            path = config.pid_path(config.default_store_path())
         try:
             pid = pidfile.read(path)
         except pidfile.PidFileError as exc:
@@ -192,7 +192,7 @@ def cmd_msg_show(args: argparse.Namespace) -> int:
             return 2
         path = loaded.store.path
     else:
-        path = str(config.default_state_dir() / config.Store().path)
+        path = config.default_store_path()
     try:
         with closing(open_read_only(path)) as db:
             report = message_report(db, args.id)

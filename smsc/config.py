@@ -444,8 +444,7 @@ def _check_http(config: Config, fail: Fail) -> None:
     """Webhook URLs and secrets, time zones and quiet hours."""
     for i, account in enumerate(config.accounts):
         if account.webhook_url is not None:
-            if not re.match(r"https?://[^/\s]+", account.webhook_url):
-                raise fail(f"accounts[{i}].webhook_url", f"expected an http:// or https:// URL, got {account.webhook_url!r}")
+            _check_url(account.webhook_url, f"accounts[{i}].webhook_url", fail)
             if not account.webhook_secret:
                 raise fail(f"accounts[{i}].webhook_secret", "required with webhook_url (webhooks are signed)")
     if (config.http.tls_cert is None) != (config.http.tls_key is None):
@@ -457,10 +456,19 @@ def _check_http(config: Config, fail: Fail) -> None:
     zones = {"default_time_zone": compliance.default_time_zone,
              **{f"time_zones.{prefix}": zone for prefix, zone in compliance.time_zones.items()}}
     for key, zone in zones.items():
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise fail(f"compliance.{key}", f"unknown time zone {zone!r}") from None
+        _check_time_zone(zone, f"compliance.{key}", fail)
+
+
+def _check_url(url: str, key: str, fail: Fail) -> None:
+    if not re.match(r"https?://[^/\s]+", url):
+        raise fail(key, f"expected an http:// or https:// URL, got {url!r}")
+
+
+def _check_time_zone(zone: str, key: str, fail: Fail) -> None:
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise fail(key, f"unknown time zone {zone!r}") from None
 
 
 def _unique_names(items: tuple[Any, ...], section: str, fail: Fail) -> None:
@@ -518,7 +526,9 @@ def _check_known(names: tuple[str, ...] | str | None, known: set[str], key: str,
 
 def _check_prefixes(prefixes: tuple[str, ...], key: str, fail: Fail) -> None:
     for j, prefix in enumerate(prefixes):
-        if not re.fullmatch(r"\+?[0-9]+", prefix):
+        # "+" and a leading "00" are dropped before matching (smsc.router): "00" alone
+        # would be the empty prefix, matching every number.
+        if not re.fullmatch(r"\+?[0-9]+", prefix) or prefix.lstrip("+") == "00":
             raise fail(f"{key}[{j}]", f"expected digits (a number prefix), got {prefix!r}")
 
 
@@ -551,15 +561,12 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
                 re.compile(route.destination_regex)
             except re.error as exc:
                 raise fail(f"{key}.destination_regex", f"not a valid regular expression: {exc}") from None
-        try:
-            zoneinfo.ZoneInfo(route.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise fail(f"{key}.time_zone", f"unknown time zone {route.time_zone!r}") from None
+        _check_time_zone(route.time_zone, f"{key}.time_zone", fail)
         for j, window in enumerate(route.windows):
             if not window.days or len(set(window.days)) != len(window.days):
                 raise fail(f"{key}.windows[{j}].days", "list each day once, at least one")
-            if window.start == window.end:
-                raise fail(f"{key}.windows[{j}]", "start and end are the same time")
+            if window.start == window.end or window.start == "24:00":
+                raise fail(f"{key}.windows[{j}]", "start must be before 24:00 and differ from end")
         statuses = []
         for j, status in enumerate(route.reroute.statuses):
             try:
@@ -584,8 +591,8 @@ def _check_mo_routes(config: Config, fail: Fail) -> tuple[MoRoute, ...]:
         if (route.account is None) == (route.webhook is None):
             raise fail(key, "set exactly one target: account or webhook")
         _check_known(route.account, accounts, f"{key}.account", "account", fail)
-        if route.webhook is not None and not re.match(r"https?://[^/\s]+", route.webhook):
-            raise fail(f"{key}.webhook", f"expected an http:// or https:// URL, got {route.webhook!r}")
+        if route.webhook is not None:
+            _check_url(route.webhook, f"{key}.webhook", fail)
         _check_prefixes(route.destinations, f"{key}.destinations", fail)
     return config.mo_routes
 
@@ -813,7 +820,12 @@ def describe_mo_route(route: MoRoute) -> str:
     return f"{'; '.join(parts) or 'any MO'} -> {target}"
 
 
-def pid_path(config: Config) -> Path:
+def default_store_path() -> str:
+    """The store file of a config that does not name one, e.g. the embedded default."""
+    return str(default_state_dir() / Store().path)
+
+
+def pid_path(store_path: str) -> Path:
     """Where `smsc serve` writes its process id, for `smsc reload`: beside the store file
     (one process per store: the store is locked)."""
-    return Path(config.store.path).with_suffix(".pid")
+    return Path(store_path).with_suffix(".pid")
