@@ -60,7 +60,7 @@ def _when(moment: float | None) -> str:
 
 
 def _error(code: int | None) -> str:
-    return "" if code is None else f" error {code}"
+    return f" error {code}" if code else ""  # 0 is what carriers send for none
 
 
 def report_lines(report: MessageReport) -> list[str]:

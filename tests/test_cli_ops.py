@@ -3,6 +3,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from smsc.smpp.constants import MessageState
 from smsc.store import NewMessage, Store
+from tests.integration import raw
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROUTING = CONF / "routing.example.toml"
@@ -142,7 +144,7 @@ def server(tmp_path):
                                stderr=subprocess.STDOUT, env=env)
     pid_file = tmp_path / "state" / "smsc.pid"
     try:
-        wait_for(lambda: pid_file.exists() and "listening" in (tmp_path / "serve.log").read_text())
+        wait_for(lambda: pid_file.exists() and "smsc: listening on" in (tmp_path / "serve.log").read_text())
         yield process, file, pid_file, tmp_path / "serve.log"
     finally:
         if process.poll() is None:
@@ -254,3 +256,26 @@ def test_msg_show_json_and_unknown_ids(tmp_path):
         assert missing.returncode == 1 and f"no message '{unknown}'" in missing.stderr
     nowhere = smsc("msg", "show", message_id, state_dir=tmp_path / "empty")
     assert nowhere.returncode == 1 and "no store at" in nowhere.stderr
+
+
+def test_msg_show_follows_a_message_through_the_running_gateway_and_its_simulated_carrier(server, tmp_path):
+    """The whole path: submit over SMPP, the simulated carrier's receipt, then `msg show`
+    reading the store while the server still runs."""
+    process, file, _, log = server
+    port = int(log.read_text().split("smsc: listening on 127.0.0.1:", 1)[1].split()[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        assert raw.request(sock, raw.BIND_TRANSCEIVER, 1, raw.bind_body("acme", "secret12")).status == 0
+        answer = raw.request(sock, raw.SUBMIT_SM, 2, raw.submit_body(text=b"hello carrier", registered_delivery=1))
+        assert answer.status == 0
+        message_id = answer.body.rstrip(b"\0").decode()
+        receipt = raw.read(sock)
+        while receipt.command_id != raw.DELIVER_SM:
+            receipt = raw.read(sock)
+        sock.sendall(raw.pdu(raw.DELIVER_SM | raw.RESP, receipt.sequence, b"\0"))
+        wait_for(lambda: "DELIVERED" in smsc("msg", "show", message_id, "-c", file, state_dir=tmp_path / "state")
+                 .stdout.split("\n", 1)[0])
+    out = smsc("msg", "show", message_id, "-c", file, state_dir=tmp_path / "state").stdout
+    assert out.startswith(f"message {message_id}: DELIVERED\n"), out
+    assert "  text: 'hello carrier'" in out and "  upstream sim, carrier id " in out
+    assert "DELIVERED" in out.split("history:", 1)[1]
+    assert f"id:{message_id} sub:001 dlvrd:001" in out.split("receipts to the ESME:", 1)[1]
