@@ -14,10 +14,16 @@ who used it. Not a test.
 
 --backlog N accepts N messages (4 binds x window 100) into a gateway with no upstream
 and reports its peak RSS (VmHWM): the backlog lives on disk, the process must stay small.
+
+--in-process measures the server path alone: one Connection (smsc.aio.connection) of a
+real gateway and store, fed rounds of 100 submit_sm by a transport that only counts its
+writes, no socket, no other process; CPU microseconds per submit, best of three runs.
+Steadier than the end-to-end figures on a shared machine, and what one core can do.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -28,10 +34,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from smsc import log
+from smsc.aio.connection import Connection
+from smsc.aio.runtime import new_event_loop
+from smsc.aio.server import SmppServer
 from smsc.bench import loadgen
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_messages import MessageSpec
+from smsc.codec import pdu as pdu_codec
+from smsc.config import Account, Config, Store as StoreConfig
+from smsc.gateway import Gateway
 from smsc.passwords import hash_password
+from smsc.smpp.pdus import BindTransceiver, SubmitSm
+from smsc.store import Store
 
 SYSTEM_ID, PASSWORD = "bench", "benchpw"
 MESSAGE = (MessageSpec("short", registered_delivery=1),)
@@ -176,6 +191,79 @@ def backlog(server: Server, count: int) -> dict[str, Any]:
     return result
 
 
+class _CountingTransport:
+    """Just enough of an asyncio transport for one Connection: writes are counted."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else None
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _in_process_once(tmp: str, rounds: int, window: int = 100) -> float:
+    config = Config(store=StoreConfig(path=os.path.join(tmp, f"in-process-{time.monotonic_ns()}.db")),
+                    accounts=(Account(system_id=SYSTEM_ID, password_hash=hash_password(PASSWORD),
+                                      window=10 * window, rate=1e9),))
+    store = await Store.from_config(config)
+    server = SmppServer(config, Gateway(config, store))
+    server._accepting = True
+    conn = Connection(server, False)
+    conn.connection_made(_CountingTransport())  # type: ignore[arg-type]
+    conn.data_received(pdu_codec.encode(BindTransceiver(sequence_number=1, system_id=SYSTEM_ID, password=PASSWORD)))
+    while conn.account is None:
+        await asyncio.sleep(0.01)
+    session = conn.session
+    assert session is not None
+    submit = SubmitSm(source_addr="Shop", destination_addr="447700900001", registered_delivery=1,
+                      short_message=b"Your verification code is 123456")
+    chunks = [b"".join(pdu_codec.encode(SubmitSm(**{**_fields(submit), "sequence_number": 2 + r * window + i}))
+                       for i in range(window)) for r in range(rounds)]
+    cpu = time.process_time()
+    for chunk in chunks:
+        conn.data_received(chunk)
+        while session.outstanding or conn._submits or session._unanswered:
+            await asyncio.sleep(0)
+    cpu = time.process_time() - cpu
+    conn.close()
+    conn.connection_lost(None)
+    await store.close()
+    return cpu / (rounds * window) * 1e6
+
+
+def _fields(pdu: Any) -> dict[str, Any]:
+    return {name: getattr(pdu, name) for name in pdu.__struct_fields__}
+
+
+def in_process(tmp: str, rounds: int) -> dict[str, Any]:
+    log.configure("warning")  # as served: nothing logged per message
+    loop = new_event_loop()
+    try:
+        runs = [loop.run_until_complete(_in_process_once(tmp, rounds)) for _ in range(3)]
+    finally:
+        loop.close()
+    best = min(runs)
+    print(f"in-process server path: {best:.1f} CPU us per submit_sm (best of {', '.join(f'{r:.1f}' for r in runs)});"
+          f" one core: {1e6 / best:,.0f} submit_sm/s", flush=True)
+    return {"cpu_us_per_submit": round(best, 1), "runs": [round(r, 1) for r in runs]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only 1 and 4 binds at window 100, 2 s each")
@@ -183,12 +271,16 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--dir", help="directory for the store and logs (default: a temp dir)")
     parser.add_argument("--backlog", type=int, metavar="N", help="only the backlog check with N messages")
+    parser.add_argument("--in-process", dest="in_process", type=int, nargs="?", const=300, metavar="ROUNDS",
+                        help="only the in-process server path, ROUNDS x 100 submits (default 300)")
     args = parser.parse_args()
     seconds = args.seconds or (2.0 if args.quick else 5.0)
     report: dict[str, Any] = {"load_average": os.getloadavg(), "seconds": seconds}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         print(f"load average {os.getloadavg()[0]:.2f}; logs in {tmp}", flush=True)
-        if args.backlog:
+        if args.in_process:
+            report["in_process"] = in_process(tmp, args.in_process)
+        elif args.backlog:
             with gateway(tmp) as gw:
                 report["backlog"] = backlog(gw, args.backlog)
         else:
