@@ -1,4 +1,4 @@
-"""How much the load generator drives, on trio and on asyncio+uvloop, in the same run.
+"""How much the load generator drives, on asyncio+uvloop and on trio, in the same run.
 
     python bench/loadgen_bench.py [--seconds 5] [--repeat 3] [--rate 50000]
 
@@ -23,7 +23,7 @@ from smsc.bench import loadgen
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_messages import MessageSpec
 
-RUNTIMES = ("trio", "asyncio")
+RUNTIMES = ("asyncio", "trio")
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -42,8 +42,8 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--plot", metavar="PATH.png", help="plot throughput and p50/p99 over time")
     out.add_argument("--max-error-rate", dest="max_error_rate", type=float,
                      help="exit 1 when (errors + timeouts) / sent is above this fraction")
-    out.add_argument("--runtime", choices=("trio", "asyncio"), default="trio",
-                     help="event loop driving the binds (asyncio runs on uvloop)")
+    out.add_argument("--runtime", choices=("asyncio", "trio"), default="asyncio",
+                     help="event loop driving the binds: asyncio on uvloop (default), or trio")
 
 
 def add_carrier_sim_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ def _config(sim, **settings) -> LoadConfig:
     return replace(base, **settings)
 
 
-@pytest.mark.parametrize("runtime", ["trio", "asyncio"])
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
 def test_closed_loop_every_submit_answered_and_every_receipt_matched(runtime):
     with running_sim(Behaviour(receipts=True, receipt_delay=0.05, receipt_distribution="uniform",
                                undeliv_share=0.1, expired_share=0.1, seed=1)) as sim:
@@ -48,7 +48,7 @@ def test_closed_loop_every_submit_answered_and_every_receipt_matched(runtime):
     assert counters["unbinds"] == 2
 
 
-@pytest.mark.parametrize("runtime", ["trio", "asyncio"])
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
 def test_open_loop_holds_the_target_rate(runtime):
     with running_sim() as sim:
         result = loadgen.run(_config(sim, mode="open", rate=4000, duration=2.0, receipt_wait=0,
@@ -157,20 +157,22 @@ def certificate(tmp_path):
     return str(cert), str(key)
 
 
-def test_over_tls(certificate):
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
+def test_over_tls(certificate, runtime):
     import ssl
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
     with running_sim(Behaviour(receipts=True), ssl=context) as sim:
         config = _config(sim, count=200, duration=0, tls=True, tls_verify=False)
-        result = loadgen.run(config, progress=False)
+        result = loadgen.run(config, runtime=runtime, progress=False)
         with pytest.raises(loadgen.TargetError, match="TLS"):  # a self-signed certificate does not verify
-            loadgen.run(replace(config, tls_verify=True), progress=False)
+            loadgen.run(replace(config, tls_verify=True), runtime=runtime, progress=False)
     assert result["sent"] == result["answered"] == result["receipts"]["matched"] == 200
 
 
-def test_ctrl_c_stops_and_reports_what_it_has(tmp_path):
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
+def test_ctrl_c_stops_and_reports_what_it_has(tmp_path, runtime):
     import os
     import pty
     import signal
@@ -180,7 +182,8 @@ def test_ctrl_c_stops_and_reports_what_it_has(tmp_path):
     terminal, terminal_end = pty.openpty()  # stderr on a terminal: the live progress line
     try:
         load = subprocess.Popen([sys.executable, "-m", "smsc", "load", "--port", str(port), "--duration", "60",
-                                 "--mode", "open", "--rate", "500", "--json", str(tmp_path / "r.json")],
+                                 "--mode", "open", "--rate", "500", "--json", str(tmp_path / "r.json"),
+                                 "--runtime", runtime],
                                 stdout=subprocess.PIPE, stderr=terminal_end, text=True)
         os.close(terminal_end)
         time.sleep(2.5)
