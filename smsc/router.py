@@ -122,10 +122,9 @@ class _MtRule(msgspec.Struct, frozen=True):
                    frozenset(route.sources), frozenset(route.data_codings), frozenset(route.service_types),
                    zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows))
 
-    def matches(self, facts: MtFacts, number: str, now: float) -> bool:
+    def matches(self, facts: MtFacts, now: float) -> bool:
+        """Every filter but the destination prefixes, which MtTable checks first."""
         if self.accounts and facts.account not in self.accounts:
-            return False
-        if self.prefixes and not number.startswith(self.prefixes):
             return False
         if self.regex is not None and self.regex.fullmatch(facts.destination) is None:
             return False
@@ -142,13 +141,42 @@ class _MtRule(msgspec.Struct, frozen=True):
 
 
 class MtTable(msgspec.Struct, frozen=True):
-    """The MT routes of a config, compiled: build once per (re)load."""
+    """The MT routes of a config, compiled: build once per (re)load.
+
+    Tables with a route per country or network run to hundreds of rules, so the rules a
+    number's prefixes select are found by dictionary (one lookup per distinct prefix
+    length) and only those, with the rules that have no prefix filter, are tried, still
+    in the config's order."""
 
     rules: tuple[_MtRule, ...]
+    unprefixed: tuple[int, ...]  # rules without a destination prefix: tried for every number
+    by_prefix: dict[str, tuple[int, ...]]  # prefix -> the rules listing it and the unprefixed, in order
+    lengths: tuple[int, ...]  # the distinct prefix lengths
 
     @classmethod
     def of(cls, config: Config) -> "MtTable":
-        return cls(tuple(_MtRule.of(route) for route in config.routes))
+        rules = tuple(_MtRule.of(route) for route in config.routes)
+        unprefixed = tuple(i for i, rule in enumerate(rules) if not rule.prefixes)
+        by_prefix: dict[str, list[int]] = {}
+        for index, rule in enumerate(rules):
+            for prefix in rule.prefixes:
+                by_prefix.setdefault(prefix, list(unprefixed)).append(index)
+        return cls(rules, unprefixed, {prefix: tuple(sorted(indexes)) for prefix, indexes in by_prefix.items()},
+                   tuple(sorted({len(prefix) for prefix in by_prefix})))
+
+    def match(self, facts: MtFacts, now: float) -> Route | None:
+        """The first route whose filters all pass the message."""
+        for index in self.candidates(normalize_number(facts.destination)):
+            if self.rules[index].matches(facts, now):
+                return self.rules[index].route
+        return None
+
+    def candidates(self, number: str) -> Sequence[int]:
+        """The rules whose prefix filter the number passes, in the config's order."""
+        hits = [hit for length in self.lengths if (hit := self.by_prefix.get(number[:length]))]
+        if not hits:
+            return self.unprefixed
+        return hits[0] if len(hits) == 1 else sorted(set().union(*hits))
 
 
 def weighted_order(weights: dict[str, float], draw: RandomSource) -> list[str]:
@@ -185,12 +213,10 @@ def route_mt(table: MtTable | Config, facts: MtFacts, now: float, upstream_up: U
     """The first route matching the message, or None when no route does."""
     if isinstance(table, Config):
         table = MtTable.of(table)
-    number = normalize_number(facts.destination)
-    for rule in table.rules:
-        if rule.matches(facts, number, now):
-            route = rule.route
-            return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute)
-    return None
+    route = table.match(facts, now)
+    if route is None:
+        return None
+    return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute)
 
 
 # --- re-routing -------------------------------------------------------------------
