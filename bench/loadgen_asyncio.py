@@ -59,7 +59,7 @@ async def _read(link: Link, reader: asyncio.StreamReader, writer: asyncio.Stream
             link.receive(data, perf_counter())
             await _send(link, writer)
     except ConnectionError:
-        pass
+        pass  # reset by the server, or its bytes lost their framing (Link.receive)
     if not link.closed:
         link.lost()
 

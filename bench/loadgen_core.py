@@ -1,13 +1,13 @@
 """One ESME bind of the load generator as a sans-I/O object, and the receipt book the
-binds share. Bytes in, bytes out; the drivers (trio in loadgen.py, asyncio+uvloop in
-loadgen_asyncio.py) own the sockets and the clock and pass `now` in.
+binds share. Bytes in, bytes out; the drivers (asyncio+uvloop in loadgen_asyncio.py,
+trio in loadgen_trio.py) own the sockets and the clock and pass `now` in.
 
 The hot path does not go through smsc.smpp.session: a Session builds an event object and
 checks the state table per PDU, and ran at 68,000 submit/response pairs a second, under
-half the generator's target. Here submit_sm are encoded by the native codec from
-prepared templates, many per write, and responses are read straight off the received
-bytes by header (submit_sm_resp and enquire_link carry nothing else worth a decode);
-only deliver_sm (receipts and MO) and the bind answers are decoded in full.
+half the generator's target. Here each submit_sm is a header and three prepared byte
+strings (loadgen_messages.prepare), many per write, and responses are read straight off
+the received bytes by header (submit_sm_resp and enquire_link carry nothing else worth
+a decode); only deliver_sm (receipts and MO) and the bind answers are decoded in full.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from smsc.bench.loadgen_stats import Stats, bucket
 
 HEADER = Struct(">IIII")
 MAX_SEQUENCE = 0x7FFFFFFF
+MAX_PDU = 64 * 1024  # a longer command_length means the stream has lost its framing
 BIND_CLASSES = {"transmitter": BindTransmitter, "receiver": BindReceiver, "transceiver": BindTransceiver}
 # Plain ints for the hot loops: an IntEnum member lookup costs ~0.3 us, per PDU.
 SUBMIT_SM, SUBMIT_SM_RESP, GENERIC_NACK = int(C.SUBMIT_SM), int(C.SUBMIT_SM_RESP), int(C.GENERIC_NACK)
@@ -214,7 +215,9 @@ class Link:
         self.stats.writes += 1
 
     def expire(self, now: float, timeout: float) -> None:
-        """Give up on submits unanswered for `timeout` seconds (counted as timeouts)."""
+        """Give up on submits unanswered `timeout` seconds after they were due (counted as
+        timeouts): from the intended time, as latency is, so in open loop a submit that
+        waited in the backlog for a full window counts that wait too."""
         outstanding = self.outstanding
         limit = now - timeout
         while outstanding:
@@ -250,7 +253,7 @@ class Link:
         answered, last_sent, index, oldest = 0, -1.0, 0, now
         while size - pos >= 16:
             length, command, status, sequence = unpack(data, pos)
-            if length < 16:
+            if not 16 <= length <= MAX_PDU:
                 raise ConnectionError(f"command_length {length} from the server")
             end = pos + length
             if end > size:

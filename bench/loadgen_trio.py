@@ -122,8 +122,8 @@ async def _reader(bind: _Bind) -> None:
                 break
             link.receive(data, trio.current_time())
             await bind.flush()
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+        pass  # ConnectionError: the server's bytes lost their framing
 
 
 async def _drive(bind: _Bind) -> None:

@@ -201,3 +201,32 @@ def test_ctrl_c_stops_and_reports_what_it_has(tmp_path, runtime):
     assert result["receipts"]["never_receipted"] == result["sent"]
     assert len(result["receipts"]["never_receipted_ids"]) == 100
     assert "answered ok" in out
+
+
+@pytest.mark.parametrize("runtime", ["asyncio", "trio"])
+def test_a_server_that_loses_its_framing_is_a_disconnect_not_a_crash(runtime):
+    import socket
+    import struct
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve_once() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            _, command, _, sequence = struct.unpack(">IIII", connection.recv(16))
+            connection.recv(4096)
+            body = b"broken\0"
+            connection.sendall(struct.pack(">IIII", 16 + len(body), command | 0x80000000, 0, sequence) + body)
+            connection.recv(4096)  # the first submits
+            connection.sendall(struct.pack(">IIII", 0xFFFFFFF0, 0x80000004, 0, 2))
+            connection.recv(4096)
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    config = LoadConfig(port=listener.getsockname()[1], count=50, duration=0, receipt_wait=0, window=5,
+                        messages=(MessageSpec(registered_delivery=0),))
+    result = loadgen.run(config, runtime=runtime, progress=False)
+    server.join(timeout=5)
+    listener.close()
+    assert result["disconnects"] == 1 and result["answered"] == 0 and result["timeouts"] == result["sent"] == 5
