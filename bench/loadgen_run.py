@@ -32,6 +32,13 @@ def next_tick(tick: float, now: float) -> float:
     return following if following > now else now + TICK
 
 
+def _share_of(count: int | None, binds: int, index: int) -> float:
+    """Bind `index`'s whole part of `count` (the first ones take the remainder)."""
+    if count is None:
+        return math.inf
+    return count // binds + (index < count % binds)
+
+
 class Run:
     def __init__(self, config: LoadConfig, on_second: Callable[[dict[str, Any], "Run"], None] | None = None) -> None:
         self.config = config
@@ -46,9 +53,9 @@ class Run:
                  system_id=config.system_id, password=config.password, system_type=config.system_type,
                  closed_loop=closed, quota=self.quota)
             for _ in range(config.binds)]
-        limit = config.count / config.binds if config.count is not None else math.inf
         self.pacers: list[Pacer] | None = None if closed else [
-            Pacer(config.schedule(), 1 / config.binds, limit) for _ in self.links]
+            Pacer(config.schedule(), 1 / config.binds, _share_of(config.count, config.binds, i))
+            for i in range(config.binds)]
         self.phase = SENDING
         self.scheduling = not closed  # open loop: pacers still add submits
         self.interrupted = False

@@ -230,3 +230,11 @@ def test_a_server_that_loses_its_framing_is_a_disconnect_not_a_crash(runtime):
     server.join(timeout=5)
     listener.close()
     assert result["disconnects"] == 1 and result["answered"] == 0 and result["timeouts"] == result["sent"] == 5
+
+
+def test_open_loop_count_shared_by_binds_ends_the_run():
+    with running_sim() as sim:
+        result = loadgen.run(_config(sim, mode="open", rate=2000, binds=3, count=100, duration=0, receipt_wait=0),
+                             progress=False)
+    assert result["sent"] == result["answered"] == 100 == sim.counters["submit_sm"]
+    assert result["sending_s"] == pytest.approx(0.05, abs=0.03)
