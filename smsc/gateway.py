@@ -9,8 +9,9 @@ store, so every flow can be tested with a real store and no network.
     response = await gateway.handle(account, request_pdu)  # always its *_resp
     deliver_sm = gateway.deliver_sm(outbound_item)
 
-The SMPP adapter takes submit_sm / data_sm by `submit_nowait` and `submitted` instead of
-`handle`: the same flow without a coroutine and a task per message.
+The SMPP adapter takes submit_sm / data_sm by `submit_many` and `submitted_many` instead
+of `handle`: the same flow for all the submits of one read, without a coroutine or a task
+per message, and one store request for all of them.
 
 Invariant 1 of the design lives in `handle`: a submit is answered with a message id only
 after `store.accept` returned, i.e. after the commit. Every refusal is a precise
@@ -140,33 +141,43 @@ class Gateway:
         except Refused as refusal:
             return pdu.response(refusal.command_status)
 
-    def submit_nowait(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu | Awaitable[str]:
-        """submit_sm / data_sm without a coroutine, for the adapter's hot path: the refusal
-        at once, or the store's pending accept (a future of the message id); once that is
-        done, `submitted` gives the response."""
-        try:
-            message = self._new_message(account, pdu, pdu.destination_addr)
-            self._take_rate(account, message.segments)
-        except Refused as refusal:
-            return pdu.response(refusal.command_status)
-        return self.store.accept(message, now=self.clock())
+    def submit_many(self, account: Account, pdus: list[SubmitSm | DataSm]
+                    ) -> tuple[list[Pdu], list[SubmitSm | DataSm], Awaitable[list[str]] | None]:
+        """submit_sm / data_sm read together, without a coroutine (the adapter's hot path):
+        (the refusals to send now, the submits accepted, the store's one pending accept
+        of their messages). Once that is done, `submitted_many` gives their responses."""
+        refusals: list[Pdu] = []
+        accepted: list[SubmitSm | DataSm] = []
+        messages: list[NewMessage] = []
+        for pdu in pdus:
+            try:
+                message = self._new_message(account, pdu, pdu.destination_addr)
+                self._take_rate(account, message.segments)
+            except Refused as refusal:
+                refusals.append(pdu.response(refusal.command_status))
+                continue
+            accepted.append(pdu)
+            messages.append(message)
+        return refusals, accepted, self.store.accept_many(messages, now=self.clock()) if messages else None
 
-    def submitted(self, account: Account, pdu: SubmitSm | DataSm, accepted: Any) -> Pdu:
-        """The response to `pdu` once its accept (from submit_nowait) is done."""
+    def submitted_many(self, account: Account, pdus: list[SubmitSm | DataSm], accepted: Any) -> list[Pdu]:
+        """The responses to the submits `submit_many` accepted, once their accept is done."""
         try:
-            return pdu.response(message_id=accepted.result())
+            ids = accepted.result()
         except Exception as exc:
-            return pdu.response(self._accept_failed(account.system_id, exc))
+            failure = self._accept_failed(account.system_id, exc)
+            return [pdu.response(failure) for pdu in pdus]
+        return [pdu.response(message_id=message_id) for pdu, message_id in zip(pdus, ids)]
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
-        accepted = self.submit_nowait(account, pdu)
-        if isinstance(accepted, Pdu):
-            return accepted
+        refusals, pdus, accepted = self.submit_many(account, [pdu])
+        if accepted is None:
+            return refusals[0]
         try:
             await accepted
         except Exception:
-            pass  # submitted() answers it
-        return self.submitted(account, pdu, accepted)
+            pass  # submitted_many() answers it
+        return self.submitted_many(account, pdus, accepted)[0]
 
     async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
         """One stored message per SME address; refused destinations are listed in

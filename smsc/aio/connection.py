@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 BIND_TYPES = {BindReceiver: "receiver", BindTransceiver: "transceiver"}  # else transmitter
 UNBIND_WAIT = 2.0  # seconds to wait for unbind_resp when we unbind the client
 SERVER_SYSTEM_ID = "smsc"
+_SUBMITS = (SubmitSm, DataSm)
 
 
 class Connection(asyncio.Protocol):
@@ -159,8 +160,17 @@ class Connection(asyncio.Protocol):
     def _drain(self) -> None:
         session = self.session
         assert session is not None
+        submits: list[SubmitSm | DataSm] = []  # consecutive ones go to the gateway together
         while (event := session.next_event()) is not NEED_DATA:
+            if type(event) is RequestReceived and type(event.pdu) in _SUBMITS and self.account is not None:
+                submits.append(event.pdu)
+                continue
+            if submits:
+                self._submit(submits)
+                submits = []
             self._on_event(event)
+        if submits:
+            self._submit(submits)
         if session.inbound_window_full and not self._reading_paused and self.is_open:
             self._reading_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
@@ -169,8 +179,6 @@ class Connection(asyncio.Protocol):
 
     def _on_event(self, event: Any) -> None:
         match event:
-            case RequestReceived(pdu=SubmitSm() | DataSm() as pdu) if self.account is not None:
-                self._submit(pdu)
             case RequestReceived(pdu=EnquireLink() as pdu):
                 self.send(pdu.response())
             case RequestReceived(pdu=Unbind() as pdu):
@@ -234,28 +242,30 @@ class Connection(asyncio.Protocol):
             response = await self.server.gateway.handle(self.account, pdu)
         except Exception as exc:  # a bug must cost this request, not the session
             response = self._failed(pdu, exc)
-        self._reply(pdu, response)
+        self._reply(response)
 
-    def _submit(self, pdu: SubmitSm | DataSm) -> None:
-        """The hot path: no task per submit, a callback on its commit answers it."""
+    def _submit(self, pdus: list[SubmitSm | DataSm]) -> None:
+        """The hot path: the submits of one read go to the gateway together, no task each;
+        a callback on their commit answers them."""
         assert self.account is not None
         try:
-            accepted = self.server.gateway.submit_nowait(self.account, pdu)
-        except Exception as exc:
-            accepted = self._failed(pdu, exc)
-        if isinstance(accepted, Pdu):
-            self._reply(pdu, accepted)
-        else:
+            refusals, accepted, committed = self.server.gateway.submit_many(self.account, pdus)
+        except Exception as exc:  # a bug must cost these requests, not the session
+            refusals, accepted, committed = [self._failed(pdu, exc) for pdu in pdus], [], None
+        for response in refusals:
+            self._reply(response)
+        if committed is not None:
             self._submits += 1
-            accepted.add_done_callback(partial(self._submitted, pdu))
+            committed.add_done_callback(partial(self._submitted, accepted))
 
-    def _submitted(self, pdu: SubmitSm | DataSm, accepted: Any) -> None:
+    def _submitted(self, pdus: list[SubmitSm | DataSm], committed: Any) -> None:
         self._submits -= 1
         try:
-            response = self.server.gateway.submitted(self.account, pdu, accepted)  # type: ignore[arg-type]
+            responses = self.server.gateway.submitted_many(self.account, pdus, committed)  # type: ignore[arg-type]
         except Exception as exc:
-            response = self._failed(pdu, exc)
-        self._reply(pdu, response)
+            responses = [self._failed(pdu, exc) for pdu in pdus]
+        for response in responses:
+            self._reply(response)
         if not self._submits and self._submits_done is not None:
             self._submits_done.set_result(None)
             self._submits_done = None
@@ -272,9 +282,10 @@ class Connection(asyncio.Protocol):
         self.log.exception("request_failed", command=pdu.name, error=repr(exc))
         return pdu.response(status.ESME_RSYSERR)
 
-    def _reply(self, pdu: Pdu, response: Pdu) -> None:
+    def _reply(self, response: Pdu) -> None:
         if response.command_status:
-            self.log.info("request_refused", command=pdu.name, status=status.status_name(response.command_status))
+            self.log.info("request_refused", command=response.name.removesuffix("_resp"),
+                          status=status.status_name(response.command_status))
         self.send(response)
 
     async def _close_after_handlers(self) -> None:

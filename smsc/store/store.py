@@ -292,6 +292,23 @@ class Store:
             return future
         return self._request("accept", (message, body, self.clock() if now is None else now))
 
+    def accept_many(self, messages: list[NewMessage], now: float | None = None) -> "asyncio.Future[list[str]]":
+        """`accept` for several messages in one request: a future of their ids, in order,
+        done once all are committed (in one transaction). A body msgpack cannot carry
+        fails the request."""
+        now = self.clock() if now is None else now
+        try:
+            payloads = [(message, self._pack(message.body), now) for message in messages]
+        except Exception as exc:
+            future = self._loop.create_future()
+            future.set_exception(exc)
+            return future
+        if not payloads:
+            future = self._loop.create_future()
+            future.set_result([])
+            return future
+        return self._request("accepts", payloads)
+
     async def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
                      error: int | None = None, upstream: str | None = None, carrier_id: str | None = None) -> None:
         """Move a message to `state` (None: keep it) and/or record where it went and what
@@ -530,6 +547,10 @@ class Store:
                 for number, (m, body, now) in enumerate(payloads, first)]
         self._db.executemany(INSERT_MESSAGE, rows)
         return list(map(format_id, range(first, first + len(rows))))
+
+    def _insert_accept_lists(self, lists: list[list[tuple[NewMessage, bytes, float]]]) -> list[list[str]]:
+        ids = iter(self._insert_accepts([payload for payloads in lists for payload in payloads]))
+        return [[next(ids) for _ in payloads] for payloads in lists]
 
     def _insert_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
         first = self._outbound_ids.reserve(len(rows), max(row[4] for row in rows))
@@ -784,9 +805,10 @@ class _ChangeBatch:
 # Requests of one batch run by kind in this order. Requests that depend on each other are
 # never in one batch (a caller learns a message id only after its accept committed), so
 # the order only has to be a sensible one: new rows first, then what changes them.
-_KIND_ORDER = ("accept", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge", "call")
+_KIND_ORDER = ("accept", "accepts", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge", "call")
 _HANDLERS = {
     "accept": Store._insert_accepts,
+    "accepts": Store._insert_accept_lists,
     "change": Store._write_changes,
     "enqueue": Store._insert_outbound,
     "outbound_set": Store._write_outbound_changes,

@@ -1,0 +1,56 @@
+"""Store.accept_many: the submits of one read in one request (the SMPP hot path)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from smsc.store import parse_id
+
+from .conftest import NOW, message
+
+
+def test_ids_come_in_order_and_every_message_is_committed(in_store):
+    async def scenario(store):
+        alone = store.accept(message(body={"n": -1}), now=NOW)
+        together = store.accept_many([message(body={"n": n}) for n in range(5)], now=NOW)
+        ids = await together
+        return await alone, ids, [(await store.get(i)).body["n"] for i in ids]
+
+    alone, ids, bodies = in_store(scenario)
+    assert bodies == list(range(5))
+    assert ids == sorted(ids) and len(set(ids) | {alone}) == 6
+    assert all(parse_id(i) for i in ids)
+
+
+def test_nothing_to_accept_is_done_at_once(in_store):
+    async def scenario(store):
+        before = store.transactions
+        ids = await store.accept_many([], now=NOW)
+        return ids, store.transactions - before
+
+    assert in_store(scenario) == ([], 0)
+
+
+def test_a_body_msgpack_cannot_carry_fails_that_request_only(in_store):
+    async def scenario(store):
+        return await asyncio.gather(store.accept_many([message(), message(body={"x": object()})], now=NOW),
+                                    store.accept_many([message()], now=NOW), return_exceptions=True)
+
+    failed, ok = in_store(scenario)
+    assert isinstance(failed, TypeError)
+    assert len(ok) == 1
+
+
+def test_a_failed_batch_fails_every_message_in_it(in_store, monkeypatch):
+    async def scenario(store):
+        def broken(payloads):
+            raise RuntimeError("disk gone")
+
+        monkeypatch.setattr(store, "_insert_accepts", broken)
+        with pytest.raises(RuntimeError):
+            await store.accept_many([message(), message()], now=NOW)
+        monkeypatch.undo()
+        return await store.accept_many([message()], now=NOW)
+
+    assert len(in_store(scenario)) == 1
