@@ -169,7 +169,7 @@ class HttpApi:
         except Exception as exc:  # a bug or a broken disk: a 500 that says so, logged
             self.log.error("http_failed", path=request.path, error=repr(exc))
             response = json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
-        self.metrics.http_requests.labels(route=route, status=str(response.status)).inc()
+        self.metrics.child(self.metrics.http_requests, route, str(response.status)).inc()
         return response
 
     @web.middleware
@@ -227,7 +227,7 @@ class HttpApi:
         try:
             self.gateway._take_rate(account, sum(message.segments for message in accepted))
         except Refused:
-            self.metrics.throttled.labels(channel="http", name=account.system_id).inc()
+            self.metrics.child(self.metrics.throttled, "http", account.system_id).inc()
             error = RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second")
             error.headers = {"Retry-After": "1"}  # type: ignore[attr-defined]
             raise error from None
@@ -246,8 +246,8 @@ class HttpApi:
             self.log.error("accept_failed", account=account.system_id, error=repr(exc))
             raise RequestError(503, "store_unavailable", "the message could not be stored; try again") from None
         if not replayed:
-            self.metrics.accepted.labels(account=account.system_id, channel="http").inc(len(accepted))
-        self.metrics.submit_response.labels(channel="http").observe(time.perf_counter() - started)
+            self.metrics.child(self.metrics.accepted, account.system_id, "http").inc(len(accepted))
+        self.metrics.child(self.metrics.submit_response, "http").observe(time.perf_counter() - started)
         return json_response(body, 201, {"Idempotent-Replayed": "true"} if replayed else None)
 
     async def _message(self, request: web.Request) -> Any:

@@ -15,7 +15,7 @@ Hooks for the other parts, all on `Metrics` (the runtime's `metrics`):
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -32,6 +32,7 @@ class Metrics:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.registry = registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.messages = Gauge("smsc_messages_live", "Live messages by state, account and upstream",
                               ["state", "account", "upstream"], registry=registry)
         self.accepted = Counter("smsc_messages_accepted", "Messages accepted", ["account", "channel"],
@@ -60,11 +61,19 @@ class Metrics:
         self.http_requests = Counter("smsc_http_requests", "HTTP API requests", ["route", "status"],
                                      registry=registry)
 
+    def child(self, metric: Any, *values: str) -> Any:
+        """metric.labels(*values), remembered: labels() costs more than the count itself."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def webhook(self, account: str, outcome: str) -> None:
-        self.webhooks.labels(account=account, outcome=outcome).inc()
+        self.child(self.webhooks, account, outcome).inc()
 
     def receipt_latency(self, account: str, seconds: float) -> None:
-        self.submit_receipt.labels(account=account).observe(max(0.0, seconds))
+        self.child(self.submit_receipt, account).observe(max(0.0, seconds))
 
     async def refresh(self, store: Store) -> None:
         """Read the gauges the store knows."""

@@ -1,0 +1,276 @@
+"""HTTP API speed: committed submits per second and latency with keep-alive, 1 and 50
+concurrent clients, then 50 clients paced at half the measured rate (the p99 target),
+and webhooks delivered per second to a local receiver.
+
+    python bench/http_bench.py [--seconds 5] [--json PATH]
+
+The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
+process on its own event loop, as `smsc serve` would; the clients and the webhook
+receiver run in this process (aiohttp on uvloop). A submit counts when its 201 came back,
+i.e. after its commit. Webhooks: the child moves N accepted messages to DELIVERED (what a
+carrier's receipt does), and the time is from that command to the N-th signed POST
+received. Not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import uvloop
+from aiohttp import web
+
+SECRET = "bench-secret"
+# Scheduled a day ahead: the gateway has no route here, and a message due now would be
+# routed, found undeliverable and its receipt posted by webhook at once, so the submit
+# figures would carry that work too. The webhook phase then measures receipts alone.
+SEND = msgspec.json.encode({"to": "+447700900001", "from": "Shop", "text": "Your verification code is 123456",
+                            "schedule_at": datetime.fromtimestamp(time.time() + 86400, timezone.utc).isoformat()})
+
+
+def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
+    """The gateway: started, its port and a key sent up, then commands until 'stop'."""
+    from smsc import log
+    from smsc.aio.runtime import Runtime
+    from smsc.config import Account, Config, Http, Listener, Smpp, Store
+    from smsc.http import keys
+    from smsc.passwords import hash_password
+    from smsc.smpp.constants import MessageState
+
+    log.configure("error", "json")
+    account = Account(system_id="shop", password_hash=hash_password("secret1"), rate=1e9,
+                      webhook_url=webhook_url, webhook_secret=SECRET)
+    config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=Store(path=os.path.join(state_dir, "smsc.db")),
+                    http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
+
+    async def main() -> None:
+        runtime = Runtime(config)
+        await runtime.start()
+        _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
+        pipe.send((runtime.http.addresses[0][1], key))
+        loop = asyncio.get_running_loop()
+        while True:
+            command, argument = await loop.run_in_executor(None, pipe.recv)
+            if command == "stop":
+                break
+            if command == "cpu":
+                times = os.times()
+                pipe.send(times.user + times.system)
+            if command == "deliver":
+                store = runtime.store
+                await asyncio.gather(*(store.update(message_id, MessageState.DELIVERED) for message_id in argument))
+                pipe.send("done")
+        await runtime.stop()
+        pipe.send("stopped")
+
+    uvloop.run(main())
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends a prepared POST and reads the answer.
+    A client this small (no parsing beyond the status line and Content-Length) leaves the
+    CPU to the server: aiohttp's own client costs more per request than the server does."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buffer[:end])
+        length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4:end + 4 + length])
+        del self.buffer[:end + 4 + length]
+        self.waiter.set_result((int(head[9:12]), body))
+
+    async def post(self, request: bytes) -> tuple[int, bytes]:
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(request)
+        try:
+            return await self.waiter
+        finally:
+            self.waiter = None
+
+
+def prepared(port: int, key: str) -> bytes:
+    return (f"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(SEND)}\r\n\r\n").encode() + SEND
+
+
+async def connections(port: int, count: int) -> list[Connection]:
+    loop = asyncio.get_running_loop()
+    return [(await loop.create_connection(Connection, "127.0.0.1", port))[1] for _ in range(count)]
+
+
+async def closed_loop(port: int, key: str, clients: int, seconds: float, ids: list[str]) -> dict[str, Any]:
+    """`clients` connections each posting one after the other for `seconds`."""
+    latencies: list[float] = []
+    request = prepared(port, key)
+    conns = await connections(port, clients)
+    deadline = time.perf_counter() + seconds
+
+    async def client(conn: Connection) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            status, body = await conn.post(request)
+            if status != 201:
+                raise RuntimeError(f"{status}: {body[:200]!r}")
+            latencies.append(time.perf_counter() - started)
+            ids.append(msgspec.json.decode(body)["messages"][0]["id"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(conn) for conn in conns))
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        assert conn.transport is not None
+        conn.transport.close()
+    return _figures(latencies, elapsed, clients)
+
+
+async def paced(port: int, key: str, clients: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Open loop: requests due on a fixed schedule at `rate`/s, each sent on the next free
+    one of `clients` connections; latency counts from when it was due (queueing counts)."""
+    latencies: list[float] = []
+    request = prepared(port, key)
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    for conn in await connections(port, clients):
+        free.put_nowait(conn)
+    total = int(rate * seconds)
+    begin = time.perf_counter()
+
+    async def one(due: float) -> None:
+        conn = await free.get()
+        try:
+            await conn.post(request)
+        finally:
+            free.put_nowait(conn)
+        latencies.append(time.perf_counter() - due)
+
+    tasks = []
+    for n in range(total):
+        due = begin + n / rate
+        if due > time.perf_counter():
+            await asyncio.sleep(due - time.perf_counter())
+        tasks.append(asyncio.ensure_future(one(due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - begin
+    while not free.empty():
+        conn = free.get_nowait()
+        assert conn.transport is not None
+        conn.transport.close()
+    return _figures(latencies, elapsed, clients) | {"target_rate": rate}
+
+
+def _figures(latencies: list[float], elapsed: float, clients: int) -> dict[str, Any]:
+    return {"clients": clients, "requests": len(latencies), "per_second": len(latencies) / elapsed,
+            "p50_ms": _percentile(latencies, 0.5) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000,
+            "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan")}
+
+
+async def webhooks(pipe: Any, ids: list[str], received: asyncio.Queue[None], count: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    pipe.send(("deliver", ids[:count]))
+    for _ in range(count):
+        await received.get()
+    elapsed = time.perf_counter() - started
+    await loop.run_in_executor(None, pipe.recv)
+    return {"events": count, "per_second": count / elapsed}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from smsc.http.webhooks import SIGNATURE_HEADER, verify
+
+    received: asyncio.Queue[None] = asyncio.Queue()
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify(SECRET, request.headers.get(SIGNATURE_HEADER, ""), body, time.time()):
+            return web.Response(status=401)
+        received.put_nowait(None)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    hook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    parent, child = multiprocessing.Pipe()
+    state_dir = tempfile.mkdtemp(prefix="http-bench-")
+    process = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook"))
+    process.start()
+    loop = asyncio.get_running_loop()
+    port, key = await loop.run_in_executor(None, parent.recv)
+    ids: list[str] = []
+    results: dict[str, Any] = {"load_average": os.getloadavg()[0]}
+    try:
+        await closed_loop(port, key, 10, 1.0, [])  # warm-up
+        async def server_cpu() -> float:
+            parent.send(("cpu", None))
+            return await loop.run_in_executor(None, parent.recv)
+
+        async def phase(name: str, label: str, run: Any) -> None:
+            cpu = await server_cpu()
+            results[name] = figures = await run
+            figures["server_cpu_us"] = (await server_cpu() - cpu) / max(1, figures["requests"]) * 1e6
+            print(f"{label}: {figures['per_second']:8,.0f} submits/s  p50 {figures['p50_ms']:6.2f} ms"
+                  f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit", flush=True)
+
+        for clients in (1, 50):
+            await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
+                        closed_loop(port, key, clients, args.seconds, ids))
+        half = results["closed_50"]["per_second"] / 2
+        await phase("paced_half", f"paced at {half:,.0f}/s, 50 clients", paced(port, key, 50, half, args.seconds))
+        results["webhooks"] = figures = await webhooks(parent, ids, received, min(args.webhooks, len(ids)))
+        print(f"webhooks: {figures['events']:,} receipts delivered at {figures['per_second']:,.0f}/s", flush=True)
+    finally:
+        parent.send(("stop", None))
+        await loop.run_in_executor(None, parent.recv)
+        process.join(30)
+        await runner.cleanup()
+    results["load_average_after"] = os.getloadavg()[0]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop and paced phase")
+    parser.add_argument("--webhooks", type=int, default=5000, help="receipts to deliver by webhook")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    results = uvloop.run(run(args))
+    print(f"load average: {results['load_average']:.2f} before, {results['load_average_after']:.2f} after")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()
