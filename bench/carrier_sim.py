@@ -38,10 +38,10 @@ from typing import Any
 from msgspec.structs import replace
 
 from smsc.codec import pdu as pdu_codec
-from smsc.dlr import receipt_deliver_sm
+from smsc.dlr import receipt_deliver_sm, wants_receipt
 from smsc.smpp import status as st
 from smsc.smpp.constants import CommandId as C
-from smsc.smpp.constants import MessageState, RegisteredDelivery
+from smsc.smpp.constants import MessageState
 from smsc.smpp.errors import SmppError
 from smsc.smpp.pdus import RESPONSE_CLASS, DeliverSm, Pdu
 
@@ -213,8 +213,12 @@ class CarrierSim:
                 return status
         return 0
 
-    def receipt(self, submit: Pdu, message_id: str, now: float) -> DeliverSm:
+    def receipt(self, submit: Any, message_id: str) -> tuple[DeliverSm, float] | None:
+        """The receipt `submit` asked for and its delay; None when receipts are off or it
+        asked for none in the state drawn (registered_delivery 2: failures only)."""
         b = self.behaviour
+        if not b.receipts:
+            return None
         draw = self._random.random()
         if draw < b.undeliv_share:
             state, error = MessageState.UNDELIVERABLE, 1
@@ -222,16 +226,20 @@ class CarrierSim:
             state, error = MessageState.EXPIRED, 0
         else:
             state, error = MessageState.DELIVERED, 0
+        if not wants_receipt(submit.registered_delivery, state):
+            return None
         self.receipt_states[state.name] += 1
+        delay = 0.0 if b.receipt_first else self.receipt_delay()
+        submitted = time.time()  # receipt dates are wall-clock
         fields_ = receipt_deliver_sm(
-            message_id=message_id, state=state, submitted=now, done=now + b.receipt_delay,
+            message_id=message_id, state=state, submitted=submitted, done=submitted + delay,
             source=submit.source_addr, destination=submit.destination_addr,
             source_ton=submit.source_addr_ton, source_npi=submit.source_addr_npi,
             dest_ton=submit.dest_addr_ton, dest_npi=submit.dest_addr_npi, error=error,
             text=submit.short_message[:20].decode("latin-1"))
         # dlr gives Tag members; the codec takes plain int tags
         fields_["tlvs"] = tuple((int(tag), value) for tag, value in fields_["tlvs"])
-        return DeliverSm(**fields_)
+        return DeliverSm(**fields_), delay
 
     def receipt_delay(self) -> float:
         b = self.behaviour
@@ -436,13 +444,12 @@ class _CarrierProtocol(asyncio.Protocol):
         else:
             message_id = sim.new_message_id().decode()
             counters["submit_sm_resp_ok"] += 1
-            wants = pdu.registered_delivery & RegisteredDelivery.RECEIPT_MASK
-            receipt = sim.receipt(pdu, message_id, now) if sim.behaviour.receipts and wants else None
+            receipt = sim.receipt(pdu, message_id)
             if receipt is not None and sim.behaviour.receipt_first:
-                sim.deliver(self.system_id, self, receipt)
+                sim.deliver(self.system_id, self, receipt[0])
             self._out += pdu_codec.encode(_response(pdu, 0, message_id=message_id))
             if receipt is not None and not sim.behaviour.receipt_first:
-                sim.schedule_receipt(now + sim.receipt_delay(), self, receipt)
+                sim.schedule_receipt(now + receipt[1], self, receipt[0])
         b = sim.behaviour
         if b.disconnect_share and sim._random.random() < b.disconnect_share:
             counters["disconnects"] += 1

@@ -179,3 +179,18 @@ def test_sending_resumes_after_timeouts_free_the_window():
                                         receipt_wait=0, messages=NO_RECEIPT), progress=False)
     assert result["sent"] == 60 == result["answered"] + result["timeouts"]
     assert result["timeouts"] == sim.counters["no_response"]
+
+
+def test_receipt_on_failure_only_and_wall_clock_dates():
+    import time
+
+    with running_sim(Behaviour(receipts=True, undeliv_share=0.5, seed=4)) as sim:
+        client, answers, delivered = _smpplib_client(sim.port)
+        _submit(client, 20, registered_delivery=2)  # SMSC delivery receipt on failure only
+        _read_until(client, lambda: len(answers) == 20 and len(delivered) == sim.receipt_states["UNDELIVERABLE"])
+        client.unbind()
+        client.disconnect()
+    assert 3 < len(delivered) < 17 and set(sim.receipt_states) == {"UNDELIVERABLE"}
+    for receipt in delivered:
+        text = parse_text(receipt.short_message)
+        assert text.stat == "UNDELIV" and abs(text.submit_date - time.time()) < 120
