@@ -272,12 +272,11 @@ class Store:
     # --- writes: each is a request to the writer, resolved after its commit ----------
 
     def _request(self, kind: str, payload: Any) -> "asyncio.Future[Any]":
-        future = self._loop.create_future()
         if self._closing:
-            future.set_exception(StoreError("the store is closed"))
-        else:
-            self._ops.append((kind, payload, future))
-            self._wake.set()
+            return self._settled(error=StoreError("the store is closed"))
+        future = self._loop.create_future()
+        self._ops.append((kind, payload, future))
+        self._wake.set()
         return future
 
     def accept(self, message: NewMessage, now: float | None = None) -> "asyncio.Future[str]":
@@ -287,10 +286,17 @@ class Store:
             # Packed here so a body msgpack cannot carry fails this caller, not the batch.
             body = self._pack(message.body)
         except Exception as exc:
-            future = self._loop.create_future()
-            future.set_exception(exc)
-            return future
+            return self._settled(error=exc)
         return self._request("accept", (message, body, self.clock() if now is None else now))
+
+    def _settled(self, result: Any = None, error: Exception | None = None) -> "asyncio.Future[Any]":
+        """A request answered without the writer."""
+        future = self._loop.create_future()
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+        return future
 
     def accept_many(self, messages: list[NewMessage], now: float | None = None) -> "asyncio.Future[list[str]]":
         """`accept` for several messages in one request: a future of their ids, in order,
@@ -300,14 +306,8 @@ class Store:
         try:
             payloads = [(message, self._pack(message.body), now) for message in messages]
         except Exception as exc:
-            future = self._loop.create_future()
-            future.set_exception(exc)
-            return future
-        if not payloads:
-            future = self._loop.create_future()
-            future.set_result([])
-            return future
-        return self._request("accepts", payloads)
+            return self._settled(error=exc)
+        return self._request("accepts", payloads) if payloads else self._settled([])
 
     async def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
                      error: int | None = None, upstream: str | None = None, carrier_id: str | None = None) -> None:
