@@ -712,6 +712,8 @@ def summary(config: Config) -> list[str]:
     lines = []
     for listener in config.smpp.listeners:
         lines.append(f"smpp: {listener.host}:{listener.port}{' (TLS)' if listener.tls else ''}")
+    http = config.http
+    lines.append(f"http: {http.host}:{http.port}{' (TLS)' if http.tls_cert else ''}" if http.enabled else "http: off")
     lines.append(f"store: {config.store.path} (synchronous={config.store.synchronous})")
     lines.append(f"log: {config.log.level}, {config.log.format}")
     for account in config.accounts:

@@ -53,6 +53,7 @@ def test_check_config_summarises_carriers_routes_and_mo_routes(tmp_path):
     done = smsc("check-config", ROUTING, state_dir=tmp_path, env=PASSWORDS)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert "  smpp: 0.0.0.0:2775\n  http: off\n" in out
     assert "upstream uk-primary: smpp.uk1.example.net:3550 (TLS) as gw_acme; 2 transceiver binds" in out
     assert "route uk-otp: accounts bank; to +447 -> failover uk-primary > uk-backup > global-hub;" \
            " re-route on ESME_RSYSERR, ESME_RSUBMITFAIL, ESME_RMSGQFUL, no answer in 20 s, UNDELIV err 001, 027," \
