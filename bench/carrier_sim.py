@@ -7,9 +7,11 @@
 Behaviours, all off by default (the default is the accept-all echo: binds answered, every
 submit_sm answered at once with a fresh id, nothing stored):
 - receipts: a deliver_sm receipt (text of appendix B and the receipt TLVs) when the
-  submit asks for one, after `receipt_delay` seconds (fixed, or drawn uniform or
-  exponential with that mean), with `undeliv_share` / `expired_share` of UNDELIV / EXPIRED;
-  `receipt_first` sends it before the submit_sm_resp.
+  submit's registered_delivery asks for one in the state drawn, after `receipt_delay`
+  seconds (fixed, or drawn uniform or exponential with that mean), with `undeliv_share`
+  / `expired_share` of UNDELIV / EXPIRED; `receipt_first` sends it before the
+  submit_sm_resp. It goes back on the submitting bind when that one can receive, else to
+  a receiver bind of the same system_id (kept, up to WAITING_RECEIPTS, until one binds).
 - error_shares: {command_status: share} of submits answered with that error.
 - throttle_rate: submits per second over which the answer is ESME_RTHROTTLED.
 - no_response_share: submits never answered.
@@ -30,7 +32,7 @@ import signal
 import ssl as ssl_module
 import time
 import tomllib
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from struct import Struct
 from typing import Any
@@ -53,6 +55,7 @@ SUBMIT_SM, SUBMIT_SM_RESP = int(C.SUBMIT_SM), int(C.SUBMIT_SM_RESP)
 ID_DIGITS = 16  # message ids: a counter in 16 hex digits, so every answer has one length
 _ANSWER_LENGTH = 16 + ID_DIGITS + 1
 _DRAIN_EVERY = 0.001  # receipts due are sent in batches this far apart
+WAITING_RECEIPTS = 100_000  # per system_id with no receiver bound; the oldest go first
 _DISTRIBUTIONS = ("fixed", "uniform", "exponential")
 
 
@@ -133,7 +136,7 @@ class CarrierSim:
         self._connections: set[_CarrierProtocol] = set()
         self._due: list[tuple[float, int, str, _CarrierProtocol | None, DeliverSm]] = []
         self._due_order = 0
-        self._waiting_receivers: dict[str, list[DeliverSm]] = {}  # no receiver bound yet
+        self._waiting_receivers: dict[str, deque[DeliverSm]] = {}  # no receiver bound yet
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._throttle_window = (0.0, 0)  # (second started, submits in it)
@@ -266,7 +269,10 @@ class CarrierSim:
             receivers[-1].deliver(pdu)
             receivers[-1].flush()
         else:
-            self._waiting_receivers.setdefault(system_id, []).append(pdu)
+            waiting = self._waiting_receivers.setdefault(system_id, deque(maxlen=WAITING_RECEIPTS))
+            if len(waiting) == WAITING_RECEIPTS:
+                self.counters["receipts_dropped"] += 1
+            waiting.append(pdu)
 
     async def _send_due_receipts(self) -> None:
         due = self._due

@@ -186,7 +186,7 @@ def test_ctrl_c_stops_and_reports_what_it_has(tmp_path, runtime):
                                  "--runtime", runtime],
                                 stdout=subprocess.PIPE, stderr=terminal_end, text=True)
         os.close(terminal_end)
-        time.sleep(2.5)
+        time.sleep(2.0)
         load.send_signal(signal.SIGINT)
         out, _ = load.communicate(timeout=10)
         progress = os.read(terminal, 65536).decode()
@@ -197,7 +197,7 @@ def test_ctrl_c_stops_and_reports_what_it_has(tmp_path, runtime):
     assert load.returncode == 0
     assert progress.startswith("\r") and "sent" in progress and "p99" in progress and "outstanding" in progress
     result = json.loads((tmp_path / "r.json").read_text())
-    assert 200 < result["sent"] < 2000 and result["answered"] == result["sent"]
+    assert 50 < result["sent"] < 2000 and result["answered"] == result["sent"]
     assert result["receipts"]["never_receipted"] == result["sent"]
     assert len(result["receipts"]["never_receipted_ids"]) == 100
     assert "answered ok" in out
