@@ -205,3 +205,15 @@ def test_example_scenarios_load():
         config = load_config(str(path))
         behaviour = load_behaviour(str(path), {})
         assert config.messages and (behaviour.receipts or not path.name.startswith("carrier"))
+
+
+def test_receipt_id_from_the_tlv_else_from_the_text():
+    from smsc.bench.loadgen_core import receipt_of
+
+    text_only = DeliverSm(esm_class=4, short_message=b"id:6699 sub:001 dlvrd:000 submit date:2611231200 "
+                                                     b"done date:2611231201 stat:UNDELIV err:001 text:hi")
+    assert receipt_of(text_only) == ("6699", "UNDELIV")
+    both = DeliverSm(esm_class=4, short_message=b"id:1 stat:delivrd",
+                     tlvs=tuple((int(t), v) for t, v in receipt_tlvs("abc", 2)))
+    assert receipt_of(both) == ("abc", "DELIVRD")
+    assert receipt_of(DeliverSm(esm_class=4, short_message=b"hello")) is None
