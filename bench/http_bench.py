@@ -55,7 +55,8 @@ def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
         runtime = Runtime(config)
         await runtime.start()
         _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
-        pipe.send((runtime.http.addresses[0][1], key))
+        baseline = await _baseline_app()
+        pipe.send((runtime.http.addresses[0][1], key, baseline))
         loop = asyncio.get_running_loop()
         while True:
             command, argument = await loop.run_in_executor(None, pipe.recv)
@@ -72,6 +73,24 @@ def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
         pipe.send("stopped")
 
     uvloop.run(main())
+
+
+async def _baseline_app() -> int:
+    """A bare aiohttp app in the gateway's process answering every POST with a fixed 201:
+    what HTTP alone costs on this machine (parsing, the loopback socket), for scale."""
+    answer = msgspec.json.encode({"messages": [{"id": "0" * 16, "to": "447700900001", "state": "enroute"}]})
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=answer, status=201, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -227,7 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook"))
     process.start()
     loop = asyncio.get_running_loop()
-    port, key = await loop.run_in_executor(None, parent.recv)
+    port, key, baseline = await loop.run_in_executor(None, parent.recv)
     ids: list[str] = []
     results: dict[str, Any] = {"load_average": os.getloadavg()[0]}
     try:
@@ -243,6 +262,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{label}: {figures['per_second']:8,.0f} submits/s  p50 {figures['p50_ms']:6.2f} ms"
                   f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit", flush=True)
 
+        await phase("baseline_50", "bare aiohttp app, 50 clients", closed_loop(baseline, key, 50, args.seconds, []))
         for clients in (1, 50):
             await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
                         closed_loop(port, key, clients, args.seconds, ids))

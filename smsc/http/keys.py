@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 PREFIX = "sk_"
+RECHECK = 5.0  # seconds
 
 
 def digest(key: str) -> str:
@@ -51,10 +52,17 @@ class KeyRing:
         self.path = path
         self._seen: tuple[float, int] | None = None
         self._accounts: dict[str, str] = {}
+        self._checked = 0.0
 
     def account(self, key: str) -> str | None:
-        self._refresh()
-        return self._accounts.get(digest(key))
+        hashed = digest(key)
+        now = time.monotonic()
+        # A key not known yet may have just been made: look at the file then. Known keys
+        # look only every RECHECK seconds (a key deleted from the file stops within it).
+        if hashed not in self._accounts or now - self._checked > RECHECK:
+            self._checked = now
+            self._refresh()
+        return self._accounts.get(hashed)
 
     def _refresh(self) -> None:
         try:
