@@ -5,7 +5,8 @@ Counters and histograms are updated where things happen (the HTTP API, the webho
 dispatcher); what the store knows (messages by state, queue depths and ages) is read
 from it when scraped, so it is right after a restart too.
 
-Hooks for the other parts, all on `Metrics` (the runtime's `metrics`):
+Hooks for the other parts, all on `Metrics` (the runtime's `http.metrics`); gauges of
+live objects are best set by a function in `before_scrape` (see smsc/http/service.py):
     metrics.binds_up.labels(kind="upstream"|"account", name=...).set(n)
     metrics.upstream_queue.labels(upstream=...).set(depth)
     metrics.upstream_oldest.labels(upstream=...).set(seconds)
@@ -33,6 +34,8 @@ class Metrics:
         self.clock = clock
         self.registry = registry = CollectorRegistry()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # Called with this Metrics at each scrape, to set gauges from live objects.
+        self.before_scrape: list[Callable[["Metrics"], None]] = []
         self.messages = Gauge("smsc_messages_live", "Live messages by state, account and upstream",
                               ["state", "account", "upstream"], registry=registry)
         self.accepted = Counter("smsc_messages_accepted", "Messages accepted", ["account", "channel"],
@@ -76,7 +79,9 @@ class Metrics:
         self.child(self.submit_receipt, account).observe(max(0.0, seconds))
 
     async def refresh(self, store: Store) -> None:
-        """Read the gauges the store knows."""
+        """Read the gauges the store knows, then those the running parts know."""
+        for collect in self.before_scrape:
+            collect(self)
         now = self.clock()
         reader = store.reader
         self.messages.clear()

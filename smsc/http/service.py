@@ -7,6 +7,8 @@ when [http] enabled.
 """
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 from smsc.compliance import Compliance
@@ -14,6 +16,10 @@ from smsc.config import Config
 from smsc.http.api import HttpApi
 from smsc.http.metrics import Metrics
 from smsc.http.webhooks import Dispatcher, queue_for
+from smsc.log import get_logger
+from smsc.store import http_tables
+
+HOUSEKEEPING_INTERVAL = 60.0
 
 
 class HttpService:
@@ -25,6 +31,8 @@ class HttpService:
         self.compliance = Compliance(self.config, self.store)
         self.dispatcher = Dispatcher(self.store, lambda: self.config, clock=runtime.clock, metrics=self.metrics)
         self.api: HttpApi | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self.log = get_logger("smsc.http")
 
     @property
     def config(self) -> Config:
@@ -42,12 +50,39 @@ class HttpService:
         self.gateway.compliance = self.compliance
         self.store.outbound_queue = queue_for(lambda: self.config)
         self.dispatcher.start()
+        self.metrics.before_scrape.append(self._live_gauges)
+        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="smsc-http-house")
         if self.config.http.enabled:
             self.api = HttpApi(self.gateway, self.compliance, self.metrics, ready=self._ready,
                                clock=self.runtime.clock)
             await self.api.start()
 
     async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         if self.api is not None:
             await self.api.stop()
         await self.dispatcher.stop()
+
+    async def _housekeeping_loop(self) -> None:
+        """Forget Idempotency-Keys past their time."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                await http_tables.forget_idempotency(self.store, self.runtime.clock() - self.config.http.idempotency_ttl)
+            except Exception as exc:  # a busy disk: next round
+                self.log.error("http_housekeeping_failed", error=repr(exc))
+
+    def _live_gauges(self, metrics: Metrics) -> None:
+        """Binds up per account (SMPP server) and per upstream, upstream queue depths."""
+        metrics.binds_up.clear()
+        server = self.runtime.server
+        accounts = Counter(conn.account.system_id for conn in (server.connections if server else ())
+                           if conn.account is not None)
+        for name, count in accounts.items():
+            metrics.binds_up.labels(kind="account", name=name).set(count)
+        forwarder = self.runtime.forwarder
+        for name, queue in (forwarder.queues.items() if forwarder is not None else ()):
+            metrics.binds_up.labels(kind="upstream", name=name).set(sum(link.is_bound for link in queue.links))
+            metrics.upstream_queue.labels(upstream=name).set(queue.held)

@@ -11,6 +11,8 @@ import pytest
 from smsc.http import openapi
 from smsc.http.api import OPENAPI
 
+from tests.integration.conftest import PASSWORD
+
 from .conftest import Api, account, http_config
 
 SEND = {"to": "+447700900001", "from": "Shop", "text": "Your code is 123456"}
@@ -142,6 +144,11 @@ def test_health_ready_metrics_and_the_openapi_document(serve_http):
     assert 'smsc_messages_live{account="shop",state="enroute",upstream=""} 1.0' in text
     assert 'smsc_messages_accepted_total{account="shop",channel="http"} 1.0' in text
     assert "smsc_submit_response_seconds_bucket" in text
+    client = server.client()
+    client.bind_transmitter(system_id="shop", password=PASSWORD)
+    assert 'smsc_binds_up{kind="account",name="shop"} 1.0' in anonymous.get("/metrics")[1]
+    client.unbind()
+    client.disconnect()
     status, document, _ = anonymous.get("/openapi.json")
     assert status == 200 and document == json.loads(OPENAPI.read_text())
 
