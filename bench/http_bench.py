@@ -84,13 +84,18 @@ async def _baseline_app() -> int:
         await request.read()
         return web.Response(body=answer, status=201, content_type="application/json")
 
+    return (await _serve_one("/v1/messages", handler))[1]
+
+
+async def _serve_one(path: str, handler: Any) -> tuple[web.AppRunner, int]:
+    """An aiohttp app with one POST route on 127.0.0.1 (a free port): its runner and port."""
     app = web.Application()
-    app.router.add_post("/v1/messages", handler)
+    app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -232,13 +237,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         received.put_nowait(None)
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    hook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, hook_port = await _serve_one("/hook", hook)
 
     parent, child = multiprocessing.Pipe()
     state_dir = tempfile.mkdtemp(prefix="http-bench-")
