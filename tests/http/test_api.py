@@ -169,3 +169,19 @@ def test_api_key_create_prints_a_key_that_works(serve_http, tmp_path, capsys):
     assert key.startswith("sk_") and key not in (tmp_path / "api-keys.jsonl").read_text()
     assert Api(server.http_port, key).post("/v1/messages", SEND)[0] == 201
     assert main(["api-key", "create", "nobody", "-c", str(config_file)]) == 1
+
+
+def test_the_api_over_tls(serve_http, tmp_path):
+    import http.client
+    import ssl
+
+    from tests.integration.test_listeners import self_signed
+
+    cert, key = self_signed(tmp_path)
+    server = serve_http(http_config(tmp_path, tls_cert=cert, tls_key=key))
+    assert server.runtime.http.addresses[0][2] is True
+    api = server.api()
+    context = ssl.create_default_context(cafile=cert)
+    api.conn = http.client.HTTPSConnection("127.0.0.1", server.http_port, context=context, timeout=10)
+    status, body, _ = api.post("/v1/messages", SEND)
+    assert status == 201 and body["messages"][0]["to"] == "447700900001"
