@@ -17,6 +17,7 @@ the report.
 """
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import sys
 from typing import Any
@@ -90,10 +91,13 @@ def config_from_args(args: Any) -> LoadConfig:
     if args.rate_to is not None:
         overrides["ramp"] = overrides["ramp"] or "linear"
     if args.message:
-        overrides["messages"] = tuple(MessageSpec(kind=kind, registered_delivery=args.registered_delivery,
-                                                  concatenation=args.concatenation)
+        overrides["messages"] = tuple(MessageSpec(kind=kind, concatenation=args.concatenation)
                                       for kind in args.message)
-    return load_config(args.scenario, **overrides)
+    config = load_config(args.scenario, **overrides)
+    if args.registered_delivery is not None:  # for every message of the mix, given or not
+        config = dataclasses.replace(config, messages=tuple(
+            dataclasses.replace(m, registered_delivery=args.registered_delivery) for m in config.messages))
+    return config
 
 
 def main(args: Any) -> int:

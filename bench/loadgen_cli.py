@@ -32,8 +32,9 @@ def add_load_arguments(p: argparse.ArgumentParser) -> None:
                       help="a message kind in the mix (repeat for several, equal weights)")
     load.add_argument("--concatenation", choices=("udh", "sar", "payload"), default="udh",
                       help="how --message long is split (default udh)")
-    load.add_argument("--registered-delivery", dest="registered_delivery", type=int, default=1,
-                      help="registered_delivery of --message submits (default 1: a receipt)")
+    load.add_argument("--registered-delivery", dest="registered_delivery", type=int,
+                      help="registered_delivery of every submit in the mix (default: the scenario's, "
+                           "else 1: a receipt; 0: none)")
     load.add_argument("--response-timeout", dest="response_timeout", type=float)
     load.add_argument("--receipt-wait", dest="receipt_wait", type=float,
                       help="seconds to wait for outstanding receipts at the end (default 5)")

@@ -23,7 +23,8 @@ The dict (and so the --json file) has these keys:
                        latency (submit -> receipt, as above)
     mo                 mobile-originated deliver_sm received
     error_rate         (error_total + timeouts) / sent
-    series             one row a second: t, sent, answered, errors, receipts, mo,
+    series             one row a second: t (its end, seconds into the run), seconds (1,
+                       less for the last), sent, answered, errors, receipts, mo,
                        outstanding, p50_ms, p99_ms
 """
 from __future__ import annotations
@@ -149,13 +150,13 @@ def write_plot(result: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = result["series"]
+    # A last sliver of a second would plot its few counts as a spike or a dip in rate.
+    series = [row for row in result["series"] if row["seconds"] >= 0.5] or result["series"]
     t = [row["t"] for row in series]
     figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    top.plot(t, [row["sent"] for row in series], label="sent/s")
-    top.plot(t, [row["answered"] for row in series], label="answered ok/s")
-    if any(row["receipts"] for row in series):
-        top.plot(t, [row["receipts"] for row in series], label="receipts/s")
+    for key, label in (("sent", "sent/s"), ("answered", "answered ok/s"), ("receipts", "receipts/s")):
+        if key != "receipts" or any(row["receipts"] for row in series):
+            top.plot(t, [row[key] / row["seconds"] for row in series], label=label)
     top.set_ylabel("submit_sm per second")
     top.legend(loc="lower right")
     top.grid(True, alpha=0.3)

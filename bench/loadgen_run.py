@@ -151,7 +151,7 @@ class Run:
         """Close the books (a last, partial second; links still open count as lost)."""
         second = self.stats.now
         if second.sent or second.answered or second.receipts or second.errors or second.mo:
-            self.stats.roll(now - self.start, self.outstanding)
+            self.stats.roll(now - self.start, self.outstanding, seconds=now - (self._next_second - 1.0))
         for link in self.links:
             if not link.closed:
                 link.closed = True  # we are the ones closing: not a disconnect

@@ -132,8 +132,9 @@ class Stats:
         if maximum > self.lag_max:
             self.lag_max = maximum
 
-    def roll(self, elapsed: float, outstanding: int) -> dict[str, Any]:
-        """Close the current second into the totals and the series; return its row."""
+    def roll(self, elapsed: float, outstanding: int, seconds: float = 1.0) -> dict[str, Any]:
+        """Close the current second (or the last `seconds` of one, at the end) into the
+        totals and the series; return its row."""
         second, self.now = self.now, Second()
         self.sent += second.sent
         self.answered += second.answered
@@ -145,6 +146,7 @@ class Stats:
         p50, p99 = second.latency.percentile(50), second.latency.percentile(99)
         row = {
             "t": round(elapsed, 3),
+            "seconds": round(seconds, 3),
             "sent": second.sent,
             "answered": second.answered,
             "errors": sum(second.errors.values()),

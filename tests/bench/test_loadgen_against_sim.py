@@ -83,8 +83,8 @@ def test_json_and_png(tmp_path):
     written = json.loads((tmp_path / "run.json").read_text())
     assert set(written) == DOCUMENTED
     assert set(written["latency"]) == {"count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p99.9_ms", "max_ms"}
-    assert set(written["series"][0]) == {"t", "sent", "answered", "errors", "receipts", "mo", "outstanding",
-                                         "p50_ms", "p99_ms"}
+    assert set(written["series"][0]) == {"t", "seconds", "sent", "answered", "errors", "receipts", "mo",
+                                         "outstanding", "p50_ms", "p99_ms"}
     assert "password" not in written["config"]
     png = (tmp_path / "run.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

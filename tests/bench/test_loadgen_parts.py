@@ -217,3 +217,21 @@ def test_receipt_id_from_the_tlv_else_from_the_text():
                      tlvs=tuple((int(t), v) for t, v in receipt_tlvs("abc", 2)))
     assert receipt_of(both) == ("abc", "DELIVRD")
     assert receipt_of(DeliverSm(esm_class=4, short_message=b"hello")) is None
+
+
+def test_command_line_options_over_the_scenario(tmp_path):
+    from smsc.bench.loadgen import config_from_args
+    from smsc.cli import build_parser
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[load]\nrate = 100\n[[message]]\nkind = "ucs2"\n[[message]]\nkind = "short"\n')
+    args = build_parser().parse_args(["load", "--scenario", str(scenario), "--registered-delivery", "0",
+                                      "--steps", "0:100,5:300", "--tls-insecure", "--port", "2776"])
+    config = config_from_args(args)
+    assert [m.kind for m in config.messages] == ["ucs2", "short"]
+    assert all(m.registered_delivery == 0 for m in config.messages)
+    assert (config.ramp, config.steps, config.tls, config.tls_verify, config.port) == (
+        "step", ((0.0, 100.0), (5.0, 300.0)), True, False, 2776)
+    args = build_parser().parse_args(["load", "--message", "long", "--concatenation", "sar", "--rate-to", "9"])
+    config = config_from_args(args)
+    assert config.messages == (MessageSpec("long", concatenation="sar"),) and config.ramp == "linear"
