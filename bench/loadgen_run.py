@@ -46,7 +46,7 @@ class Run:
         self.book = ReceiptBook(self.stats)
         self.on_second = on_second
         source = MessageSource(list(config.messages), Destinations(config.destinations))
-        closed = config.mode == "closed"
+        closed = config.mode == "closed" or config.bind_type == "receiver"  # receivers only listen
         self.quota = Quota(config.count if config.count is not None else math.inf)
         self.links = [
             Link(source, self.book, self.stats, window=config.window, bind_type=config.bind_type,

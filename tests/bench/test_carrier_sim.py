@@ -114,10 +114,11 @@ def test_random_disconnects_are_counted_on_both_sides():
     assert result["answered"] + result["timeouts"] == result["sent"]
 
 
-def test_mo_messages_reach_a_receiver_bind():
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_mo_messages_reach_a_receiver_bind(mode):
     with running_sim(Behaviour(mo_rate=400)) as sim:
-        result = loadgen.run(LoadConfig(port=sim.port, bind_type="receiver", duration=1.0, receipt_wait=0),
-                             progress=False)
+        result = loadgen.run(LoadConfig(port=sim.port, bind_type="receiver", mode=mode, duration=1.0,
+                                        receipt_wait=0), progress=False)
     assert result["sent"] == 0
     assert result["mo"] == sim.counters["mo_sent"]
     # each answered, but the last few answers may cross the unbind and find it closed
