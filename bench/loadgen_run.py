@@ -1,6 +1,7 @@
-"""The course of one load run, shared by the trio and the asyncio drivers. Pure: the
-drivers own the sockets; each bind's reader sends what a response lets out, and one
-pump calls `pump(now)`, flushes every bind, and sleeps until the time it returns.
+"""The course of one load run, shared by the asyncio and the trio drivers. No I/O (it
+only reads its own CPU time, to report what the load cost): the drivers own the sockets
+and the clock; each bind's reader sends what a response lets out, and one pump calls
+`pump(now)`, flushes every bind, and sleeps until the time it returns.
 
 Phases: sending (until `duration` or `count`, or Ctrl-C), draining (until every submit
 is answered, or `response_timeout`), receipts (until every receipt asked for is in, or
@@ -40,6 +41,8 @@ def _share_of(count: int | None, binds: int, index: int) -> float:
 
 
 class Run:
+    """The links of one run, their shared receipt book and stats, and where the run is."""
+
     def __init__(self, config: LoadConfig, on_second: Callable[[dict[str, Any], "Run"], None] | None = None) -> None:
         self.config = config
         self.stats = Stats()
