@@ -2,9 +2,11 @@
 
 Bytes go into the Session as they arrive; its events are handled at once when they need
 no waiting (enquire_link, protocol errors, responses to our requests) and in a task of
-the connection's own TaskGroup when they do (a bind's password check, a submit's commit),
-so nothing a connection started outlives it. Responses may leave in any order, as SMPP
-allows.
+the connection's own TaskGroup when they do (a bind's password check, query_sm...), so
+nothing a connection started outlives it. submit_sm and data_sm, the bulk of the
+traffic, take no task: the submits of one read go to the gateway together and a callback
+on their commit answers them (`_in_flight` waits for those too). Responses may leave in
+any order, as SMPP allows.
 
 Back-pressure: reading pauses while the client has as many requests unanswered as its
 window, and resumes as answers go out; a request beyond the window that was already read
@@ -284,8 +286,11 @@ class Connection(asyncio.Protocol):
 
     def _reply(self, response: Pdu) -> None:
         if response.command_status:
-            self.log.info("request_refused", command=response.name.removesuffix("_resp"),
-                          status=status.status_name(response.command_status))
+            # Throttling answers come by the thousand exactly when the server is busiest:
+            # not one log line each at info.
+            log = self.log.debug if response.command_status == status.ESME_RTHROTTLED else self.log.info
+            log("request_refused", command=response.name.removesuffix("_resp"),
+                status=status.status_name(response.command_status))
         self.send(response)
 
     async def _close_after_handlers(self) -> None:
