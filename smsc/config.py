@@ -538,6 +538,7 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
 
     _unique_names(config.routes, "routes", fail)
     upstreams = {u.name for u in config.upstreams}
+    receivers = {u.name for u in config.upstreams if u.bind_type == "receiver"}
     accounts = {a.system_id for a in config.accounts}
     checked = []
     for i, route in enumerate(config.routes):
@@ -555,6 +556,11 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
         _check_known(route.failover, upstreams, f"{key}.failover", "upstream", fail)
         if len(set(route.failover)) != len(route.failover):
             raise fail(f"{key}.failover", "list each upstream once")
+        for j, name in enumerate(route_upstreams(route)):
+            if name in receivers:
+                where = (f"{key}.upstream" if route.upstream else f"{key}.failover[{j}]" if route.failover
+                         else f"{key}.balance.{name}")
+                raise fail(where, f"upstream {name!r} binds as a receiver: it cannot send")
         _check_prefixes(route.destinations, f"{key}.destinations", fail)
         if route.destination_regex is not None:
             try:
@@ -740,10 +746,15 @@ def _warnings(config: Config) -> list[str]:
         after = config.routes[config.routes.index(catch_all) + 1:]
         warnings += [f"warning: route {route.name} is never reached: route {catch_all.name} before it matches"
                      " every message" for route in after]
+    warnings += [f"warning: route {route.name} has re-route rules but one upstream: nothing to re-route to"
+                 for route in config.routes if len(route_upstreams(route)) == 1
+                 and (route.reroute.statuses or route.reroute.timeout is not None or route.reroute.undeliv_errors)]
     used = {name for route in config.routes for name in route_upstreams(route)}
     receives = {u.name for u in config.upstreams if u.bind_type != "transmitter"}
     warnings += [f"warning: upstream {u.name} is in no route and receives nothing" for u in config.upstreams
                  if u.name not in used and u.name not in receives]
+    warnings += [f"warning: mo route {route.name}: upstream {name} binds as a transmitter, it delivers no MO"
+                 for route in config.mo_routes for name in route.upstreams if name not in receives]
     return warnings
 
 

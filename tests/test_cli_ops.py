@@ -66,12 +66,16 @@ def test_check_config_summarises_carriers_routes_and_mo_routes(tmp_path):
 
 def test_check_config_warns_of_unreachable_routes_and_unused_upstreams(tmp_path):
     file = tmp_path / "x.toml"
-    file.write_text(SIMULATED + '[[upstreams]]\nname = "spare"\nsystem_id = "s"\nbind_type = "transmitter"\n'
-                    '[[routes]]\nname = "later"\ndestinations = ["44"]\nupstream = "sim"\n')
+    file.write_text(SIMULATED.replace('upstream = "sim"', 'upstream = "sim"\nreroute = {statuses = ["ESME_RSYSERR"]}')
+                    + '[[upstreams]]\nname = "spare"\nsystem_id = "s"\nbind_type = "transmitter"\n'
+                    '[[routes]]\nname = "later"\ndestinations = ["44"]\nupstream = "sim"\n'
+                    '[[mo_routes]]\nname = "mo"\nupstreams = ["spare"]\naccount = "acme"\n')
     done = smsc("check-config", file, state_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning: route later is never reached: route all before it matches every message" in done.stdout
     assert "warning: upstream spare is in no route and receives nothing" in done.stdout
+    assert "warning: mo route mo: upstream spare binds as a transmitter, it delivers no MO" in done.stdout
+    assert "warning: route all has re-route rules but one upstream: nothing to re-route to" in done.stdout
 
 
 def test_check_config_exits_1_naming_the_key(tmp_path):
