@@ -144,6 +144,20 @@ def cmd_route_explain(args: argparse.Namespace) -> int:
     return 0 if matched else 1
 
 
+def cmd_route_explain_mo(args: argparse.Namespace) -> int:
+    from smsc import ops
+
+    loaded = _load_config(args.config, "route explain-mo")
+    if loaded is None:
+        return 2
+    if loaded.upstream(args.upstream) is None:
+        print(f"smsc route explain-mo: no upstream {args.upstream!r} in {args.config}", file=sys.stderr)
+        return 2
+    matched, lines = ops.explain_mo(loaded, args.upstream, args.to, args.text)
+    print("\n".join(lines))
+    return 0 if matched else 1
+
+
 def cmd_reload(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -249,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--service-type", default="", help="service_type of the submit")
     explain.add_argument("--at", help="as at this ISO time (for time windows; no zone: UTC); default now")
     explain.set_defaults(func=cmd_route_explain)
+    explain_mo = route.add_parser("explain-mo", help="where an MO from a carrier goes")
+    explain_mo.add_argument("-c", "--config", required=True, help="the TOML config file")
+    explain_mo.add_argument("--upstream", required=True, help="the upstream (carrier) it comes from")
+    explain_mo.add_argument("--to", required=True, help="the number it was sent to (destination_addr)")
+    explain_mo.add_argument("--text", help="its text (the first word is the keyword)")
+    explain_mo.set_defaults(func=cmd_route_explain_mo)
 
     reload = sub.add_parser("reload", help="make the running server read its config again (SIGHUP)")
     which = reload.add_mutually_exclusive_group()

@@ -40,6 +40,18 @@ def explain_route(config: config_module.Config, facts: router.MtFacts, text: str
     return True, lines
 
 
+def explain_mo(config: config_module.Config, upstream: str, destination: str,
+               text: str | None) -> tuple[bool, list[str]]:
+    """(whether an MO route matches, the lines saying which one and its target)."""
+    target = router.route_mo(config, upstream, destination, text)
+    if target is None:
+        return False, ["no MO route matches: the carrier's deliver_sm would be answered ESME_RX_R_APPN"]
+    index, route = next((i, r) for i, r in enumerate(config.mo_routes) if r.name == target.rule)
+    keyword = router.first_word(text)
+    return True, [f"mo route: {route.name} (mo_routes[{index}]: {config_module.describe_mo_route(route)})",
+                  f"keyword: {keyword!r}" if keyword is not None else "keyword: none (no text)"]
+
+
 def _text_line(text: str, upstream: config_module.Upstream) -> str:
     try:
         counted = count(text, upstream.text_options())

@@ -128,6 +128,29 @@ def test_route_explain_of_a_message_no_route_takes_exits_1(tmp_path):
     assert unknown.returncode == 2 and "no account 'zeta'" in unknown.stderr
 
 
+@pytest.mark.parametrize("args,code,first_line", [
+    (("--upstream", "uk-backup", "--to", "+4460777", "--text", "Stop please"), 0,
+     "mo route: opt-out (mo_routes[0]: keyword STOP, UNSUBSCRIBE -> webhook https://shop.example.com/sms/opt-out)"),
+    (("--upstream", "uk-backup", "--to", "004460777123", "--text", "Where is my order?"), 0,
+     "mo route: shop-short-code (mo_routes[1]: from uk-primary, uk-backup; to +4460777 -> account shop)"),
+    (("--upstream", "fr-carrier", "--to", "+4460777"), 0,
+     "mo route: bank-replies (mo_routes[2]: any MO -> account bank)"),
+])
+def test_route_explain_mo_names_the_rule_and_its_target(args, code, first_line, tmp_path):
+    done = smsc("route", "explain-mo", "-c", ROUTING, *args, state_dir=tmp_path, env=PASSWORDS)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (code, first_line), done.stderr
+
+
+def test_route_explain_mo_without_a_match_exits_1(tmp_path):
+    file = tmp_path / "x.toml"
+    file.write_text(SIMULATED + '[[mo_routes]]\nname = "stop"\nkeywords = ["STOP"]\naccount = "acme"\n')
+    done = smsc("route", "explain-mo", "-c", file, "--upstream", "sim", "--to", "1", "--text", "hi", state_dir=tmp_path)
+    assert (done.returncode, done.stdout) == (
+        1, "no MO route matches: the carrier's deliver_sm would be answered ESME_RX_R_APPN\n")
+    unknown = smsc("route", "explain-mo", "-c", file, "--upstream", "nope", "--to", "1", state_dir=tmp_path)
+    assert unknown.returncode == 2 and "no upstream 'nope'" in unknown.stderr
+
+
 # --- reload -----------------------------------------------------------------------
 
 
