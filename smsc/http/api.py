@@ -212,6 +212,9 @@ class HttpApi:
         if not account.allows_source(send.from_):
             raise RequestError(403, "sender_not_allowed", f"sender {send.from_!r} is not allowed for this account",
                                "from")
+        if send.webhook_url is not None and not account.webhook_secret:
+            raise RequestError(422, "webhook_secret_missing", "a webhook_url needs the account's webhook_secret"
+                               " (webhooks are signed)", "webhook_url")
         if len(send.recipients) > self.config.http.max_recipients:
             raise RequestError(422, "too_many_recipients", f"at most {self.config.http.max_recipients} recipients", "to")
         now = self.clock()

@@ -71,6 +71,11 @@ def test_a_message_with_its_own_url_and_an_account_without_webhooks(serve_http, 
     assert [state for _, state, _ in server.call(server.store.outbound("shop"))] == [0]
 
 
+def test_a_webhook_url_needs_a_secret_to_sign_with(serve_http):
+    status, body, _ = serve_http().api().post("/v1/messages", SEND | {"webhook_url": "http://127.0.0.1:9/x"})
+    assert status == 422 and body["error"]["field"] == "webhook_url"
+
+
 def test_failing_past_the_retry_time_is_dead_lettered_and_listed(serve_http, tmp_path, receiver):
     receiver.failing = True
     server = serve_http(hooked(tmp_path, receiver, webhook_retry_for=0.3))
