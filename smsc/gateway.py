@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from operator import attrgetter
 from typing import Any, Awaitable, Callable
 
 from smsc.codec.decoding import part_text, read_part
@@ -53,14 +52,18 @@ _SUBMIT_FIELDS = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_a
                   "protocol_id", "priority_flag", "replace_if_present_flag", "data_coding",
                   "sm_default_msg_id", "short_message")
 _DELIVER_FIELDS = frozenset(DeliverSm.__struct_fields__) - {"sequence_number", "command_status", "tlvs"}
-# Per submit class: the body fields it has, read in one call, and 0 for those it lacks
-# (data_sm has no short_message, priority_flag...).
-_BODY_READERS = {
-    cls: (tuple(name for name in _SUBMIT_FIELDS if name in cls.__struct_fields__),
-          attrgetter(*(name for name in _SUBMIT_FIELDS if name in cls.__struct_fields__)),
-          {name: b"" if name == "short_message" else 0
-           for name in _SUBMIT_FIELDS if name not in cls.__struct_fields__})
-    for cls in (SubmitSm, DataSm, SubmitMulti)}
+# Per submit class, a function building the stored body from a PDU: generated, because a
+# dict display is ~4x faster than a dict built from the field names at run time (~1 against
+# ~4 µs, per message). A field the class lacks (data_sm has no short_message...) is 0 or b"".
+def _body_builder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    items = ", ".join(f"{name!r}: pdu.{name}" if name in cls.__struct_fields__
+                      else f"{name!r}: {b'' if name == 'short_message' else 0!r}" for name in _SUBMIT_FIELDS)
+    namespace: dict[str, Any] = {}
+    exec(f"def body(pdu):\n    return {{{items}}}", namespace)
+    return namespace["body"]
+
+
+_BODY_BUILDERS = {cls: _body_builder(cls) for cls in (SubmitSm, DataSm, SubmitMulti)}
 
 
 class Refused(Exception):
@@ -258,7 +261,7 @@ class Gateway:
             scheduled, expires = None, now + (ttl if ttl else DEFAULT_VALIDITY)
         else:
             scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
-        body = _submit_body(pdu)
+        body = _BODY_BUILDERS[type(pdu)](pdu)
         if dest_ton is not None:
             body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
         body["tlvs"] = [list(tlv) for tlv in tlvs]
@@ -352,13 +355,6 @@ class Gateway:
         body = item.body
         fields = {name: body[name] for name in _DELIVER_FIELDS if name in body}
         return DeliverSm(**fields, tlvs=tuple(tuple(tlv) for tlv in body.get("tlvs", ())))
-
-
-def _submit_body(pdu: SubmitSm | DataSm | SubmitMulti) -> dict[str, Any]:
-    names, read, missing = _BODY_READERS[type(pdu)]
-    body = dict(missing)
-    body.update(zip(names, read(pdu)))
-    return body
 
 
 def _unsuccess(dest: SmeAddress, command_status: int) -> UnsuccessSme:
