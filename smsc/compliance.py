@@ -3,7 +3,8 @@ for promotional messages, and an append-only audit of consent.
 
     compliance = Compliance(config, store); await compliance.load()
     message = compliance.screen(account, message, "promotional", now)  # OptedOut, or deferred
-    reply = await compliance.receive_mo(account, handset, number, text, deliver_sm_fields)
+    keyword, item_id = await compliance.receive_mo(account, handset, number, text, deliver_sm_fields)
+    store.mo_hook = compliance.enqueue_mo   # store.enqueue(account, fields, kind="mo") does the same
 
 `screen` is pure and synchronous (opt-outs are kept in memory, loaded at start and updated
 after each commit), so the gateway calls it for every submit, SMPP or HTTP, at no I/O
@@ -12,7 +13,8 @@ cost. A promotional message to a handset that opted out is refused (OptedOut: HT
 destination may not be sent to"); one whose destination is inside its local quiet hours
 is scheduled for the window's end, not refused.
 
-`receive_mo` is what an inbound MO goes through (G2's upstream MO path, or tests): a
+`receive_mo` is what an inbound MO goes through (the upstream MO path's
+`store.enqueue(account, fields, kind="mo")` reaches it through the store's mo_hook): a
 keyword text records the opt-out or opt-in and its audit row, queues the MO for the
 account, and accepts the configured confirmation as a message back to the handset, all
 in ONE commit, so the carrier's deliver_sm can be acknowledged after it returns.
@@ -130,25 +132,41 @@ class Compliance:
         return self._keywords.get(keyword_of(text))
 
     async def receive_mo(self, account: str, handset: str, to: str, text: str, body: dict[str, Any],
-                         now: float | None = None) -> Keyword | None:
+                         now: float | None = None, expires: float | None = None) -> tuple[Keyword | None, int]:
         """Queue an MO (deliver_sm fields `body`) for `account`, applying its keyword: the
         opt-out or opt-in, its audit row and the confirmation message go in the same
-        commit. The keyword found, if any. `to` is the number or sender the MO was sent to."""
+        commit. (The keyword found or None, the queued item's id.) `to` is the number or
+        sender the MO was sent to."""
         now = self.store.clock() if now is None else now
         kind = self.keyword(text)
         queue = self.store.outbound_queue(account, "mo", None)
-        item = (queue, "mo", None, msgpack.packb(body), now, now + self.store.receipt_expiry)
+        expires = now + self.store.receipt_expiry if expires is None else expires
+        item = (queue, "mo", None, msgpack.packb(body), now, expires)
         reply = self._reply(account, kind, handset, to, now)
 
-        async def also(store: Store) -> None:
-            await store._write_outbound([item])
+        async def also(store: Store) -> int:
+            (item_id,) = await store._write_outbound([item])
             if reply is not None:
                 await store._write_accepts([(reply, msgpack.packb(reply.body), now)])
+            return item_id
 
         events = [] if kind is None else [(account, self.scope(to), number(handset), _EVENTS[kind], "sms", text, now)]
-        await http_tables.record_consent(self.store, events, also=also)
+        item_id = await http_tables.record_consent(self.store, events, also=also)
         self._apply(events)
-        return kind
+        return kind, item_id
+
+    async def enqueue_mo(self, account: str, body: dict[str, Any], now: float, expires: float) -> int:
+        """The store's mo_hook: `store.enqueue(account, deliver_sm_fields, kind="mo")`, as
+        the upstream path calls it, goes through receive_mo. The item id."""
+        from smsc.http.messages import body_text
+
+        if body.get("incomplete"):  # parts missing: not a keyword whatever it reads
+            text = ""
+        else:
+            text = body_text(body)
+        _, item_id = await self.receive_mo(account, body.get("source_addr", ""), body.get("destination_addr", ""),
+                                           text, body, now, expires)
+        return item_id
 
     def _reply(self, account: str, kind: Keyword | None, handset: str, to: str, now: float) -> NewMessage | None:
         rules = self.config.compliance

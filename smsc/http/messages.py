@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from smsc.codec.decoding import part_text, read_part
 from smsc.codec.segmentation import TextCount, TextOptions, count, split, split_binary
+from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import MessageState
 from smsc.store import Message, NewMessage
 
@@ -143,6 +145,16 @@ def preview(text: str) -> dict[str, Any]:
     return {"encoding": counted.encoding, "data_coding": counted.data_coding, "parts": counted.parts,
             "characters": counted.characters, "units": counted.units, "units_per_part": counted.per_part,
             "units_left": counted.remaining, "ucs2_forced_by": list(counted.ucs2_forced_by)}
+
+
+def body_text(body: dict[str, Any]) -> str:
+    """The text a deliver_sm body (an MO) carries, decoded; "" for binary or undecodable."""
+    coding = body.get("data_coding", 0)
+    tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
+    try:
+        return part_text(read_part(body.get("short_message", b""), body.get("esm_class", 0), coding, tlvs), coding)
+    except TextError:
+        return ""
 
 
 def rfc3339(epoch: float | None) -> str | None:

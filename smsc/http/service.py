@@ -48,6 +48,7 @@ class HttpService:
     async def start(self) -> None:
         await self.compliance.load()
         self.gateway.compliance = self.compliance
+        self.store.mo_hook = self.compliance.enqueue_mo
         self.store.outbound_queue = queue_for(lambda: self.config)
         self.dispatcher.start()
         self.metrics.before_scrape.append(self._live_gauges)

@@ -40,10 +40,8 @@ from typing import Any, Callable
 import aiohttp
 import msgspec
 
-from smsc.codec.decoding import part_text, read_part
-from smsc.codec.text_errors import TextError
 from smsc.config import Config
-from smsc.http.messages import message_view, rfc3339
+from smsc.http.messages import body_text, message_view, rfc3339
 from smsc.log import get_logger
 from smsc.store import Message, OutboundItem, Store, UnknownMessage
 from smsc.store.ids import EPOCH, SEQUENCE_BITS
@@ -107,15 +105,6 @@ def backoff(attempts: int, initial: float, maximum: float, rng: random.Random = 
     """Seconds before the next attempt after `attempts` failed ones, with jitter."""
     base = min(maximum, initial * 2 ** (attempts - 1))
     return base * rng.uniform(1 - JITTER, 1 + JITTER)
-
-
-def mo_text(body: dict[str, Any]) -> str:
-    coding = body.get("data_coding", 0)
-    tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
-    try:
-        return part_text(read_part(body.get("short_message", b""), body.get("esm_class", 0), coding, tlvs), coding)
-    except TextError:
-        return ""
 
 
 class Dispatcher:
@@ -255,7 +244,7 @@ class Dispatcher:
             body = item.body
             event = {"id": event_id(item.id), "type": "message.inbound", "created": created,
                      "data": {"from": body.get("source_addr", ""), "to": body.get("destination_addr", ""),
-                              "text": mo_text(body), "data_coding": body.get("data_coding", 0)}}
+                              "text": body_text(body), "data_coding": body.get("data_coding", 0)}}
         if not url or not settings.webhook_secret:
             raise _Undeliverable(f"account {account!r} has no webhook_url / webhook_secret")
         return url, settings.webhook_secret, event

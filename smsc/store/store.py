@@ -177,6 +177,9 @@ class Store:
         self._closing = False
         self._claims: dict[str, OutboundClaim] = {}
         self.outbound_queue: OutboundQueue = own_queue
+        # Set by compliance (smsc.compliance): an MO queued by `enqueue` goes through it, so
+        # a STOP records its opt-out in the commit that queues the MO.
+        self.mo_hook: Callable[[str, dict[str, Any], float, float], Awaitable[int]] | None = None
         self.transactions = 0  # committed batches, for tests and metrics
         self._written = 0  # requests committed since the last checkpoint
         self._loop = asyncio.get_running_loop()
@@ -363,6 +366,8 @@ class Store:
         """Queue a deliver_sm (MO) for an account's receivers; the item id once committed."""
         now = self.clock() if now is None else now
         expiry = now + self.receipt_expiry if expires is None else expires
+        if kind == "mo" and self.mo_hook is not None:
+            return await self.mo_hook(account, body, now, expiry)
         queue = self.outbound_queue(account, kind, None)
         return await self._request("enqueue", (queue, kind, None, msgpack.packb(body), now, expiry))
 

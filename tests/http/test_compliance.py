@@ -22,8 +22,21 @@ MO = {"source_addr": HANDSET, "destination_addr": "12345", "data_coding": 0, "es
 
 
 def mo(server, text: str) -> str | None:
+    """An MO as a carrier's deliver_sm brings it; the keyword found."""
     compliance = server.runtime.http.compliance
-    return server.call(compliance.receive_mo("shop", HANDSET, "12345", text, MO | {"short_message": text.encode()}))
+    body = MO | {"short_message": text.encode()}
+    keyword, _ = server.call(compliance.receive_mo("shop", HANDSET, "12345", text, body))
+    return keyword
+
+
+def test_an_mo_queued_by_the_upstream_path_goes_through_compliance(serve_http):
+    server = serve_http()
+    api = server.api()
+    # What smsc.aio.inbound does with a carrier's MO for the account.
+    server.call(server.store.enqueue("shop", MO | {"short_message": b"STOP"}, kind="mo"))
+    assert [o["handset"] for o in api.get("/v1/optouts")[1]["optouts"]] == [HANDSET]
+    assert api.post("/v1/messages", PROMO)[0] == 403
+    assert len(server.call(server.store.outbound("shop"))) == 1  # and the MO itself is queued
 
 
 def smpp_submit(server) -> int:
