@@ -7,6 +7,11 @@ whose rate a carrier's throttling answers lower and successes raise again (AIMD)
 """
 from __future__ import annotations
 
+# Tokens are sums of float products: 0.02 s at 50/s may earn 0.9999999999999999 of one.
+# Both the check and the wait treat a shortfall this small as none, so they agree (a wait
+# of 1e-18 s would never move a float clock, a check failing after it would spin).
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """`rate` tokens a second, at most `burst` saved up; starts full.
@@ -51,7 +56,7 @@ class TokenBucket:
     def try_take(self, n: float, now: float) -> bool:
         """Take `n` tokens if they are there now; False (and nothing taken) otherwise."""
         self._refill(now)
-        if self._tokens < min(n, self._burst):
+        if self._tokens + _EPSILON < min(n, self._burst):
             return False
         self._tokens -= n
         return True
@@ -60,7 +65,7 @@ class TokenBucket:
         """The earliest time (>= now) at which `try_take(n, ...)` will succeed."""
         self._refill(now)
         missing = min(n, self._burst) - self._tokens
-        return now if missing <= 0 else now + missing / self._rate
+        return now if missing <= _EPSILON else now + missing / self._rate
 
     def _refill(self, now: float) -> None:
         # A clock that steps back (another caller's older `now`) earns nothing, loses nothing.
@@ -73,18 +78,20 @@ class TokenBucket:
 class AdaptiveRate:
     """A token bucket whose rate a carrier's answers steer (AIMD, as TCP does): each
     throttling answer (ESME_RTHROTTLED, ESME_RMSGQFUL) halves the rate, down to `floor`,
-    at most once per `hold` seconds (the answers to a window already in flight are one
-    signal, not many); each accepted submit adds back `increase / rate`, so the rate
-    climbs by about `increase` per second of success, never above `ceiling`."""
+    and spends the tokens saved up, at most once per `hold` seconds (the answers to a
+    window already in flight are one signal, not many); each accepted submit adds back
+    `increase / rate`, so the rate climbs by about `increase` per second of success (1%
+    of the ceiling by default: the carrier's limit is probed again slowly), never above
+    `ceiling`."""
 
     __slots__ = ("bucket", "ceiling", "floor", "increase", "hold", "_cut_at")
 
     def __init__(self, ceiling: float, floor: float = 1.0, *, increase: float | None = None,
-                 hold: float = 1.0, now: float = 0.0) -> None:
+                 hold: float = 0.25, now: float = 0.0) -> None:
         if not 0 < floor <= ceiling:
             raise ValueError("need 0 < floor <= ceiling")
         self.ceiling, self.floor, self.hold = float(ceiling), float(floor), hold
-        self.increase = increase if increase is not None else max(1.0, ceiling / 20)
+        self.increase = increase if increase is not None else max(1.0, ceiling / 100)
         self.bucket = TokenBucket(ceiling, burst=max(1.0, ceiling / 10), now=now)
         self._cut_at = float("-inf")
 
@@ -98,6 +105,7 @@ class AdaptiveRate:
             return False
         self._cut_at = now
         self.bucket.set_rate(max(self.floor, self.bucket.rate / 2), now)
+        self.bucket.try_take(max(0.0, self.bucket.tokens(now)), now)
         return True
 
     def accepted(self, now: float) -> None:

@@ -13,8 +13,8 @@ upstream and the carrier's id stored (store.update), and leaves the durable queu
 process that dies loses only its holds: the messages are due again at the next start
 (the carrier may see those that were in flight twice, at most a window per bind).
 
-Per upstream (UpstreamQueue): its binds (UpstreamBind keeps each up), a deque of parts
-to submit, and an AdaptiveRate (token bucket with AIMD) counting parts. Routes with a
+Per upstream (UpstreamQueue): its binds (UpstreamBind keeps each up), the parts to
+submit in order (PartQueue: retries first, one message per destination with the carrier), and an AdaptiveRate (token bucket with AIMD) counting parts. Routes with a
 rate have their own bucket; a part leaves only when both have a token. Answers:
 - 0: the part is sent; when all parts are, the message is recorded as sent.
 - ESME_RTHROTTLED / ESME_RMSGQFUL: the upstream's rate is halved and the same part goes
@@ -31,12 +31,13 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections import Counter, deque
+from collections import Counter
 from typing import Any, Callable
 
 import msgspec
 
 from smsc import router
+from smsc.aio.partqueue import PartQueue
 from smsc.aio.upstream import UpstreamBind, UpstreamLink
 from smsc.codec.decoding import part_text, read_part
 from smsc.codec.segmentation import ReferenceAllocator, TextOptions, split, split_binary
@@ -91,7 +92,7 @@ class UpstreamQueue:
         self.name = settings.name
         self.forwarder = forwarder
         self.rate = AdaptiveRate(settings.throughput, min(settings.throughput_floor, settings.throughput), now=now)
-        self.parts: deque[tuple[Submission, int]] = deque()
+        self.parts = PartQueue()
         self.delayed: list[tuple[float, int, Submission, int]] = []  # (due, order, submission, part)
         self.links: list[UpstreamLink] = []
         self.binds: list[UpstreamBind] = []
@@ -225,9 +226,9 @@ class Forwarder:
         self._wake.set()
 
     def _drop_queue(self, queue: UpstreamQueue) -> None:
-        for submission, _ in list(queue.parts) + [(s, p) for _, _, s, p in queue.delayed]:
+        for submission in queue.parts.items() + [s for _, _, s, _ in queue.delayed]:
             self._release(submission.message.id)
-        queue.parts.clear()
+        queue.parts = PartQueue()
         queue.delayed.clear()
 
     def _spawn(self, coroutine: Any) -> None:
@@ -315,9 +316,7 @@ class Forwarder:
     def _enqueue(self, queue: UpstreamQueue, submission: Submission) -> None:
         queue.held += 1
         submission.attempted.append(queue.name)
-        for part in range(len(submission.pdus)):
-            if submission.carrier_ids[part] is None:
-                queue.parts.append((submission, part))
+        queue.parts.add(submission, len(submission.pdus), submission.message.destination)
         self._pump(queue)
 
     # --- building the submits -------------------------------------------------------------
@@ -367,13 +366,15 @@ class Forwarder:
             return
         now = self.loop.time()
         self._release_delayed(queue, now)
-        while queue.parts:
+        while True:
             link = max(queue.links, key=lambda l: l.free_window, default=None)
             if link is None or link.free_window <= 0:
                 return  # a response or a new bind pumps again
-            submission, part = queue.parts[0]
+            taken = queue.parts.next()
+            if taken is None:
+                break
+            submission, part = taken
             if submission.message.expires is not None and submission.message.expires <= self.clock():
-                queue.parts.popleft()
                 self._expired_in_queue(queue, submission)
                 continue
             bucket = self._route_bucket(submission.route, now)
@@ -381,17 +382,17 @@ class Forwarder:
             if bucket is not None:
                 due = max(due, bucket.delay_until(1, now))
             if due > now:
+                queue.parts.back(submission, part)
                 self._pump_at(queue, due)
                 return
-            queue.rate.bucket.try_take(1, now)
+            queue.rate.bucket.try_take(1, now)  # both have the token: delay_until said so
             if bucket is not None:
                 bucket.try_take(1, now)
-            queue.parts.popleft()
             if link.submit(submission.pdus[part], (submission, part)):
                 queue.in_flight += 1
                 self.counters["submitted"] += 1
             else:
-                queue.parts.appendleft((submission, part))
+                queue.parts.back(submission, part)
                 return
         if queue.delayed:
             self._pump_at(queue, queue.delayed[0][0])
@@ -406,7 +407,7 @@ class Forwarder:
     def _release_delayed(self, queue: UpstreamQueue, now: float) -> None:
         while queue.delayed and queue.delayed[0][0] <= now:
             _, _, submission, part = heapq.heappop(queue.delayed)
-            queue.parts.appendleft((submission, part))
+            queue.parts.back(submission, part)
 
     def _route_bucket(self, route: router.RouteDecision, now: float) -> TokenBucket | None:
         if route.rate is None:
@@ -433,7 +434,7 @@ class Forwarder:
             self.counters["throttled"] += 1
             if queue.rate.throttled(now):
                 _log.info("upstream_throttled", upstream=queue.name, rate=round(queue.rate.rate, 2))
-            queue.parts.appendleft((submission, part))
+            queue.parts.back(submission, part)
         elif code in TEMPORARY:
             self._retry_later(queue, submission, part, code)
         else:
@@ -456,8 +457,8 @@ class Forwarder:
                 self._release(submission.message.id)
             return
         self.counters["resent_after_loss"] += len(contexts)  # may reach the carrier twice
-        for context in reversed(contexts):
-            queue.parts.appendleft(context)
+        for submission, part in contexts:
+            queue.parts.back(submission, part)
         self._pump(queue)
 
     # --- outcomes -------------------------------------------------------------------------
@@ -480,6 +481,7 @@ class Forwarder:
     def _settle(self, queue: UpstreamQueue, submission: Submission) -> None:
         """Every part has its answer: record the message as sent, re-route it, or end it."""
         queue.held -= 1
+        queue.parts.done(submission)
         if not submission.failed:
             self._spawn(self._record_sent(queue, submission))
             return
@@ -499,8 +501,7 @@ class Forwarder:
         # Its other parts may still sit in the queue: they go when their turn comes.
         submission.pending = -1
         queue.held -= 1
-        for item in [item for item in queue.parts if item[0] is submission]:
-            queue.parts.remove(item)
+        queue.parts.remove(submission)
         self._finish(submission.message, MessageState.EXPIRED)
 
     async def _record_sent(self, queue: UpstreamQueue, submission: Submission) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ import pytest
 
 from smsc.bench.carrier_sim import Behaviour, CarrierSim
 from smsc.bench.fault_proxy import FaultProxy
+from smsc.codec import pdu as pdu_codec
 from smsc.config import Backoff, Config, MoRoute, Route, Simulated, Upstream
 from tests.integration.conftest import PASSWORD, account, make_config, serve, quiet_logs, wait_for  # noqa: F401
 
@@ -107,3 +109,29 @@ def carrier_side():
     for item in reversed(started):
         thread.call(item.stop())
     thread.close()
+
+
+class Wire:
+    """A FaultProxy tap that decodes what crosses it: `frames` holds (monotonic time,
+    "up" (smsc -> carrier) or "down", pdu). One connection at a time (bytes of two
+    connections would interleave in its buffers)."""
+
+    def __init__(self) -> None:
+        self.buffers = {"up": b"", "down": b""}
+        self.frames: list[tuple[float, str, Any]] = []
+
+    def __call__(self, direction: str, data: bytes) -> None:
+        buffer = self.buffers[direction] + data
+        while len(buffer) >= 16 and len(buffer) >= int.from_bytes(buffer[:4], "big"):
+            length = int.from_bytes(buffer[:4], "big")
+            self.frames.append((time.monotonic(), direction, pdu_codec.decode(buffer[:length])))
+            buffer = buffer[length:]
+        self.buffers[direction] = buffer
+
+    def sent(self, command: type) -> list[tuple[float, Any]]:
+        return [(at, pdu) for at, direction, pdu in self.frames if direction == "up" and type(pdu) is command]
+
+    def answers(self, command: type) -> dict[int, Any]:
+        """Responses from the carrier by sequence number."""
+        return {pdu.sequence_number: pdu for _, direction, pdu in self.frames
+                if direction == "down" and type(pdu) is command}

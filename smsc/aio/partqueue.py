@@ -1,0 +1,88 @@
+"""The order in which the parts of messages leave for one upstream. Pure (no I/O, no clock).
+
+    queue = PartQueue()
+    queue.add(item, parts=2, destination="4477...")     # its parts 0 and 1, in turn
+    item, part = queue.next()                           # or None
+    queue.back(item, part)      # not sent after all, or the carrier said "slow down": first again
+    queue.done(item)            # every part settled: the next message to its destination may go
+
+Parts leave in the order their messages were added, a part given back (a throttled
+answer, a lost link) before anything added after it. One message per destination is with
+the carrier at a time: a later message to a destination that has one in flight waits
+(without holding up other destinations) until that one is done, so a carrier's
+throttling or a lost link cannot swap two messages to one handset.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from typing import Any
+
+Entry = tuple[int, int, Any]  # (order of its message, part, item)
+
+
+class PartQueue:
+    def __init__(self) -> None:
+        self._new: deque[Entry] = deque()
+        self._again: list[Entry] = []
+        self._waiting: dict[str, list[Entry]] = {}
+        self._owner: dict[str, Any] = {}  # destination -> the item with the carrier
+        self._orders: dict[int, int] = {}  # id(item) -> its order
+        self._destinations: dict[int, str] = {}
+        self._counter = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._again) + sum(map(len, self._waiting.values()))
+
+    def add(self, item: Any, parts: int | list[int], destination: str) -> None:
+        order = next(self._counter)
+        self._orders[id(item)] = order
+        self._destinations[id(item)] = destination
+        for part in (range(parts) if isinstance(parts, int) else parts):
+            self._new.append((order, part, item))
+
+    def next(self) -> tuple[Any, int] | None:
+        """The next part that may go now (taken from the queue), or None."""
+        while True:
+            if self._again and (not self._new or self._again[0][:2] < self._new[0][:2]):
+                entry = heapq.heappop(self._again)
+            elif self._new:
+                entry = self._new.popleft()
+            else:
+                return None
+            _, part, item = entry
+            destination = self._destinations[id(item)]
+            owner = self._owner.get(destination)
+            if owner is not None and owner is not item:
+                self._waiting.setdefault(destination, []).append(entry)
+                continue
+            self._owner[destination] = item
+            return item, part
+
+    def back(self, item: Any, part: int) -> None:
+        """A part taken by `next` goes back, ahead of everything added after its message."""
+        heapq.heappush(self._again, (self._orders[id(item)], part, item))
+
+    def done(self, item: Any) -> None:
+        """The item's parts are all settled (or it left): its destination is free."""
+        destination = self._destinations.pop(id(item), None)
+        self._orders.pop(id(item), None)
+        if destination is not None and self._owner.get(destination) is item:
+            del self._owner[destination]
+            for entry in self._waiting.pop(destination, ()):
+                heapq.heappush(self._again, entry)
+
+    def remove(self, item: Any) -> None:
+        """Drop every queued part of `item` (it expired, or its upstream went away)."""
+        self._new = deque(entry for entry in self._new if entry[2] is not item)
+        self._again = [entry for entry in self._again if entry[2] is not item]
+        heapq.heapify(self._again)
+        for destination, entries in list(self._waiting.items()):
+            self._waiting[destination] = [entry for entry in entries if entry[2] is not item]
+        self.done(item)
+
+    def items(self) -> list[Any]:
+        """Every item with a part queued (each once)."""
+        entries = list(self._new) + self._again + [e for entries in self._waiting.values() for e in entries]
+        return list({id(entry[2]): entry[2] for entry in entries}.values())
