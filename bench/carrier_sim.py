@@ -313,6 +313,7 @@ class _CarrierProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.system_id = ""
         self.receives = False
+        self.transmits = False  # bound as transmitter or transceiver
         self.bound = False
         self.closed = False
         self._rest = b""
@@ -342,7 +343,7 @@ class _CarrierProtocol(asyncio.Protocol):
             data = self._rest + data
         size, pos = len(data), 0
         unpack, pack, out = HEADER.unpack_from, HEADER.pack, self._out
-        fast = self._fast and self.bound
+        fast = self._fast and self.transmits
         sim = self.sim
         next_id = sim._next_id
         answered = 0
@@ -364,7 +365,7 @@ class _CarrierProtocol(asyncio.Protocol):
                 sim._next_id = next_id
                 handled = self._request(data[pos:end], command, sequence)
                 next_id = sim._next_id
-                fast = self._fast and self.bound
+                fast = self._fast and self.transmits
                 if not handled:
                     self._rest = b""
                     return
@@ -399,7 +400,8 @@ class _CarrierProtocol(asyncio.Protocol):
             return True
         if command in _BINDS:
             self._bind(pdu, _BINDS[command])
-        elif not self.bound and not command & 0x80000000 and command != C.ENQUIRE_LINK:
+        elif (not self.bound and not command & 0x80000000 and command != C.ENQUIRE_LINK
+              or command == C.SUBMIT_SM and not self.transmits):  # receivers may not submit
             self._out += pdu_codec.encode(_response(pdu, st.ESME_RINVBNDSTS))
         elif command == C.SUBMIT_SM:
             return self._submit(pdu)
@@ -433,6 +435,7 @@ class _CarrierProtocol(asyncio.Protocol):
         self.counters["binds"] += 1
         self._out += pdu_codec.encode(_response(pdu, 0, system_id=self.sim.behaviour.system_id))
         self.bound, self.receives, self.system_id = True, receives, pdu.system_id
+        self.transmits = pdu.command_id != C.BIND_RECEIVER
         self.sim.bound(self)
 
     def _submit(self, pdu: Any) -> bool:

@@ -195,3 +195,17 @@ def test_receipt_on_failure_only_and_wall_clock_dates():
     for receipt in delivered:
         text = parse_text(receipt.short_message)
         assert text.stat == "UNDELIV" and abs(text.submit_date - time.time()) < 120
+
+
+def test_a_receiver_bind_may_not_submit():
+    with running_sim() as sim:
+        client = smpplib.client.Client("127.0.0.1", sim.port, timeout=5, allow_unknown_opt_params=True)
+        client.connect()
+        client.bind_receiver(system_id="esme", password="x")
+        with pytest.raises(smpplib.exceptions.PDUError) as refused:
+            _submit(client, 1)
+            client.read_once()
+        client.unbind()
+        client.disconnect()
+    assert "Incorrect BIND Status" in str(refused.value)  # smpplib's words for ESME_RINVBNDSTS
+    assert sim.counters["submit_sm"] == 0

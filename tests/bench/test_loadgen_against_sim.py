@@ -186,7 +186,7 @@ def test_ctrl_c_stops_and_reports_what_it_has(tmp_path, runtime):
                                  "--runtime", runtime],
                                 stdout=subprocess.PIPE, stderr=terminal_end, text=True)
         os.close(terminal_end)
-        time.sleep(2.0)
+        time.sleep(3.0)  # past the first whole second of sending, even on a slow start
         load.send_signal(signal.SIGINT)
         out, _ = load.communicate(timeout=10)
         progress = os.read(terminal, 65536).decode()
