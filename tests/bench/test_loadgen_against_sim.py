@@ -58,7 +58,8 @@ def test_open_loop_holds_the_target_rate(runtime):
     assert result["sent"] == pytest.approx(8000, rel=0.05)
     assert result["rate"]["sent_per_s"] == pytest.approx(4000, rel=0.05)
     assert result["answered"] == result["sent"] == sim.counters["submit_sm"]
-    assert [row["sent"] for row in result["series"][:2]] == [pytest.approx(4000, rel=0.05)] * 2
+    # per second too (looser: a stall of this shared machine moves a few across a boundary)
+    assert [row["sent"] for row in result["series"][:2]] == [pytest.approx(4000, rel=0.1)] * 2
 
 
 def test_linear_ramp_sends_the_integral():
@@ -67,7 +68,7 @@ def test_linear_ramp_sends_the_integral():
                                      duration=2.0, receipt_wait=0), progress=False)
     assert result["sent"] == pytest.approx(4000, rel=0.05)  # the mean of 1000 and 3000, for 2 s
     first, second = result["series"][0]["sent"], result["series"][1]["sent"]
-    assert first == pytest.approx(1500, rel=0.1) and second == pytest.approx(2500, rel=0.1)
+    assert first == pytest.approx(1500, rel=0.15) and second == pytest.approx(2500, rel=0.15)
 
 
 DOCUMENTED = {"implementation", "config", "elapsed_s", "sending_s", "cpu_s", "sent", "answered", "errors",
