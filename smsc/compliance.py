@@ -69,14 +69,18 @@ def keyword_of(text: str) -> str:
 
 class Compliance:
     def __init__(self, config: Config, store: Store) -> None:
-        self.config = config
         self.store = store
+        self._optouts: set[tuple[str, str, str]] = set()
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        """Take a (reloaded) config's keywords, scope and quiet hours."""
+        self.config = config
         rules = config.compliance
         self._keywords: dict[str, Keyword] = {}
         for kind, words in (("help", rules.help_keywords), ("start", rules.start_keywords),
                             ("stop", rules.stop_keywords)):
             self._keywords.update((keyword_of(word), kind) for word in words)
-        self._optouts: set[tuple[str, str, str]] = set()
         self._quiet = (_hhmm(rules.quiet_start), _hhmm(rules.quiet_end))
         # Longest prefix first: "971" before "9".
         self._zones = sorted(((prefix, ZoneInfo(zone)) for prefix, zone in rules.time_zones.items()),

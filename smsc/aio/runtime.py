@@ -201,6 +201,8 @@ class Runtime:
                     asyncio.get_running_loop().create_task(conn.shutdown())
         if self.inbound is not None:
             self.inbound.apply(new)
+        if self.http is not None:
+            self.http.apply(new)
         if self.forwarder is not None:
             await self._start_simulators(new)
             await self.forwarder.apply(new)

@@ -58,6 +58,11 @@ class HttpService:
                                clock=self.runtime.clock)
             await self.api.start()
 
+    def apply(self, config: Config) -> None:
+        """A reload: compliance rules, and webhook queues for accounts added."""
+        self.compliance.apply(config)
+        self.dispatcher.sync()
+
     async def stop(self) -> None:
         if self._housekeeping is not None:
             self._housekeeping.cancel()

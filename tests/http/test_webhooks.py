@@ -107,3 +107,19 @@ def test_backoff_doubles_with_jitter_up_to_the_maximum():
         base = min(10.0, 2 ** (attempt - 1))
         assert base * 0.8 <= wait <= base * 1.2
     assert len({round(w, 6) for w in waits[4:]}) == 2  # both capped, yet not in step
+
+
+def test_a_reload_adds_webhooks_for_a_new_account_and_new_keywords(serve_http, tmp_path, receiver):
+    import msgspec as ms
+
+    from smsc.config import Compliance
+
+    server = serve_http(http_config(tmp_path, account("shop")))
+    new = ms.structs.replace(server.runtime.config,
+                             accounts=(account("shop"), account("bank", webhook_url=receiver.url, webhook_secret=SECRET)),
+                             compliance=Compliance(stop_keywords=("HALT",)))
+    server.call(server.runtime.apply(new))
+    server.call(server.store.enqueue("bank", MO | {"short_message": b"HALT"}, kind="mo"))
+    (event,) = wait_for(lambda: receiver.of_type("message.inbound"), timeout=10)
+    assert event["data"]["text"] == "HALT"
+    assert server.runtime.http.compliance.opted_out("bank", "", "447700900001")
