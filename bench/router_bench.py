@@ -41,7 +41,7 @@ def linear(compiled: router.MtTable, facts: router.MtFacts, now: float) -> str |
     """The plain scan the prefix index replaces: every rule in order (for comparison)."""
     number = router.normalize_number(facts.destination)
     for rule in compiled.rules:
-        if (not rule.prefixes or number.startswith(rule.prefixes)) and rule.matches(facts, now):
+        if (not rule.prefixes or number.startswith(rule.prefixes)) and rule.matches(facts, number, now):
             return rule.route.name
     return None
 

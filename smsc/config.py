@@ -223,7 +223,7 @@ class Route(_Section, frozen=True):
     name: Name
     accounts: tuple[str, ...] = ()
     destinations: tuple[str, ...] = ()  # destination number prefixes ("+" and "00" ignored)
-    destination_regex: str | None = None  # matched against the whole number (fullmatch)
+    destination_regex: str | None = None  # the whole number must match ("+"/"00" dropped first)
     sources: tuple[str, ...] = ()  # source addresses / sender ids, exactly
     data_codings: tuple[Octet, ...] = ()
     service_types: tuple[str, ...] = ()

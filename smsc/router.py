@@ -10,7 +10,8 @@ no clock, no randomness of its own (the caller passes `now` and a random source)
 The facts a message is routed on (MtFacts): the account (system_id) that submitted it,
 destination_addr, source_addr, data_coding and service_type; and for a time window the
 wall-clock `now` in epoch seconds. Numbers are compared without a leading "+" or "00"
-(the international prefix), in the rules and in the message alike.
+(the international prefix), in the rules and in the message alike, and a
+destination_regex is matched against the whole number so normalized.
 
 The first route whose filters all match wins (an empty filter matches anything). Its
 action gives the candidates, in the order to try them: `upstream` alone; `failover` in
@@ -122,11 +123,11 @@ class _MtRule(msgspec.Struct, frozen=True):
                    frozenset(route.sources), frozenset(route.data_codings), frozenset(route.service_types),
                    zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows))
 
-    def matches(self, facts: MtFacts, now: float) -> bool:
+    def matches(self, facts: MtFacts, number: str, now: float) -> bool:
         """Every filter but the destination prefixes, which MtTable checks first."""
         if self.accounts and facts.account not in self.accounts:
             return False
-        if self.regex is not None and self.regex.fullmatch(facts.destination) is None:
+        if self.regex is not None and self.regex.fullmatch(number) is None:
             return False
         if self.sources and facts.source not in self.sources:
             return False
@@ -166,8 +167,9 @@ class MtTable(msgspec.Struct, frozen=True):
 
     def match(self, facts: MtFacts, now: float) -> Route | None:
         """The first route whose filters all pass the message."""
-        for index in self.candidates(normalize_number(facts.destination)):
-            if self.rules[index].matches(facts, now):
+        number = normalize_number(facts.destination)
+        for index in self.candidates(number):
+            if self.rules[index].matches(facts, number, now):
                 return self.rules[index].route
         return None
 

@@ -70,6 +70,7 @@ def test_each_filter_excludes_what_it_does_not_list():
     assert router.route_mt(config, facts(source="ACME"), 0).rule == "by-source"
     assert router.route_mt(config, facts(source="acme", service_type="WAP"), 0).rule == "by-service"
     assert router.route_mt(config, facts("15551234567"), 0).rule == "by-regex"
+    assert router.route_mt(config, facts("+15551234567"), 0).rule == "by-regex"  # "+" dropped first
     assert router.route_mt(config, facts("155512345678"), 0).rule == "rest"  # fullmatch, not search
 
 
