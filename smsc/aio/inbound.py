@@ -156,9 +156,10 @@ class Inbound:
 
     async def sent(self, upstream: Upstream, carrier_ids: list[str]) -> None:
         """Ids a carrier just gave: apply receipts that came before them."""
-        readings = [reading for carrier_id in carrier_ids for reading in fw.id_readings(carrier_id, "as_is")]
-        for carrier_id, state, error in await fw.take_early(self.store, upstream.name, readings):
-            if await self._apply(upstream.name, [carrier_id], MessageState(state), error):
+        fmt = upstream.message_id_format
+        forms = [form for carrier_id in carrier_ids for form in fw.receipt_forms(carrier_id, fmt)]
+        for carrier_id, state, error in await fw.take_early(self.store, upstream.name, forms):
+            if await self._apply(upstream.name, fw.id_readings(carrier_id, fmt), MessageState(state), error):
                 self.counters["receipts_early_applied"] += 1
 
     async def housekeeping(self) -> None:

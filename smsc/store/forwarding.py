@@ -52,6 +52,21 @@ def id_readings(carrier_id: str, fmt: str = "as_is") -> list[str]:
     return readings
 
 
+def receipt_forms(carrier_id: str, fmt: str = "as_is") -> list[str]:
+    """The other way round: the forms in which a receipt may carry the id a submit_sm_resp
+    gave (how kept receipts are found when that id arrives)."""
+    plain = normalise_id(carrier_id)
+    forms = [plain]
+    try:
+        if fmt == "hex":
+            forms.append(format(int(plain, 10), "x"))
+        elif fmt == "decimal":
+            forms.append(str(int(plain, 16)))
+    except ValueError:
+        pass
+    return forms
+
+
 def worst_state(states: list[int]) -> MessageState:
     present = set(states)
     return next((state for state in _WORST_FIRST if state in present), MessageState.DELIVERED)

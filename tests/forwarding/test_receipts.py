@@ -1,0 +1,113 @@
+"""Receipts from the carrier: per part for long messages (one receipt for the client when
+all parts are final), and before the submit_sm_resp they answer."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from smsc import dlr
+from smsc.aio.inbound import Inbound
+from smsc.smpp import status
+from smsc.smpp.constants import EsmClass, MessageState
+from smsc.smpp.pdus import DeliverSm
+from smsc.store import NewMessage, Store
+from tests.forwarding.conftest import bound, forwarding_config, simulated, upstream
+
+
+def receipts_for(client, message_id: str, quiet: float = 0.5) -> list:
+    """The deliver_sm the client gets until `quiet` seconds pass without one (acked)."""
+    client._socket.settimeout(quiet)
+    got = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            pdu = client.read_pdu()
+        except Exception:
+            break
+        if pdu.command == "deliver_sm":
+            client.send_pdu(client_pdu_resp(client, pdu))
+            got.append(pdu)
+    return [pdu for pdu in got if pdu.receipted_message_id.decode() == message_id]
+
+
+def client_pdu_resp(client, pdu):
+    import smpplib.smpp
+    return smpplib.smpp.make_pdu("deliver_sm_resp", client=client, sequence=pdu.sequence)
+
+
+def submit(client, **fields) -> str:
+    client.send_message(source_addr="Shop", destination_addr="447700900001", registered_delivery=1, **fields)
+    resp = client.read_pdu()
+    assert resp.status == 0
+    return resp.message_id.decode()
+
+
+def test_a_long_message_goes_in_parts_and_the_client_gets_one_receipt_when_all_are_final(serve, tmp_path, sim_of):
+    server = serve(forwarding_config(tmp_path))
+    client = bound(server)
+    text = ("twenty chars of text" * 19).encode()  # 380 GSM-7 characters: three parts
+    message_id = submit(client, short_message=b"", message_payload=text)
+    receipts = receipts_for(client, message_id)
+    assert len(receipts) == 1 and b"stat:DELIVRD" in receipts[0].short_message
+    sim = sim_of(server)
+    assert sim.counters["submit_sm"] == 3 and sim.receipt_states["DELIVERED"] == 3
+    stored = server.call(server.store.get(message_id))
+    assert stored.state == MessageState.DELIVERED and stored.segments == 3
+    client.unbind()
+    client.disconnect()
+
+
+def test_a_receipt_before_its_submit_sm_resp_is_kept_and_applied(serve, tmp_path, sim_of):
+    server = serve(forwarding_config(tmp_path, upstreams=(simulated(receipt_first=True),)))
+    client = bound(server)
+    message_id = submit(client, short_message=b"quick carrier")
+    receipts = receipts_for(client, message_id)
+    assert len(receipts) == 1
+    assert server.call(server.store.get(message_id)).state == MessageState.DELIVERED
+    counters = server.runtime.inbound.counters
+    # Which way it went depends on timing: matched at once, or kept and applied later.
+    assert counters["receipts_applied"] == 1 and counters["receipts_unknown"] == counters["receipts_early_applied"]
+    client.unbind()
+    client.disconnect()
+
+
+def test_an_unknown_receipt_is_answered_kept_and_applied_when_its_id_turns_up(tmp_path):
+    asyncio.run(unknown_receipt_kept_then_applied(tmp_path))
+
+
+async def unknown_receipt_kept_then_applied(tmp_path) -> None:
+    store = await Store.open(str(tmp_path / "s.db"))
+    try:
+        config = forwarding_config(tmp_path, upstreams=(upstream(message_id_format="hex"),))
+        inbound = Inbound(config, store)
+        settings = config.upstreams[0]
+        message_id = await store.accept(NewMessage("shop", "Shop", "447700900001", {"short_message": b"x"},
+                                                   registered_delivery=1))
+        receipt = DeliverSm(esm_class=EsmClass.TYPE_DELIVERY_RECEIPT, short_message=dlr.build_text(
+            "00FF", MessageState.DELIVERED, 0.0, 0.0).encode())  # hex, where the carrier said 255
+        assert await inbound.handle(settings, receipt) == 0
+        assert inbound.counters["receipts_unknown"] == 1
+        assert (await store.get(message_id)).state == MessageState.ENROUTE
+        await store.update(message_id, upstream=settings.name, carrier_id="255")
+        await inbound.sent(settings, ["255"])
+        assert (await store.get(message_id)).state == MessageState.DELIVERED
+        assert inbound.counters["receipts_early_applied"] == 1
+        assert await inbound.handle(settings, receipt) == 0  # a repeat: answered, counted
+        assert inbound.counters["receipts_unknown"] == 2 or inbound.counters["receipts_repeated"] == 1
+    finally:
+        await store.close()
+
+
+def test_an_mo_no_route_takes_is_refused_with_a_non_zero_status(tmp_path):
+    asyncio.run(unrouted_mo(tmp_path))
+
+
+async def unrouted_mo(tmp_path) -> None:
+    store = await Store.open(str(tmp_path / "s.db"))
+    try:
+        config = forwarding_config(tmp_path)
+        inbound = Inbound(config, store)
+        mo = DeliverSm(source_addr="447700900777", destination_addr="12345", short_message=b"STOP")
+        assert await inbound.handle(config.upstreams[0], mo) == status.ESME_RX_R_APPN
+    finally:
+        await store.close()
