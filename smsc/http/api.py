@@ -156,7 +156,7 @@ class HttpApi:
         try:
             response = await handler(request)
         except RequestError as exc:
-            response = json_response(exc.body(), exc.status, getattr(exc, "headers", None))
+            response = json_response(exc.body(), exc.status, exc.headers)
         except web.HTTPRequestEntityTooLarge:
             error = RequestError(413, "body_too_large", f"the body is over {self.config.http.max_body} octets")
             response = json_response(error.body(), 413)
@@ -181,9 +181,8 @@ class HttpApi:
         name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
         account = None if name is None else self.config.account(name)
         if account is None:
-            error = RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required")
-            error.headers = {"WWW-Authenticate": 'Bearer realm="smsc"'}  # type: ignore[attr-defined]
-            raise error
+            raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
+                               headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
         if not account.allows_peer(request.remote or ""):
             raise RequestError(403, "address_not_allowed", f"{request.remote} is not in the account's allowed_networks")
         request[ACCOUNT] = account
@@ -231,9 +230,8 @@ class HttpApi:
             self.gateway._take_rate(account, sum(message.segments for message in accepted))
         except Refused:
             self.metrics.child(self.metrics.throttled, "http", account.system_id).inc()
-            error = RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second")
-            error.headers = {"Retry-After": "1"}  # type: ignore[attr-defined]
-            raise error from None
+            raise RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second",
+                               headers={"Retry-After": "1"}) from None
 
         def answer(ids: list[str]) -> dict[str, Any]:
             return {"messages": [{"id": message_id, "to": message.destination, "state": "enroute",

@@ -61,9 +61,10 @@ class OptOutRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class RequestError(Exception):
     """A request refused: HTTP `status`, a stable `code`, the `field` at fault."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.field = status, code, field
+        self.status, self.code, self.field, self.headers = status, code, field, headers
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": str(self)}
