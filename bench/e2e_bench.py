@@ -1,0 +1,208 @@
+"""End to end: load generator -> smsc -> carrier simulator -> receipts back. Not a test.
+
+    python bench/e2e_bench.py --duration 60 --rate 10000 --json e2e.json
+    python bench/e2e_bench.py --backlog 1000000 --upstream-rate 5000 --json backlog.json
+
+Three processes, as deployed: `smsc carrier-sim` (receipts at once), `smsc serve` on a
+fresh state directory with one account, one upstream (the simulator) and one route, and
+the load generator in this process (smsc.bench.loadgen, open loop at --rate, or closed
+loop without it). smsc's RSS is sampled every half second.
+
+Figures: submits accepted per second (the generator's answered), messages forwarded and
+receipted per second (from the store afterwards: messages with a carrier id, messages in
+a final state, over the time from the first accept to the last), p50/p99 submit->receipt
+(the generator's receipt latency), receipts matched and never received, peak RSS.
+
+--backlog N: the simulator starts only after N messages were accepted (smsc's binds
+retry meanwhile), so the backlog drains at the upstream's --upstream-rate; reported: the
+drain rate and the peak RSS while draining.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from smsc.bench.loadgen import run as load_run
+from smsc.bench.loadgen_config import LoadConfig
+from smsc.bench.loadgen_messages import MessageSpec
+from smsc.passwords import hash_password
+
+PASSWORD = "bench"
+FINAL = "(2, 3, 4, 5, 8)"  # DELIVERED EXPIRED DELETED UNDELIVERABLE REJECTED
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def config_text(smsc_port: int, carrier_port: int, args: argparse.Namespace) -> str:
+    return f"""
+[smpp]
+listeners = [{{ host = "127.0.0.1", port = {smsc_port} }}]
+
+[store]
+path = "smsc.db"
+
+[log]
+level = "warning"
+
+[[accounts]]
+system_id = "bench"
+password_hash = "{hash_password(PASSWORD)}"
+window = {args.window}
+rate = 1000000.0
+max_binds = 16
+
+[[upstreams]]
+name = "sim"
+port = {carrier_port}
+system_id = "smsc"
+binds = {args.upstream_binds}
+window = {args.upstream_window}
+throughput = {args.upstream_rate}
+reconnect = {{ initial = 0.2, max = 1.0 }}
+
+[[routes]]
+name = "all"
+upstream = "sim"
+"""
+
+
+def start(command: list[str], state: Path, ready: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, SMSC_STATE_DIR=str(state))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if ready in line:
+            threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+            return process
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise SystemExit(f"{' '.join(command)} did not start")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.samples = pid, 0.0, 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.5):
+            self.peak = max(self.peak, rss_mb(self.pid))
+            self.samples += 1
+
+
+def store_figures(path: Path) -> dict[str, Any]:
+    db = sqlite3.connect(path)
+    first, last_accept = db.execute("SELECT MIN(submitted), MAX(submitted) FROM messages").fetchone()
+    forwarded = db.execute("SELECT COUNT(*) FROM messages WHERE carrier_id IS NOT NULL").fetchone()[0]
+    final, last_final = db.execute(f"SELECT COUNT(*), MAX(final) FROM messages WHERE state IN {FINAL}").fetchone()
+    total = db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    last_forward = db.execute("SELECT MAX(updated) FROM messages WHERE carrier_id IS NOT NULL").fetchone()[0]
+    db.close()
+    span = lambda end: max(1e-9, (end or first or 0) - (first or 0))  # noqa: E731
+    return {"messages": total, "forwarded": forwarded, "final": final,
+            "forwarded_per_s": forwarded / span(last_forward), "final_per_s": final / span(last_final),
+            "accept_span_s": span(last_accept)}
+
+
+def wait_drained(path: Path, total: int, timeout: float) -> float:
+    """Seconds until every message is forwarded (or the timeout)."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        db = sqlite3.connect(path)
+        done = db.execute("SELECT COUNT(*) FROM messages WHERE carrier_id IS NOT NULL").fetchone()[0]
+        db.close()
+        if done >= total:
+            break
+        time.sleep(1.0)
+    return time.monotonic() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending (default 20)")
+    parser.add_argument("--rate", type=float, help="open loop at this many submit_sm/s (default: closed loop)")
+    parser.add_argument("--binds", type=int, default=2, help="load generator binds")
+    parser.add_argument("--window", type=int, default=100, help="load generator window per bind")
+    parser.add_argument("--upstream-binds", type=int, default=2)
+    parser.add_argument("--upstream-window", type=int, default=200)
+    parser.add_argument("--upstream-rate", type=float, default=100000.0, help="the upstream's throughput")
+    parser.add_argument("--backlog", type=int, help="accept this many first, with the carrier down")
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+
+    smsc_port, carrier_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="smsc-e2e-") as tmp:
+        state = Path(tmp)
+        (state / "smsc.toml").write_text(config_text(smsc_port, carrier_port, args))
+        python = sys.executable
+        carrier_command = [python, "-m", "smsc", "carrier-sim", "--port", str(carrier_port), "--receipts"]
+        carrier = None if args.backlog else start(carrier_command, state, "listening")
+        smsc = start([python, "-m", "smsc", "serve", "-c", str(state / "smsc.toml")], state, "listening")
+        sampler = RssSampler(smsc.pid)
+        sampler.start()
+        load = LoadConfig(port=smsc_port, system_id="bench", password=PASSWORD, binds=args.binds, window=args.window,
+                          mode="open" if args.rate else "closed", rate=args.rate or 1000.0,
+                          duration=0 if args.backlog else args.duration, count=args.backlog, receipt_wait=10.0,
+                          messages=(MessageSpec(registered_delivery=0 if args.backlog else 1),))
+        result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args)}
+        try:
+            generated = load_run(load, progress=False)
+            result["generator"] = {key: generated[key] for key in ("sent", "answered", "errors", "timeouts", "rate",
+                                                                   "latency", "receipts") if key in generated}
+            result["generator"]["receipts"].pop("never_receipted_ids", None)
+            if args.backlog:
+                rss_before = sampler.peak
+                sampler.peak = 0.0
+                carrier = start(carrier_command, state, "listening")
+                drained = wait_drained(state / "smsc.db", args.backlog, timeout=args.backlog / 100 + 60)
+                result["backlog"] = {"messages": args.backlog, "drain_s": drained,
+                                     "drain_per_s": args.backlog / drained, "rss_peak_mb_filling": rss_before,
+                                     "rss_peak_mb_draining": sampler.peak}
+        finally:
+            sampler.stopping.set()
+            smsc.send_signal(signal.SIGTERM)
+            smsc.wait(60)
+            if carrier is not None:
+                carrier.send_signal(signal.SIGINT)
+                carrier.wait(30)
+        result["store"] = store_figures(state / "smsc.db")
+        result["rss_peak_mb"] = sampler.peak
+        result["load_average_after"] = os.getloadavg()
+    print(json.dumps(result, indent=2, default=str))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
