@@ -185,3 +185,13 @@ def test_the_api_over_tls(serve_http, tmp_path):
     api.conn = http.client.HTTPSConnection("127.0.0.1", server.http_port, context=context, timeout=10)
     status, body, _ = api.post("/v1/messages", SEND)
     assert status == 201 and body["messages"][0]["to"] == "447700900001"
+
+
+def test_no_201_without_a_commit_and_readyz_says_why(serve_http):
+    server = serve_http()
+    api = server.api()
+    server.call(server.store.close())  # the disk went away: nothing can be committed
+    status, body, _ = api.post("/v1/messages", SEND)
+    assert status == 503 and body["error"]["code"] == "store_unavailable"
+    status, body, _ = Api(server.http_port, None).get("/readyz")
+    assert status == 503 and body["status"] == "not_ready" and "store not writable" in body["problems"][0]
