@@ -50,4 +50,5 @@ def parse_id(message_id: str) -> int | None:
         number = int(message_id, 16)
     except ValueError:
         return None
-    return number if format_id(number) == message_id.lower().rjust(WIDTH, "0") and number > 0 else None
+    # SQLite integers are signed 64-bit: anything above is not ours (and would overflow).
+    return number if format_id(number) == message_id.lower().rjust(WIDTH, "0") and 0 < number < 1 << 63 else None
