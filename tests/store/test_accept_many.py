@@ -54,3 +54,16 @@ def test_a_failed_batch_fails_every_message_in_it(in_store, monkeypatch):
         return await store.accept_many([message()], now=NOW)
 
     assert len(in_store(scenario)) == 1
+
+
+def test_full_sync_commits_on_a_thread_and_answers_after_it(in_store, db_path):
+    import sqlite3
+
+    async def scenario(store):
+        ids = await asyncio.gather(*(store.accept_many([message(body={"n": n})], now=NOW) for n in range(50)))
+        with sqlite3.connect(db_path) as db:  # another connection sees every answered row
+            (count,) = db.execute("SELECT COUNT(*) FROM messages").fetchone()
+        return store.synchronous, [i for batch in ids for i in batch], count
+
+    synchronous, ids, count = in_store(scenario, synchronous="FULL")
+    assert synchronous == "FULL" and len(set(ids)) == count == 50
