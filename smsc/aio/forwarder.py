@@ -509,9 +509,9 @@ class Forwarder:
         message = submission.message
         ids = [carrier_id or "" for carrier_id in submission.carrier_ids]
         try:
-            await self.store.update(message.id, upstream=upstream, carrier_id=ids[0], now=self.clock())
-            if len(ids) > 1:
+            if len(ids) > 1:  # first: a receipt finding the message by its first id finds the parts
                 await fw.record_parts(self.store, upstream, message.id, ids, self.clock())
+            await self.store.update(message.id, upstream=upstream, carrier_id=ids[0], now=self.clock())
             self.counters["sent"] += 1
         except (MessageFinal, UnknownMessage) as exc:  # cancelled or expired meanwhile
             _log.info("sent_but_final", message=message.id, error=str(exc))

@@ -69,22 +69,22 @@ def read_receipt(pdu: Pdu) -> ReceiptFacts | None:
     esm_type = getattr(pdu, "esm_class", 0) & _TYPE_MASK
     if receipted is None and esm_type not in _RECEIPT_TYPES:
         return None
+    state_value = pdu.tlv(Tag.MESSAGE_STATE)
+    state = MessageState(state_value) if state_value in MessageState._value2member_map_ else None
+    network = pdu.tlv(Tag.NETWORK_ERROR_CODE)
+    error = int.from_bytes(network[1:], "big") if isinstance(network, (bytes, bytearray)) and len(network) == 3 else None
+    if receipted and state is not None:  # the TLVs say it all: the text need not be read
+        return ReceiptFacts(str(receipted), state, error or None)
     text = getattr(pdu, "short_message", b"") or pdu.tlv(Tag.MESSAGE_PAYLOAD, b"") or b""
     parsed = parse_text(bytes(text)) if text else None
     carrier_id = receipted or (parsed.id if parsed else None)
     if not carrier_id:
         return ReceiptFacts("", None, None)
-    state_value = pdu.tlv(Tag.MESSAGE_STATE)
-    state = MessageState(state_value) if state_value in MessageState._value2member_map_ else None
     if state is None and parsed is not None:
         state = parsed.state
-    error = None
-    if parsed is not None and parsed.err and parsed.err.isdigit():
+    if not error and parsed is not None and parsed.err and parsed.err.isdigit():
         error = int(parsed.err)
-    network = pdu.tlv(Tag.NETWORK_ERROR_CODE)
-    if isinstance(network, (bytes, bytearray)) and len(network) == 3:
-        error = int.from_bytes(network[1:], "big") or error
-    return ReceiptFacts(str(carrier_id), state, error)
+    return ReceiptFacts(str(carrier_id), state, error or None)
 
 
 class Inbound:
@@ -95,6 +95,9 @@ class Inbound:
         self.monotonic = monotonic
         self.counters: Counter[str] = Counter()
         self.reassembler = Reassembler(timeout=MO_REASSEMBLY_TIMEOUT)
+        # (upstream, carrier id) of the receipts kept in early_receipts, so that a submit's
+        # new id is looked up there only when one may be waiting (refreshed periodically).
+        self.kept: set[tuple[str, str]] = set()
         self.log = get_logger("smsc.inbound")
         self.apply(config)
 
@@ -125,20 +128,31 @@ class Inbound:
         self.counters["receipts_unknown"] += 1
         self.log.info("receipt_unknown_id", upstream=upstream.name, carrier_id=facts.carrier_id)
         await fw.keep_early(self.store, upstream.name, facts.carrier_id, facts.state, facts.error, self.clock())
+        self.kept.add((upstream.name, fw.normalise_id(facts.carrier_id)))
+        # Its submit_sm_resp may have been recorded while this was kept: look once more
+        # (else the next housekeeping round finds it).
+        if await self._apply(upstream.name, readings, facts.state, facts.error):
+            await fw.take_early(self.store, upstream.name, [fw.normalise_id(facts.carrier_id)])
+            self.counters["receipts_early_applied"] += 1
         return 0
 
     async def _apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
         """Apply a final receipt to the message it names; False when none is known yet."""
-        part = await fw.find_part(self.store, upstream, readings)
-        if part is not None:
-            await self._part(upstream, part[0], part[1], state, error)
-            return True
         for reading in readings:
             message = await self.store.find_by_carrier(upstream, reading)
             if message is not None:
+                if message.segments > 1 and await self._in_parts(upstream, readings, state, error):
+                    return True
                 await self._final(message.id, state, error)
                 return True
-        return False
+        return await self._in_parts(upstream, readings, state, error)  # a part after the first
+
+    async def _in_parts(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
+        part = await fw.find_part(self.store, upstream, readings)
+        if part is None:
+            return False
+        await self._part(upstream, part[0], part[1], state, error)
+        return True
 
     async def _part(self, upstream: str, message_id: str, carrier_id: str, state: MessageState,
                     error: int | None) -> None:
@@ -157,7 +171,11 @@ class Inbound:
     async def sent(self, upstream: Upstream, carrier_ids: list[str]) -> None:
         """Ids a carrier just gave: apply receipts that came before them."""
         fmt = upstream.message_id_format
-        forms = [form for carrier_id in carrier_ids for form in fw.receipt_forms(carrier_id, fmt)]
+        forms = [form for carrier_id in carrier_ids for form in fw.receipt_forms(carrier_id, fmt)
+                 if (upstream.name, form) in self.kept]
+        if not forms:
+            return  # the common case, and no trip to the store
+        self.kept.difference_update((upstream.name, form) for form in forms)
         for carrier_id, state, error in await fw.take_early(self.store, upstream.name, forms):
             if await self._apply(upstream.name, fw.id_readings(carrier_id, fmt), MessageState(state), error):
                 self.counters["receipts_early_applied"] += 1
@@ -166,7 +184,9 @@ class Inbound:
         """Periodically: kept receipts matched again or dropped when too old, MO parts
         waited for too long delivered as they are."""
         now = self.clock()
-        for upstream, carrier_id, received, state, error in await fw.early_receipts(self.store):
+        kept = await fw.early_receipts(self.store)
+        self.kept = {(upstream, carrier_id) for upstream, carrier_id, *_ in kept}
+        for upstream, carrier_id, received, state, error in kept:
             settings = self.config.upstream(upstream)
             fmt = settings.message_id_format if settings is not None else "as_is"
             readings = fw.id_readings(carrier_id, fmt)
