@@ -152,10 +152,11 @@ class Gateway:
         refusals: list[Pdu] = []
         accepted: list[SubmitSm | DataSm] = []
         messages: list[NewMessage] = []
+        now = self.monotonic()  # one clock read for the lot, each message still counted
         for pdu in pdus:
             try:
                 message = self._new_message(account, pdu, pdu.destination_addr)
-                self._take_rate(account, message.segments)
+                self._take_rate(account, message.segments, now)
             except Refused as refusal:
                 refusals.append(pdu.response(refusal.command_status))
                 continue
@@ -302,9 +303,9 @@ class Gateway:
             raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
         return scheduled, expires
 
-    def _take_rate(self, account: Account, segments: int) -> None:
+    def _take_rate(self, account: Account, segments: int, now: float | None = None) -> None:
+        now = self.monotonic() if now is None else now
         bucket = self._buckets.get(account.system_id)
-        now = self.monotonic()
         if bucket is None or bucket.rate != account.rate:
             bucket = self._buckets[account.system_id] = TokenBucket(account.rate, now=now)
         if not bucket.try_take(segments, now):
