@@ -76,10 +76,11 @@ window = {args.upstream_window}
 throughput = {args.upstream_rate}
 reconnect = {{ initial = 0.2, max = 1.0 }}
 
+""" + ("" if args.no_forward else """
 [[routes]]
 name = "all"
 upstream = "sim"
-"""
+""")
 
 
 def start(command: list[str], state: Path, ready: str) -> subprocess.Popen[str]:
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-window", type=int, default=200)
     parser.add_argument("--upstream-rate", type=float, default=100000.0, help="the upstream's throughput")
     parser.add_argument("--backlog", type=int, help="accept this many first, with the carrier down")
+    parser.add_argument("--no-forward", action="store_true", help="no route: measure accepting alone")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
 

@@ -77,7 +77,7 @@ async def due_after(store: Store, cursor: Cursor, now: float, limit: int) -> lis
     (scheduled, id) order: one page of a walk over the queue that never re-reads a row."""
     scheduled, number = cursor
     sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND upstream IS NULL AND scheduled <= ?"
-           " AND (scheduled > ? OR (scheduled = ? AND id > ?)) ORDER BY scheduled, id LIMIT ?")
+           " AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
     low = -1e300 if scheduled == float("-inf") else scheduled
     async with store.reader.execute(sql, (now, low, low, number, limit)) as cursor_:
         return [_to_message(row) for row in await cursor_.fetchall()]
