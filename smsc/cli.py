@@ -106,6 +106,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from smsc import config as config_module
+    from smsc.http import keys
+
+    try:
+        config = config_module.load(args.config) if args.config else config_module.load_default()[0]
+    except config_module.ConfigError as exc:
+        print(f"smsc api-key: {exc}", file=sys.stderr)
+        return 2
+    if config.account(args.account) is None:
+        print(f"smsc api-key: no account {args.account!r} in the config", file=sys.stderr)
+        return 1
+    path = keys.keys_path(config.store.path, config.http.api_keys)
+    key_id, key = keys.create(path, args.account)
+    print(key)
+    print(f"key {key_id} for {args.account}, kept hashed in {path}; it is shown only now", file=sys.stderr)
+    return 0
+
+
 def _load_config(path: str, command: str) -> "Config | None":
     """The config in `path`, or None after printing why it cannot be used."""
     from smsc import config
@@ -251,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and print what it sets up")
     check.add_argument("file", help="the TOML config file")
     check.set_defaults(func=cmd_check_config)
+
+    api_key = sub.add_parser("api-key", help="HTTP API keys").add_subparsers(dest="api_key_command", required=True)
+    create = api_key.add_parser("create", help="make an API key for an account and print it (once)")
+    create.add_argument("account", help="the account's system_id")
+    create.add_argument("-c", "--config", help="TOML config file (default: the embedded one)")
+    create.set_defaults(func=cmd_api_key_create)
 
     route = sub.add_parser("route", help="routing tools").add_subparsers(dest="route_command", required=True)
     explain = route.add_parser("explain", help="which route a message takes, where it goes, how it is encoded")
