@@ -99,20 +99,8 @@ class Behaviour:
             raise ValueError(f"unknown carrier keys: {', '.join(sorted(unknown))}")
         values = dict(table)
         if "error_shares" in values:
-            values["error_shares"] = {parse_status(k): float(v) for k, v in values["error_shares"].items()}
+            values["error_shares"] = {st.parse_status(k): float(v) for k, v in values["error_shares"].items()}
         return cls(**values)
-
-
-def parse_status(name: str | int) -> int:
-    """A command_status from its ESME_R* name or its number (decimal or 0x hex)."""
-    if isinstance(name, int):
-        return name
-    if name.upper().startswith("ESME_"):
-        value = getattr(st, name.upper(), None)
-        if not isinstance(value, int):
-            raise ValueError(f"no command_status named {name}")
-        return value
-    return int(name, 0)
 
 
 class _Counters(Counter):

@@ -534,7 +534,7 @@ def _check_prefixes(prefixes: tuple[str, ...], key: str, fail: Fail) -> None:
 
 def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
     """Statuses resolved to numbers; everything a route names must exist."""
-    from smsc.bench.carrier_sim import parse_status
+    from smsc.smpp.status import parse_status
 
     _unique_names(config.routes, "routes", fail)
     upstreams = {u.name for u in config.upstreams}

@@ -107,3 +107,15 @@ STATUS: dict[int, tuple[str, str]] = {
 def status_name(value: int) -> str:
     entry = STATUS.get(value)
     return entry[0] if entry else f"0x{value:08X}"
+
+
+def parse_status(text: str | int) -> int:
+    """A command_status from its ESME_R* name or its number (decimal or 0x hex)."""
+    if isinstance(text, int):
+        return text
+    if text.upper().startswith("ESME_"):
+        value = globals().get(text.upper())
+        if not isinstance(value, int):
+            raise ValueError(f"no command_status named {text}")
+        return value
+    return int(text, 0)

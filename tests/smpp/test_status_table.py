@@ -12,3 +12,12 @@ def test_every_row_is_exported_with_its_value():
         assert getattr(status, name) == value
         assert status.status_name(value) == name
     assert status.status_name(0x12345) == "0x00012345"
+
+
+def test_parse_status_takes_names_and_numbers():
+    assert status.parse_status("ESME_RTHROTTLED") == status.parse_status("esme_rthrottled") == 0x58
+    assert status.parse_status("0x45") == status.parse_status("69") == status.parse_status(69) == 0x45
+    import pytest
+
+    with pytest.raises(ValueError):
+        status.parse_status("ESME_RNOSUCH")
