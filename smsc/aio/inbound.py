@@ -181,8 +181,9 @@ class Inbound:
                 self.counters["receipts_early_applied"] += 1
 
     async def housekeeping(self) -> None:
-        """Periodically: kept receipts matched again or dropped when too old, MO parts
-        waited for too long delivered as they are."""
+        """Periodically: kept receipts matched again or dropped when too old, long
+        messages whose carrier reported only some parts finished with what it said, MO
+        parts waited for too long delivered as they are."""
         now = self.clock()
         kept = await fw.early_receipts(self.store)
         self.kept = {(upstream, carrier_id) for upstream, carrier_id, *_ in kept}
@@ -197,6 +198,9 @@ class Inbound:
                 else:
                     self.counters["receipts_early_dropped"] += 1
                     self.log.warning("receipt_unmatched_dropped", upstream=upstream, carrier_id=carrier_id)
+        for message_id, states in await fw.partly_reported(self.store, now - PARTS_GRACE):
+            self.counters["receipts_parts_assumed"] += 1  # the carrier reports some parts only
+            await self._final(message_id, fw.worst_state(states), None)
         for incomplete in self.reassembler.expire(self.monotonic()):
             await self._deliver_incomplete(incomplete)
 

@@ -131,6 +131,18 @@ async def part_receipt(store: Store, upstream: str, carrier_id: str, state: int,
     return await store.transact(work)
 
 
+async def partly_reported(store: Store, quiet_since: float, limit: int = 500) -> list[tuple[str, list[int]]]:
+    """Live messages sent in parts of which some, not all, have a receipt and none came
+    since `quiet_since`: (message id, the states reported). For carriers that report
+    only the first or the last part."""
+    sql = ("SELECT p.message_id, GROUP_CONCAT(p.state) FROM carrier_parts p JOIN messages m ON m.id = p.message_id"
+           " WHERE m.final IS NULL GROUP BY p.message_id"
+           " HAVING COUNT(p.state) > 0 AND COUNT(p.state) < MAX(p.parts) AND MAX(p.updated) < ? LIMIT ?")
+    async with store.reader.execute(sql, (quiet_since, limit)) as cursor:
+        return [(format_id(number), [int(state) for state in states.split(",")])
+                for number, states in await cursor.fetchall()]
+
+
 def parts_final(states: list[int | None]) -> bool:
     return bool(states) and all(state is not None and state in FINAL_STATES for state in states)
 

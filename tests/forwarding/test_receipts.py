@@ -6,11 +6,13 @@ import asyncio
 import time
 
 from smsc import dlr
+from smsc.aio import inbound as inbound_module
 from smsc.aio.inbound import Inbound
 from smsc.smpp import status
 from smsc.smpp.constants import EsmClass, MessageState
 from smsc.smpp.pdus import DeliverSm
 from smsc.store import NewMessage, Store
+from smsc.store import forwarding as fw
 from tests.forwarding.conftest import bound, forwarding_config, simulated, upstream
 
 
@@ -109,5 +111,32 @@ async def unrouted_mo(tmp_path) -> None:
         inbound = Inbound(config, store)
         mo = DeliverSm(source_addr="447700900777", destination_addr="12345", short_message=b"STOP")
         assert await inbound.handle(config.upstreams[0], mo) == status.ESME_RX_R_APPN
+    finally:
+        await store.close()
+
+
+def test_a_carrier_reporting_only_the_last_part_still_ends_the_message(tmp_path):
+    asyncio.run(only_last_part_reported(tmp_path))
+
+
+async def only_last_part_reported(tmp_path) -> None:
+    now = [1_000.0]
+    store = await Store.open(str(tmp_path / "s.db"), clock=lambda: now[0])
+    try:
+        config = forwarding_config(tmp_path)
+        inbound = Inbound(config, store, clock=lambda: now[0])
+        settings = config.upstreams[0]
+        message_id = await store.accept(NewMessage("shop", "Shop", "447700900001", {"short_message": b""},
+                                                   registered_delivery=1, segments=3))
+        await fw.record_parts(store, settings.name, message_id, ["a1", "a2", "a3"], now[0])
+        await store.update(message_id, upstream=settings.name, carrier_id="a1")
+        receipt = DeliverSm(esm_class=EsmClass.TYPE_DELIVERY_RECEIPT, short_message=dlr.build_text(
+            "a3", MessageState.UNDELIVERABLE, 0.0, 0.0, err=11).encode())
+        assert await inbound.handle(settings, receipt) == 0
+        await inbound.housekeeping()
+        assert (await store.get(message_id)).state == MessageState.ENROUTE  # the others may still come
+        now[0] += inbound_module.PARTS_GRACE + 1
+        await inbound.housekeeping()
+        assert (await store.get(message_id)).state == MessageState.UNDELIVERABLE
     finally:
         await store.close()
