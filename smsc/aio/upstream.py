@@ -23,6 +23,7 @@ import random
 import ssl
 from typing import Any, Awaitable, Protocol
 
+from smsc.aio.timer import DeadlineTimer
 from smsc.config import Upstream
 from smsc.log import get_logger
 from smsc.smpp import status
@@ -102,8 +103,7 @@ class UpstreamLink(asyncio.Protocol):
         self.closed: asyncio.Future[None] = self.loop.create_future()
         self.writable = True
         self._bound: asyncio.Future[Pdu] = self.loop.create_future()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = DeadlineTimer(self.loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -160,8 +160,7 @@ class UpstreamLink(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel()
         lost = self.session.close()
         if not self._bound.done():
             self._bound.set_exception(ConnectionError("connection lost before the bind was answered"))
@@ -267,16 +266,9 @@ class UpstreamLink(asyncio.Protocol):
     # --- timers -------------------------------------------------------------------------------
 
     def _rearm(self) -> None:
-        deadline = self.session.next_deadline()
-        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer.rearm(self.session.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = self._timer_at = None
         if self.session.state is State.CLOSED:
             return
         for event in self.session.tick(self.loop.time()):
