@@ -131,7 +131,6 @@ class Wire:
     def sent(self, command: type) -> list[tuple[float, Any]]:
         return [(at, pdu) for at, direction, pdu in self.frames if direction == "up" and type(pdu) is command]
 
-    def answers(self, command: type) -> dict[int, Any]:
-        """Responses from the carrier by sequence number."""
-        return {pdu.sequence_number: pdu for _, direction, pdu in self.frames
-                if direction == "down" and type(pdu) is command}
+    def answers(self, command: type, direction: str = "down") -> dict[int, Any]:
+        """Responses by sequence number: from the carrier ("down"), or ours ("up")."""
+        return {pdu.sequence_number: pdu for _, way, pdu in self.frames if way == direction and type(pdu) is command}

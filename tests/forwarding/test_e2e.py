@@ -5,9 +5,10 @@ import smpplib.consts
 
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
-from smsc.smpp.pdus import DeliverSm
+from smsc.bench.carrier_sim import Behaviour
+from smsc.smpp.pdus import DeliverSm, DeliverSmResp
 from smsc.config import MoRoute
-from tests.forwarding.conftest import bound, forwarding_config, on_loop, wait_for
+from tests.forwarding.conftest import Wire, bound, forwarding_config, on_loop, upstream, wait_for
 
 
 def read_until(client, command: str, limit: int = 20):
@@ -57,3 +58,20 @@ def test_mo_from_the_carrier_reaches_the_routed_account_and_an_unrouted_one_is_r
     wait_for(lambda: sim.counters["deliver_sm_resp"] == 2)
     client.unbind()
     client.disconnect()
+
+
+def test_the_carrier_sees_a_non_zero_deliver_sm_resp_for_an_unrouted_mo(serve, tmp_path, carrier_side):
+    sim, proxy = carrier_side(Behaviour(), proxied=True)
+    wire = Wire()
+    proxy.taps.append(wire)
+    config = forwarding_config(tmp_path, upstreams=(upstream(port=proxy.port),),
+                               mo_routes=(MoRoute(name="shop-number", destinations=("4470",), account="shop"),))
+    server = serve(config)
+    wait_for(lambda: sim.counters["binds"] >= 1)
+    carrier_side.thread.run(sim.deliver, "smsc", None, mo("999", b"STOP"))
+    carrier_side.thread.run(sim.deliver, "smsc", None, mo("447000111", b"YES"))
+    wait_for(lambda: len(wire.answers(DeliverSmResp, "up")) == 2)
+    by_destination = {pdu.destination_addr: wire.answers(DeliverSmResp, "up")[pdu.sequence_number].command_status
+                      for _, direction, pdu in wire.frames if direction == "down" and type(pdu) is DeliverSm}
+    assert by_destination == {"999": status.ESME_RX_R_APPN, "447000111": 0}
+    assert server.runtime.inbound.counters["mo_queued"] == 1
