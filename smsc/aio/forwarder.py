@@ -264,21 +264,21 @@ class Forwarder:
         if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
             return 0
         now = self.clock()
-        page = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE)
         self._forget_released()
         held, released = self.held, self._released
+        page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
+                                                lambda message_id: message_id in held or message_id in released)
         taken = 0
         for message in page:
-            if message.id in held or message.id in released:
+            if message.id in held or message.id in released:  # let go or taken while the page was read
                 continue
             outcome = self._take(message, now)
             if outcome is None:
                 self._rewind = True  # its queue is full: it stays due, seen on the next walk
                 continue
             taken += outcome
-        if page:
-            self._cursor = fw.cursor_of(page[-1])
-        if len(page) < SCAN_PAGE:  # caught up: the next walk starts a little back
+        self._cursor = cursor
+        if read < SCAN_PAGE:  # caught up: the next walk starts a little back
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
             self._rewind = False
         return taken

@@ -15,11 +15,11 @@ its commit; reads use the reader connection and see committed rows only.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store.ids import format_id, parse_id
-from smsc.store.store import COLUMNS, Store, _to_message
+from smsc.store.store import COLUMNS, ID, SCHEDULED, Store, _to_message
 from smsc.store.types import Message
 
 Cursor = tuple[float, int]  # (scheduled, message number): where a scan of due messages stands
@@ -72,19 +72,23 @@ def worst_state(states: list[int]) -> MessageState:
     return next((state for state in _WORST_FIRST if state in present), MessageState.DELIVERED)
 
 
-async def due_after(store: Store, cursor: Cursor, now: float, limit: int) -> list[Message]:
-    """Live messages not yet handed to an upstream, scheduled by `now`, after `cursor` in
-    (scheduled, id) order: one page of a walk over the queue that never re-reads a row."""
+async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
+                    skip: Callable[[str], bool] = lambda message_id: False) -> tuple[list[Message], Cursor, int]:
+    """One page of a walk over the live messages not yet handed to an upstream,
+    scheduled by `now`, after `cursor` in (scheduled, id) order: (the messages whose id
+    `skip` does not name, the cursor after the page, rows read). Skipped rows cost no
+    body decoding: a walk passes over the messages its caller holds cheaply."""
     scheduled, number = cursor
     sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND upstream IS NULL AND scheduled <= ?"
            " AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
     low = -1e300 if scheduled == float("-inf") else scheduled
-    async with store.reader.execute(sql, (now, low, low, number, limit)) as cursor_:
-        return [_to_message(row) for row in await cursor_.fetchall()]
-
-
-def cursor_of(message: Message) -> Cursor:
-    return (message.scheduled, parse_id(message.id) or 0)
+    async with store.reader.execute(sql, (now, low, low, number, limit)) as rows:
+        page = await rows.fetchall()
+    if not page:
+        return [], cursor, 0
+    last = page[-1]
+    messages = [_to_message(row) for row in page if not skip(format_id(row[ID]))]
+    return messages, (last[SCHEDULED], last[ID]), len(page)
 
 
 async def record_parts(store: Store, upstream: str, message_id: str, carrier_ids: list[str], now: float) -> None:
