@@ -21,6 +21,7 @@ import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from smsc.aio.timer import DeadlineTimer
 from smsc.config import Account
 from smsc.log import get_logger
 from smsc.passwords import verify_password
@@ -63,8 +64,7 @@ class Connection(asyncio.Protocol):
         self._early: list[Any] = []
         self._binding = False
         self._reading_paused = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer = DeadlineTimer(self.loop, self._on_timer)
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
         self._submits = 0  # submits waiting for their commit (they have no task)
         self._submits_done: asyncio.Future[None] | None = None
@@ -105,8 +105,7 @@ class Connection(asyncio.Protocol):
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel()
         if self.session is not None:
             for lost in self.session.close():
                 _fail(lost.context, ConnectionError("connection lost"))
@@ -176,7 +175,7 @@ class Connection(asyncio.Protocol):
         if session.inbound_window_full and not self._reading_paused and self.is_open:
             self._reading_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
-        if self._timer is None:  # what is received only moves deadlines later
+        if not self._timer.armed:  # what is received only moves deadlines later
             self._rearm()
 
     def _on_event(self, event: Any) -> None:
@@ -372,18 +371,10 @@ class Connection(asyncio.Protocol):
     # --- timers -----------------------------------------------------------------------------
 
     def _rearm(self) -> None:
-        # Deadlines mostly move later with activity; the timer is moved only when one
-        # comes earlier, and a timer firing early just re-arms itself.
-        deadline = None if self.session is None else self.session.next_deadline()
-        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        if self.session is not None:
+            self._timer.rearm(self.session.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = self._timer_at = None
         session = self.session
         if session is None or not self.is_open:
             return

@@ -28,6 +28,10 @@ class DeadlineTimer:
         self._at = deadline
         self._handle = self.loop.call_at(deadline, self._fire)
 
+    @property
+    def armed(self) -> bool:
+        return self._handle is not None
+
     def _fire(self) -> None:
         self._handle = self._at = None
         self.on_due()
