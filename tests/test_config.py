@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from smsc import config as cfg
+from tests.config_helpers import error, parse
 from smsc.passwords import hash_password, verify_password
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "conf" / "smsc.example.toml"
@@ -24,15 +25,6 @@ def account(**keys):
 def _toml_list(values):
     return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values) + "]"
 
-
-def parse(text, tmp_path):
-    return cfg.parse(text, "conf/x.toml", base_dir=tmp_path, state_dir=tmp_path / "state")
-
-
-def error(text, tmp_path):
-    with pytest.raises(cfg.ConfigError) as caught:
-        parse(text, tmp_path)
-    return str(caught.value)
 
 
 def test_the_example_loads_and_states_every_default(tmp_path):

@@ -5,6 +5,7 @@ import msgspec
 import pytest
 
 from smsc import config as cfg
+from tests.config_helpers import error, parse
 from smsc import router
 from smsc.smpp.status import ESME_RSYSERR
 
@@ -26,15 +27,6 @@ name = "b"
 system_id = "y"
 """
 
-
-def parse(text, tmp_path):
-    return cfg.parse(text, "conf/x.toml", base_dir=tmp_path, state_dir=tmp_path)
-
-
-def error(text, tmp_path):
-    with pytest.raises(cfg.ConfigError) as caught:
-        parse(text, tmp_path)
-    return str(caught.value)
 
 
 def test_the_example_states_every_routing_default(tmp_path):
