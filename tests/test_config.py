@@ -26,7 +26,6 @@ def _toml_list(values):
     return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values) + "]"
 
 
-
 def test_the_example_loads_and_states_every_default(tmp_path):
     loaded = cfg.load(EXAMPLE, state_dir=tmp_path)
     defaults = cfg.Config()

@@ -28,7 +28,6 @@ system_id = "y"
 """
 
 
-
 def test_the_example_states_every_routing_default(tmp_path):
     loaded = cfg.load(EXAMPLE, state_dir=tmp_path)
     [upstream], [route], [mo_route] = loaded.upstreams, loaded.routes, loaded.mo_routes
