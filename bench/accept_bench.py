@@ -172,9 +172,9 @@ def half_load(server: Server, full_rate: float, seconds: float) -> dict[str, Any
     result = drive(server, binds=1, window=100, mode="open", rate=rate, duration=seconds)
     result["rate"] = rate
     verdict = "ok" if result["p99_ms"] < P99_LIMIT_MS else "OVER"
-    print(f"open loop at {rate:,}/s (half of 1 x 100): answered {result['answered_per_s']:,.0f}/s,"
+    print(f"open loop at {rate:,}/s (half of 1 x 100): {server.name} answered {result['answered_per_s']:,.0f}/s,"
           f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms ({verdict}: limit {P99_LIMIT_MS} ms),"
-          f" gateway CPU {result['server_cpu_s']:.2f} s", flush=True)
+          f" {server.name} CPU {result['server_cpu_s']:.2f} s", flush=True)
     return result
 
 
@@ -289,6 +289,9 @@ def main() -> None:
                 report["closed"] = closed_matrix([gw, ec], matrix, seconds)
                 full = next(r for r in report["closed"] if (r["binds"], r["window"]) == (1, 100))
                 report["half_load"] = half_load(gw, full["gateway"]["answered_per_s"], seconds)
+                # The same open loop against the no-op echo: the floor of what this
+                # generator on this machine can show (its own send lag and scheduling).
+                report["half_load_echo"] = half_load(ec, full["gateway"]["answered_per_s"], seconds)
         report["load_average_after"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as f:
