@@ -22,6 +22,11 @@ rate have their own bucket; a part leaves only when both have a token. Answers:
 - other temporary errors (and no answer in time): retried after a growing backoff.
 - a permanent error: re-routed when the route's reroute rule says so (router.next_upstream),
   else the message ends UNDELIVERABLE with that error (the store queues its receipt).
+- no answer within the upstream's response_timeout: a message sent whole goes to the next
+  upstream when the route's reroute rules have `timeout`, else it is retried as above.
+- an UNDELIV receipt whose err: the route re-routes on (smsc.aio.inbound) puts the message
+  back in the store's queue with the upstreams it tried (fw.send_again); taken again, it
+  goes to the next one (router.next_upstream, the same retry budget).
 - the link lost: its unanswered parts go back to the front of the queue at once.
 A message whose validity ended while it waited ends EXPIRED instead of being sent.
 """
@@ -180,6 +185,8 @@ class Forwarder:
         self._scanner: asyncio.Task[None] | None = None
         self._stopping = False
         self.addresses: dict[str, tuple[str, int]] = {}  # upstream -> where its binds connect
+        if inbound is not None:
+            inbound.due_again = self.due_again
 
     # --- life -----------------------------------------------------------------------------
 
@@ -288,14 +295,19 @@ class Forwarder:
         if message.expires is not None and message.expires <= now:
             self._finish(message, MessageState.EXPIRED)
             return 0
-        facts = router.MtFacts(account=message.account, destination=message.destination, source=message.source,
-                               data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
-        decision = router.route_mt(self.mt_table, facts, now, self._is_up)
+        decision = router.route_mt(self.mt_table, route_facts(message), now, self._is_up)
         if decision is None:
             self.counters["unroutable"] += 1
             self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVDSTADR)
             return 0
-        queue = self.queues.get(decision.upstream)
+        attempted = fw.attempted(message)
+        target = decision.upstream
+        if attempted:  # back from an UNDELIV receipt (smsc.aio.inbound): on to the next upstream
+            target = router.next_upstream(decision, attempted, router.Undelivered(message.error), self._is_up)
+            if target is None:  # the config changed since: the receipt's verdict stands
+                self._finish(message, MessageState.UNDELIVERABLE, message.error)
+                return 0
+        queue = self.queues.get(target)
         if queue is None or queue.room <= 0:
             return None
         try:
@@ -305,6 +317,7 @@ class Forwarder:
             self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVMSGLEN)
             return 0
         submission = Submission(message, decision, pdus)
+        submission.attempted.extend(attempted)
         self.held.add(message.id)
         self._enqueue(queue, submission)
         return 1
@@ -448,7 +461,12 @@ class Forwarder:
     def _on_timeout(self, queue: UpstreamQueue, context: tuple[Submission, int]) -> None:
         submission, part = context
         self.counters["timeouts"] += 1  # the carrier may have it: a retry may duplicate it
-        self._retry_later(queue, submission, part, status.ESME_RUNKNOWNERR)
+        # Only a message sent whole moves on: parts of one message must reach one carrier
+        # (the handset joins them), and the others may be with this one already.
+        moved = (not queue.closed and len(submission.pdus) == 1
+                 and self._reroute(queue, submission, router.TimedOut()))
+        if not moved:
+            self._retry_later(queue, submission, part, status.ESME_RUNKNOWNERR)
         self._pump(queue)
 
     def _on_lost(self, queue: UpstreamQueue, contexts: list[tuple[Submission, int]]) -> None:
@@ -480,22 +498,31 @@ class Forwarder:
 
     def _settle(self, queue: UpstreamQueue, submission: Submission) -> None:
         """Every part has its answer: record the message as sent, re-route it, or end it."""
+        if not submission.failed:
+            self._leave(queue, submission)
+            self._spawn(self._record_sent(queue, submission))
+        elif not self._reroute(queue, submission, router.Refused(submission.failed)):
+            self._leave(queue, submission)
+            self._finish(submission.message, MessageState.UNDELIVERABLE, submission.failed)
+
+    def _leave(self, queue: UpstreamQueue, submission: Submission) -> None:
         queue.held -= 1
         queue.parts.done(submission)
-        if not submission.failed:
-            self._spawn(self._record_sent(queue, submission))
-            return
-        target = None
-        if not any(submission.carrier_ids):  # a part already with the carrier cannot move
-            target = router.next_upstream(submission.route, submission.attempted, router.Refused(submission.failed),
-                                          self._is_up)
-        if target is not None and target in self.queues:
-            submission.failed = 0
-            submission.pending = len(submission.pdus)
-            self.counters["rerouted"] += 1
-            self._enqueue(self.queues[target], submission)
-            return
-        self._finish(submission.message, MessageState.UNDELIVERABLE, submission.failed)
+
+    def _reroute(self, queue: UpstreamQueue, submission: Submission, outcome: router.Outcome) -> bool:
+        """Move the submission from `queue` to the next upstream its route names after
+        `outcome` (router.next_upstream); False when the route does not, or cannot."""
+        if any(submission.carrier_ids):  # a part already with the carrier cannot move
+            return False
+        target = router.next_upstream(submission.route, submission.attempted, outcome, self._is_up)
+        if target is None or target not in self.queues:
+            return False
+        self._leave(queue, submission)
+        submission.failed = 0
+        submission.pending = len(submission.pdus)
+        self.counters["rerouted"] += 1
+        self._enqueue(self.queues[target], submission)
+        return True
 
     def _expired_in_queue(self, queue: UpstreamQueue, submission: Submission) -> None:
         # Its other parts may still sit in the queue: they go when their turn comes.
@@ -527,6 +554,12 @@ class Forwarder:
         self._released.pop(message_id, None)  # to the end: the dict stays in time order
         self._released[message_id] = self.loop.time()
 
+    def due_again(self, message_id: str) -> None:
+        """A message recorded as sent is due again (fw.send_again committed): the scan
+        need not pass over it as let go lately, since the store says where it is now."""
+        self._released.pop(message_id, None)
+        self._wake.set()
+
     def _forget_released(self) -> None:
         released, horizon = self._released, self.loop.time() - RELEASED_KEEP
         while released:
@@ -549,6 +582,12 @@ class Forwarder:
             _log.error("record_final_failed", message=message.id, error=str(exc))
         finally:
             self._release(message.id)
+
+
+def route_facts(message: Message) -> router.MtFacts:
+    """What a stored message is routed on."""
+    return router.MtFacts(account=message.account, destination=message.destination, source=message.source,
+                          data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
 
 
 # The stored body fields a submit_sm to the carrier carries over as they are.

@@ -5,6 +5,7 @@
     await part_receipt(store, upstream, carrier_id, state, error, now)
     await keep_early(store, upstream, carrier_id, state, error, now)
     await take_early(store, upstream, carrier_ids)
+    await send_again(store, message_id, upstream, error, now)  # an UNDELIV re-routed
 
 Carrier ids are stored normalised (`normalise_id`) and looked up by the readings a
 receipt's id may have (`id_readings`): carriers write the same id in hex in one place and
@@ -16,6 +17,8 @@ its commit; reads use the reader connection and see committed rows only.
 from __future__ import annotations
 
 from typing import Any, Callable
+
+import msgpack
 
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store.ids import format_id, parse_id
@@ -89,6 +92,38 @@ async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
     last = page[-1]
     messages = [_to_message(row) for row in page if not skip(format_id(row[ID]))]
     return messages, (last[SCHEDULED], last[ID]), len(page)
+
+
+ATTEMPTED = "attempted"  # body key: the upstreams an UNDELIV receipt sent the message away from
+
+
+def attempted(message: Message) -> list[str]:
+    """The upstreams a message was sent to and came back from undelivered, in order."""
+    return list(message.body.get(ATTEMPTED, ()))
+
+
+async def send_again(store: Store, message_id: str, upstream: str, error: int | None, now: float) -> bool:
+    """Put a message `upstream` reported undelivered back in the queue of due messages,
+    still live (the client hears nothing of this attempt), remembering `upstream` among
+    those tried. False when it is no longer `upstream`'s: final, or moved already."""
+    number = parse_id(message_id)
+
+    async def work(store: Store, _: Any) -> bool:
+        db = store.db
+        async with db.execute("SELECT body FROM messages WHERE id = ? AND final IS NULL AND upstream = ?",
+                              (number, upstream)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return False
+        body = msgpack.unpackb(row[0])
+        body[ATTEMPTED] = [*body.get(ATTEMPTED, ()), upstream]
+        # Scheduled now: a scan that caught up walks from about now, not from the accept.
+        await db.execute("UPDATE messages SET upstream = NULL, carrier_id = NULL, error = ?, scheduled = ?,"
+                         " updated = ?, body = ? WHERE id = ?", (error, now, now, msgpack.packb(body), number))
+        await db.execute("DELETE FROM carrier_parts WHERE message_id = ?", (number,))
+        return True
+
+    return await store.transact(work)
 
 
 async def record_parts(store: Store, upstream: str, message_id: str, carrier_ids: list[str], now: float) -> None:
