@@ -246,6 +246,9 @@ class MoRoute(_Section, frozen=True):
     keywords: tuple[str, ...] = ()  # first word of the text, any case
     account: str | None = None
     webhook: str | None = None  # URL (the HTTP API posts the MO there)
+    # Signs the webhook's POSTs (HMAC-SHA256, as an account's): a webhook route names no
+    # account, so it has no account secret, and no account's STOP/START applies to it.
+    webhook_secret: str | None = None
 
 
 class Http(_Section, frozen=True):
@@ -599,6 +602,10 @@ def _check_mo_routes(config: Config, fail: Fail) -> tuple[MoRoute, ...]:
         _check_known(route.account, accounts, f"{key}.account", "account", fail)
         if route.webhook is not None:
             _check_url(route.webhook, f"{key}.webhook", fail)
+            if not route.webhook_secret:
+                raise fail(f"{key}.webhook_secret", "required with webhook (webhooks are signed)")
+        elif route.webhook_secret is not None:
+            raise fail(f"{key}.webhook_secret", "only with webhook (an account's MO is signed with its own secret)")
         _check_prefixes(route.destinations, f"{key}.destinations", fail)
     return config.mo_routes
 

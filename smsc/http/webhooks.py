@@ -5,7 +5,9 @@ moves its message to a final state (Store._ChangeBatch); `queue_for` tells the s
 put it in the account's webhook queue ("webhook:<account>", an outbound queue like the
 SMPP receivers' one) when the account has a webhook_url or the message its own. An MO
 goes the same way through `store.enqueue(account, fields, kind="mo")` (or
-`Compliance.receive_mo`). So whoever commits a carrier's receipt or MO (the upstream
+`Compliance.receive_mo`). An MO whose MO route targets a webhook itself (no account)
+goes to that route's queue ("webhook-mo:<route>", `enqueue_route_mo`), signed with the
+route's webhook_secret. So whoever commits a carrier's receipt or MO (the upstream
 path) has committed the webhook event when its call returns, and may then answer the
 carrier's deliver_sm: nothing else to call.
 
@@ -25,8 +27,8 @@ The signature. Each request carries
     Smsc-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body with the
-account's webhook_secret, compares it in constant time, and refuses timestamps too far
-from its clock (replays).
+account's (or the MO route's) webhook_secret, compares it in constant time, and refuses
+timestamps too far from its clock (replays).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ import time
 from typing import Any, Callable
 
 import aiohttp
+import msgpack
 import msgspec
 
 from smsc.config import Config
@@ -48,6 +51,7 @@ from smsc.store.ids import EPOCH, SEQUENCE_BITS
 from smsc.store.outbound import OutboundClaim
 
 PREFIX = "webhook:"
+ROUTE_PREFIX = "webhook-mo:"
 JITTER = 0.2
 IDLE_POLL = 5.0
 SIGNATURE_HEADER = "Smsc-Signature"
@@ -56,6 +60,23 @@ EVENT_HEADER = "Smsc-Event-Id"
 
 def webhook_queue(account: str) -> str:
     return PREFIX + account
+
+
+def route_queue(route: str) -> str:
+    return ROUTE_PREFIX + route
+
+
+async def enqueue_route_mo(store: Store, route: str, body: dict[str, Any], now: float) -> int:
+    """Commit an MO (deliver_sm fields `body`) to the webhook queue of the MO route named
+    `route`; the item id once committed. Not through `store.enqueue`: its mo_hook applies
+    an account's keywords, and this MO belongs to no account."""
+    item = (route_queue(route), "mo", None, msgpack.packb(body), now, now + store.receipt_expiry)
+
+    async def write(store: Store, item: tuple[Any, ...]) -> int:
+        (item_id,) = await store._write_outbound([item])
+        return item_id
+
+    return await store.transact(write, item)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -108,7 +129,8 @@ def backoff(attempts: int, initial: float, maximum: float, rng: random.Random = 
 
 
 class Dispatcher:
-    """Posts the webhook queues of every account of the config (`get_config()`: reloads)."""
+    """Posts the webhook queues of every account and webhook MO route of the config
+    (`get_config()`: reloads)."""
 
     def __init__(self, store: Store, get_config: Callable[[], Config], *, clock: Callable[[], float] = time.time,
                  metrics: Any = None) -> None:
@@ -130,12 +152,14 @@ class Dispatcher:
         self.sync()
 
     def sync(self) -> None:
-        """One task per account (after a reload: new accounts get one)."""
+        """One task per account and per webhook MO route (after a reload: new ones get one)."""
         loop = asyncio.get_running_loop()
-        for account in self.get_config().accounts:
-            if account.system_id not in self._tasks:
-                self._tasks[account.system_id] = loop.create_task(self._run(account.system_id),
-                                                                  name=f"webhooks-{account.system_id}")
+        config = self.get_config()
+        queues = [webhook_queue(a.system_id) for a in config.accounts]
+        queues += [route_queue(r.name) for r in config.mo_routes if r.webhook is not None]
+        for queue in queues:
+            if queue not in self._tasks:
+                self._tasks[queue] = loop.create_task(self._run(queue), name=queue)
 
     async def stop(self) -> None:
         for task in self._tasks.values():
@@ -145,15 +169,15 @@ class Dispatcher:
         if self._session is not None:
             await self._session.close()
 
-    async def _run(self, account: str) -> None:
-        claim = self.store.claim_outbound(webhook_queue(account))
+    async def _run(self, queue: str) -> None:
+        claim = self.store.claim_outbound(queue)
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while True:
                 room = self.get_config().http.webhook_concurrency - len(in_flight)
                 items = await self._take(claim, room) if room > 0 else []
                 for item in items:
-                    task = asyncio.get_running_loop().create_task(self._deliver(claim, account, item))
+                    task = asyncio.get_running_loop().create_task(self._deliver(claim, queue, item))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if not items:
@@ -181,12 +205,13 @@ class Dispatcher:
         finally:
             woken.cancel()
 
-    async def _deliver(self, claim: OutboundClaim, account: str, item: OutboundItem) -> None:
+    async def _deliver(self, claim: OutboundClaim, queue: str, item: OutboundItem) -> None:
         config = self.get_config()
         settings = config.http
+        account = _owner(queue)  # the metrics' label
         error: int | None = None
         try:
-            url, secret, event = await self._event(config, account, item)
+            url, secret, event = await self._event(config, queue, item)
             body = msgspec.json.encode(event)
             timestamp = int(self.clock())
             headers = {"Content-Type": "application/json", EVENT_HEADER: event["id"],
@@ -223,13 +248,19 @@ class Dispatcher:
         if self.metrics is not None:
             self.metrics.webhook(account, outcome)
 
-    async def _event(self, config: Config, account: str, item: OutboundItem) -> tuple[str, str, dict[str, Any]]:
+    async def _event(self, config: Config, queue: str, item: OutboundItem) -> tuple[str, str, dict[str, Any]]:
         """(url, secret, JSON event) for a queued receipt or MO."""
+        if queue.startswith(ROUTE_PREFIX):
+            name = queue.removeprefix(ROUTE_PREFIX)
+            route = next((r for r in config.mo_routes if r.name == name), None)
+            if route is None or not route.webhook or not route.webhook_secret:  # changed by a reload
+                raise _Undeliverable(f"no webhook MO route {name!r} in the config")
+            return route.webhook, route.webhook_secret, mo_event(item)
+        account = queue.removeprefix(PREFIX)
         settings = config.account(account)
         if settings is None:
             raise _Undeliverable(f"no account {account!r} in the config")
         url = item.body.get("webhook_url") or settings.webhook_url
-        created = rfc3339(item_created(item.id))
         if item.kind == "receipt" and item.message_id is not None:
             try:
                 message = await self.store.get(item.message_id)
@@ -239,15 +270,27 @@ class Dispatcher:
             data = message_view(message)
             if self.metrics is not None and message.final is not None:
                 self.metrics.receipt_latency(account, message.final - message.submitted)
-            event = {"id": event_id(item.id), "type": "message.receipt", "created": created, "data": data}
+            event = {"id": event_id(item.id), "type": "message.receipt",
+                     "created": rfc3339(item_created(item.id)), "data": data}
         else:
-            body = item.body
-            event = {"id": event_id(item.id), "type": "message.inbound", "created": created,
-                     "data": {"from": body.get("source_addr", ""), "to": body.get("destination_addr", ""),
-                              "text": body_text(body), "data_coding": body.get("data_coding", 0)}}
+            event = mo_event(item)
         if not url or not settings.webhook_secret:
             raise _Undeliverable(f"account {account!r} has no webhook_url / webhook_secret")
         return url, settings.webhook_secret, event
+
+
+def mo_event(item: OutboundItem) -> dict[str, Any]:
+    body = item.body
+    return {"id": event_id(item.id), "type": "message.inbound", "created": rfc3339(item_created(item.id)),
+            "data": {"from": body.get("source_addr", ""), "to": body.get("destination_addr", ""),
+                     "text": body_text(body), "data_coding": body.get("data_coding", 0)}}
+
+
+def _owner(queue: str) -> str:
+    """The account a webhook queue belongs to, or "mo_route:<name>"."""
+    if queue.startswith(ROUTE_PREFIX):
+        return "mo_route:" + queue.removeprefix(ROUTE_PREFIX)
+    return queue.removeprefix(PREFIX)
 
 
 class _Undeliverable(Exception):
