@@ -17,6 +17,9 @@ parts are final, to the worst of their states, or, for carriers that report only
 first or the last part, when that part's receipt is all that came after PARTS_GRACE.
 An id that matches nothing is answered, logged, counted and kept (early_receipts): it is
 applied when a submit_sm_resp brings that id (`sent`), or dropped after `EARLY_KEEP`.
+An UNDELIV of a message sent whole whose err: code its route lists (reroute.undeliv_errors)
+does not end it while the retry budget lasts: it goes back to the forwarder's queue, for
+the next upstream of the route (`_send_again`), and the client hears only the last try.
 
 MO: reassembled when concatenated (any order; after MO_REASSEMBLY_TIMEOUT what arrived is
 delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
@@ -32,6 +35,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from smsc import router
+from smsc.aio.forwarder import route_facts
 from smsc.codec.decoding import read_part
 from smsc.codec.reassembly import join_parts
 from smsc.codec.reassembly import Completed, Incomplete, Reassembler
@@ -43,7 +47,7 @@ from smsc.log import get_logger
 from smsc.smpp import status
 from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState, Tag
 from smsc.smpp.pdus import Pdu
-from smsc.store import MessageFinal, Store, UnknownMessage
+from smsc.store import Message, MessageFinal, Store, UnknownMessage
 from smsc.store import forwarding as fw
 
 # Not in the config yet (G1 owns it): how long an unmatched receipt is kept, how long
@@ -102,11 +106,15 @@ class Inbound:
         # new id is looked up there only when one may be waiting (refreshed periodically).
         self.kept: set[tuple[str, str]] = set()
         self.log = get_logger("smsc.inbound")
+        # Told the id of a message put back in the queue by an UNDELIV: the forwarder
+        # (Forwarder.due_again) sets it, to take the message up again at once.
+        self.due_again: Callable[[str], None] = lambda message_id: None
         self.apply(config)
 
     def apply(self, config: Config) -> None:
         self.config = config
         self.mo_table = router.MoTable.of(config)
+        self.mt_table = router.MtTable.of(config)  # for UNDELIV receipts the route re-routes on
 
     async def handle(self, upstream: Upstream, pdu: Pdu) -> int:
         facts = read_receipt(pdu)
@@ -146,9 +154,25 @@ class Inbound:
             if message is not None:
                 if message.segments > 1 and await self._in_parts(upstream, readings, state, error):
                     return True
+                if state == MessageState.UNDELIVERABLE and await self._send_again(upstream, message, error):
+                    return True
                 await self._final(message.id, state, error)
                 return True
         return await self._in_parts(upstream, readings, state, error)  # a part after the first
+
+    async def _send_again(self, upstream: str, message: Message, error: int | None) -> bool:
+        """An UNDELIV whose err: the message's route re-routes on, within its budget: the
+        message goes back to the forwarder's queue, to the next upstream, keeping our id
+        (smsc.store.forwarding.send_again). Messages sent in parts are not moved: their
+        receipts come per part, and a handset may already hold some of them."""
+        decision = router.route_mt(self.mt_table, route_facts(message), self.clock())
+        tried = [*fw.attempted(message), upstream]
+        if decision is None or router.next_upstream(decision, tried, router.Undelivered(error)) is None:
+            return False
+        if await fw.send_again(self.store, message.id, upstream, error, self.clock()):
+            self.counters["receipts_rerouted"] += 1
+            self.due_again(message.id)
+        return True  # else final or moved already: this receipt has nothing left to change
 
     async def _in_parts(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
         part = await fw.find_part(self.store, upstream, readings)
