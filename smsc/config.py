@@ -209,8 +209,10 @@ class Reroute(_Section, frozen=True):
     """When a message goes to the next upstream of the route, at most `budget` times."""
 
     statuses: tuple[Status, ...] = ()  # submit_sm_resp statuses, e.g. "ESME_RSYSERR"
-    # No submit_sm_resp within this. None: never re-route on a timeout, since the carrier
-    # may have taken the message and a second upstream would deliver it twice.
+    # Set: re-route when a submit_sm gets no submit_sm_resp. The wait is currently the
+    # upstream's response_timeout, not this value (one timer per bind, not per submit).
+    # None: never re-route on a timeout, since the carrier may have taken the message
+    # and a second upstream would deliver it twice.
     timeout: Positive | None = None
     undeliv_errors: tuple[str, ...] = ()  # UNDELIV receipts with these err: codes
     budget: Annotated[int, msgspec.Meta(ge=0)] = 2
