@@ -228,8 +228,8 @@ class CarrierSim:
             source_ton=submit.source_addr_ton, source_npi=submit.source_addr_npi,
             dest_ton=submit.dest_addr_ton, dest_npi=submit.dest_addr_npi, error=error,
             text=submit.short_message[:20].decode("latin-1"))
-        # dlr gives Tag members; the codec takes plain int tags
-        fields_["tlvs"] = tuple((int(tag), value) for tag, value in fields_["tlvs"])
+        # dlr gives msgpack-friendly lists; a PDU holds tuples
+        fields_["tlvs"] = tuple(tuple(tlv) for tlv in fields_["tlvs"])
         return DeliverSm(**fields_), delay
 
     def receipt_delay(self) -> float:

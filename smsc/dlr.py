@@ -176,13 +176,13 @@ def network_error_code(code: int, network_type: int = NETWORK_TYPE_SMSC) -> byte
 def receipt_tlvs(message_id: str, state: int, error: int | None = None,
                  network_type: int = NETWORK_TYPE_SMSC) -> tuple[tuple[int, Any], ...]:
     """receipted_message_id, message_state and (when there is an error) network_error_code,
-    as (tag, value) pairs typed as the codec expects."""
+    as (tag, value) pairs typed as the codec expects (plain int tags, as decode gives)."""
     tlvs: list[tuple[int, Any]] = [
-        (Tag.RECEIPTED_MESSAGE_ID, message_id),
-        (Tag.MESSAGE_STATE, int(state)),
+        (int(Tag.RECEIPTED_MESSAGE_ID), message_id),
+        (int(Tag.MESSAGE_STATE), int(state)),
     ]
     if error:
-        tlvs.append((Tag.NETWORK_ERROR_CODE, network_error_code(error, network_type)))
+        tlvs.append((int(Tag.NETWORK_ERROR_CODE), network_error_code(error, network_type)))
     return tuple(tlvs)
 
 
