@@ -110,10 +110,8 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     from smsc import config as config_module
     from smsc.http import keys
 
-    try:
-        config = config_module.load(args.config) if args.config else config_module.load_default()[0]
-    except config_module.ConfigError as exc:
-        print(f"smsc api-key: {exc}", file=sys.stderr)
+    config = _load_config(args.config, "api-key") if args.config else config_module.load_default()[0]
+    if config is None:
         return 2
     if config.account(args.account) is None:
         print(f"smsc api-key: no account {args.account!r} in the config", file=sys.stderr)
