@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, help="accept this many first, with the carrier down")
     parser.add_argument("--no-forward", action="store_true", help="no route: measure accepting alone")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--profile", metavar="PATH", help="run smsc under cProfile, its stats written to PATH")
     args = parser.parse_args(argv)
 
     smsc_port, carrier_port = free_port(), free_port()
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         python = sys.executable
         carrier_command = [python, "-m", "smsc", "carrier-sim", "--port", str(carrier_port), "--receipts"]
         carrier = None if args.backlog else start(carrier_command, state, "listening")
-        smsc = start([python, "-m", "smsc", "serve", "-c", str(state / "smsc.toml")], state, "listening")
+        profiler = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        smsc = start([python, *profiler, "-m", "smsc", "serve", "-c", str(state / "smsc.toml")], state, "listening")
         sampler = RssSampler(smsc.pid)
         sampler.start()
         load = LoadConfig(port=smsc_port, system_id="bench", password=PASSWORD, binds=args.binds, window=args.window,

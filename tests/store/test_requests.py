@@ -65,6 +65,21 @@ def test_cancel_by_address_takes_every_live_match_of_the_account(in_store):
     assert live == [S.ENROUTE] * 3
 
 
+def test_live_matching_lists_live_messages_of_one_address_oldest_first(in_store):
+    async def scenario(store):
+        first = await store.accept(message(service_type="A"), now=NOW)
+        second = await store.accept(message(service_type="B"), now=NOW + 1)
+        done = await store.accept(message(), now=NOW + 2)
+        await store.update(done, MessageState.DELIVERED, now=NOW + 2)
+        await store.accept(message(account="globex"), now=NOW + 3)
+        return ((first, second), await store.live_matching("acme", "Shop", "447700900001"),
+                await store.live_matching("acme", "Shop", "447700900001", "B"),
+                await store.live_matching("acme", "Bank", "447700900001"))
+
+    (first, second), both, only_b, none = in_store(scenario)
+    assert both == [first, second] and only_b == [second] and none == []
+
+
 def test_replace_changes_what_is_given_and_keeps_the_rest(in_store):
     async def scenario(store):
         message_id = await store.accept(message(expires=NOW + 100, registered_delivery=1), now=NOW)
