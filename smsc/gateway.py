@@ -11,7 +11,9 @@ store, so every flow can be tested with a real store and no network.
 
 The SMPP adapter takes submit_sm / data_sm by `submit_many` and `submitted_many` instead
 of `handle`: the same flow for all the submits of one read, without a coroutine or a task
-per message, and one store request for all of them.
+per message, and one store request for all of them. A submit_sm with
+replace_if_present_flag (`replaces(pdu)`) goes through `handle`: it looks for the message
+it replaces first.
 
 Invariant 1 of the design lives in `handle`: a submit is answered with a message id only
 after `store.accept` returned, i.e. after the commit. Every refusal is a precise
@@ -94,6 +96,12 @@ def count_segments(short_message: bytes, esm_class: int, data_coding: int,
     return _octet_parts(len(part.units))
 
 
+def replaces(pdu: Pdu) -> bool:
+    """A submit_sm asking to take the place of a live message (replace_if_present_flag 1;
+    2-255 are reserved and read as 0): `handle` serves it, not `submit_many`."""
+    return type(pdu) is SubmitSm and pdu.replace_if_present_flag == 1
+
+
 def _octet_parts(octets: int) -> int:
     return 1 if octets <= OCTETS_ALONE else -(-octets // OCTETS_PER_PART)
 
@@ -148,7 +156,8 @@ class Gateway:
                     ) -> tuple[list[Pdu], list[SubmitSm | DataSm], Awaitable[list[str]] | None]:
         """submit_sm / data_sm read together, without a coroutine (the adapter's hot path):
         (the refusals to send now, the submits accepted, the store's one pending accept
-        of their messages). Once that is done, `submitted_many` gives their responses."""
+        of their messages). Once that is done, `submitted_many` gives their responses.
+        Not for a submit that `replaces` (its flag would be ignored)."""
         refusals: list[Pdu] = []
         accepted: list[SubmitSm | DataSm] = []
         messages: list[NewMessage] = []
@@ -174,6 +183,8 @@ class Gateway:
         return [pdu.response(message_id=message_id) for pdu, message_id in zip(pdus, ids)]
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
+        if replaces(pdu):
+            return await self._submit_replacing(account, pdu)  # type: ignore[arg-type]
         refusals, pdus, accepted = self.submit_many(account, [pdu])
         if accepted is None:
             return refusals[0]
@@ -182,6 +193,43 @@ class Gateway:
         except Exception:
             pass  # submitted_many() answers it
         return self.submitted_many(account, pdus, accepted)[0]
+
+    async def _submit_replacing(self, account: Account, pdu: SubmitSm) -> Pdu:
+        """submit_sm with replace_if_present_flag: the account's live message from the same
+        source_addr to the same destination_addr with the same service_type (the oldest,
+        if several) becomes the new one, text, schedule, validity, segments and all, and
+        keeps its id; with none, a new message is stored as usual."""
+        message = self._new_message(account, pdu, pdu.destination_addr)
+        self._take_rate(account, message.segments)
+        now = self.clock()
+        for message_id in await self._live_like(message):
+            try:
+                # scheduled None would keep the old schedule: "now" is what an accept stores.
+                await self.store.replace(
+                    account.system_id, message_id, body=message.body,
+                    scheduled=now if message.scheduled is None else message.scheduled, expires=message.expires,
+                    registered_delivery=message.registered_delivery, segments=message.segments, now=now)
+            except (UnknownMessage, MessageFinal):
+                continue  # final since it was found: the next one, else a new message
+            except Exception as exc:
+                raise Refused(self._accept_failed(account.system_id, exc)) from None
+            return pdu.response(message_id=message_id)
+        return pdu.response(message_id=await self._accept(message))
+
+    async def _live_like(self, message: NewMessage) -> list[str]:
+        """Ids of the live messages `message` would replace, oldest first."""
+        try:
+            ids = await self.store.live_matching(message.account, message.source, message.destination,
+                                                 message.service_type)
+        except UnknownMessage:  # no source_addr: nothing to match against
+            return []
+        except Exception as exc:
+            self._log.error("query_failed", account=message.account, error=repr(exc))
+            raise Refused(status.ESME_RSYSERR) from None
+        if message.service_type:
+            return ids
+        # live_matching reads an empty service_type as "any": keep those without one.
+        return [message_id for message_id in ids if not (await self.store.get(message_id)).service_type]
 
     async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
         """One stored message per SME address; refused destinations are listed in

@@ -5,7 +5,8 @@ no waiting (enquire_link, protocol errors, responses to our requests) and in a t
 the connection's own TaskGroup when they do (a bind's password check, query_sm...), so
 nothing a connection started outlives it. submit_sm and data_sm, the bulk of the
 traffic, take no task: the submits of one read go to the gateway together and a callback
-on their commit answers them (`_in_flight` waits for those too). Responses may leave in
+on their commit answers them (`_in_flight` waits for those too); a submit_sm that replaces
+a message (replace_if_present_flag) takes a task like query_sm. Responses may leave in
 any order, as SMPP allows.
 
 Back-pressure: reading pauses while the client has as many requests unanswered as its
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from smsc.aio.timer import DeadlineTimer
 from smsc.config import Account
+from smsc.gateway import replaces
 from smsc.log import get_logger
 from smsc.passwords import verify_password
 from smsc.smpp import status
@@ -163,7 +165,8 @@ class Connection(asyncio.Protocol):
         assert session is not None
         submits: list[SubmitSm | DataSm] = []  # consecutive ones go to the gateway together
         while (event := session.next_event()) is not NEED_DATA:
-            if type(event) is RequestReceived and type(event.pdu) in _SUBMITS and self.account is not None:
+            if (type(event) is RequestReceived and type(event.pdu) in _SUBMITS and self.account is not None
+                    and not replaces(event.pdu)):
                 submits.append(event.pdu)
                 continue
             if submits:

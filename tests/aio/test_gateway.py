@@ -228,3 +228,32 @@ def test_replace_takes_the_place_of_a_message_payload(run):
     assert resp.command_status == 0 and message.segments == 1
     assert message.body["short_message"] == b"short now"
     assert message.body["tlvs"] == [[Tag.USER_MESSAGE_REFERENCE, 9]]
+
+
+def test_replace_if_present_matches_service_type_exactly_and_takes_the_oldest(run):
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        async def send(**fields: Any) -> str:
+            resp = await gateway.handle(account(), submit(**fields))
+            assert resp.command_status == 0
+            return resp.message_id
+
+        typed = await send(service_type="CMT", short_message=b"typed")
+        plain = [await send(schedule_delivery_time="000001000000000R") for _ in range(2)]
+        elsewhere = await send(source_addr="Other")
+        clocks.wall += 10
+        replaced = await send(replace_if_present_flag=1, short_message=b"", tlvs=payload(b"x" * 200))
+        typed_again = await send(replace_if_present_flag=1, service_type="CMT", short_message=b"typed 2")
+        messages = {i: await gateway.store.get(i) for i in (typed, *plain, elsewhere)}
+        return typed, plain, elsewhere, replaced, typed_again, messages
+
+    typed, plain, elsewhere, replaced, typed_again, messages = run(scenario)
+    # An empty service_type replaces only a message without one, the oldest of them.
+    assert replaced == plain[0] and typed_again == typed
+    new = messages[plain[0]]
+    assert new.body["short_message"] == b"" and new.segments == 2  # 200 GSM-7 characters: 153 + 47
+    assert new.body["tlvs"] == [[Tag.MESSAGE_PAYLOAD, b"x" * 200]]
+    assert new.scheduled == NOW + 10  # the new submit's "now", not the old schedule a day ahead
+    assert new.expires == NOW + 10 + DEFAULT_VALIDITY
+    assert messages[plain[1]].body["short_message"] == b"hello" and messages[plain[1]].scheduled == NOW + 86400
+    assert messages[typed].body["short_message"] == b"typed 2"
+    assert messages[elsewhere].body["short_message"] == b"hello"

@@ -39,8 +39,11 @@ def test_aiosmpplib_binds_submits_and_gets_its_receipt(server):
             submitted = await asyncio.wait_for(hook.inbox.get(), 10)
             assert isinstance(submitted, SubmitSmResp), submitted
             # What an upstream will do in the next issue: the carrier delivered it.
-            done = server.store.update(submitted.message_id, MessageState.DELIVERED)
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(done, server.loop))
+            # (update() makes its future on the store's loop: called there, not here.)
+            async def deliver() -> None:
+                await server.store.update(submitted.message_id, MessageState.DELIVERED)
+
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(deliver(), server.loop))
             receipt = await asyncio.wait_for(hook.inbox.get(), 10)
             return submitted, receipt
         finally:

@@ -129,6 +129,31 @@ def test_query_cancel_replace_with_their_errors(server):
     close(client)
 
 
+def test_submit_with_replace_if_present_takes_the_place_of_the_live_message(server):
+    client = bound(server, "transceiver")
+    first = submit(client, short_message=b"Your code is 1111", destination_addr="447700900005")
+    other = submit(client, short_message=b"elsewhere", destination_addr="447700900006")
+    second = submit(client, short_message=b"Your code is 2222", destination_addr="447700900005",
+                    replace_if_present_flag=1, validity_period="000000010000000R")
+    assert second == first  # the answer carries the replaced message's id
+    message = stored(server, first)
+    assert message.body["short_message"] == b"Your code is 2222" and message.state == MessageState.ENROUTE
+    assert abs((message.expires - message.updated) - 3600) < 2  # its validity too
+    assert stored(server, other).body["short_message"] == b"elsewhere"
+    assert server.call(_count(server.store)) == 2
+    client.query_message(message_id=first, source_addr_ton=5, source_addr_npi=0, source_addr="Shop")
+    assert (client.read_pdu().message_state) == MessageState.ENROUTE
+
+    # A final message is not replaced: the flag stores a new one.
+    assert raw.request(client._socket, raw.CANCEL_SM, 80, raw.cancel_body(first)).status == 0
+    third = submit(client, short_message=b"Your code is 3333", destination_addr="447700900005",
+                   replace_if_present_flag=1)
+    assert third != first and stored(server, third).body["short_message"] == b"Your code is 3333"
+    assert stored(server, first).body["short_message"] == b"Your code is 2222"
+    assert server.call(_count(server.store)) == 3
+    close(client)
+
+
 def test_cancel_by_source_and_destination(server):
     client = bound(server)
     ids = [submit(client, destination_addr="447700900009") for _ in range(2)]
