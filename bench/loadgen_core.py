@@ -114,10 +114,13 @@ class Link:
     """One bind: its window, its sequence numbers, what it owes the peer.
 
     Closed loop: `output(now)` fills the window with submits sent at `now`. Open loop:
-    `schedule(count, first, step)` queues submits intended for first, first+step, ...
-    and `output` sends as many as the window allows, each measured from its intended time
-    (so a stall in the server shows as latency, not as fewer samples: no coordinated
-    omission).
+    `schedule(count, first, step, ready)` queues submits intended for first, first+step,
+    ... that the generator got to at `ready` (its pump's wake-up), and `output` sends as
+    many as the window allows. Each is measured from `ready`: the generator's own lateness
+    (ready less the intended time: its timer tick and wake-up lag, a stall of its own
+    process) is left out and reported apart as the send lag, while a wait for room in a
+    full window counts (a server that stalls shows as latency, not as fewer samples: no
+    coordinated omission).
     """
 
     def __init__(self, source: MessageSource, book: ReceiptBook, stats: Stats, *, window: int,
@@ -136,7 +139,7 @@ class Link:
         self.bind_error: int | None = None
         self.outstanding: dict[int, float] = {}  # sequence -> intended send time
         self._tracked: set[int] = set()  # sequences of submits asking for a receipt
-        self._backlog: deque[list[float]] = deque()  # open loop: [first, step, count] runs
+        self._backlog: deque[list[Any]] = deque()  # open loop: [ready, count] runs
         self.backlog = 0
         self._replies = bytearray()
         self._rest = b""
@@ -159,10 +162,12 @@ class Link:
         self.sending = False
         return pdu_codec.encode(Unbind(sequence_number=self._next_sequence()))
 
-    def schedule(self, count: int, first: float, step: float) -> None:
+    def schedule(self, count: int, first: float, step: float, ready: float) -> None:
         if count > 0:
-            self._backlog.append([first, step, count])
+            self._backlog.append([ready, count])
             self.backlog += count
+            # how late the generator got to them: ready less the mean of their intended times
+            self.stats.lag(ready - first - step * (count - 1) / 2, count, ready - first)
 
     def output(self, now: float) -> bytes:
         """Everything to write now: answers owed to the peer, then new submits."""
@@ -177,17 +182,14 @@ class Link:
                 backlog = self._backlog
                 while room > 0 and backlog:
                     run = backlog[0]
-                    n = min(room, int(run[2]))
-                    self._submit(out, n, run[0], run[1])
-                    # how late these leave: now less the mean of their intended times
-                    self.stats.lag(now - run[0] - run[1] * (n - 1) / 2, n, now - run[0])
+                    n = min(room, run[1])
+                    self._submit(out, n, run[0], 0.0)
                     room -= n
                     self.backlog -= n
-                    if n == run[2]:
+                    if n == run[1]:
                         backlog.popleft()
                     else:
-                        run[0] += n * run[1]
-                        run[2] -= n
+                        run[1] -= n
         if self.want_unbind and self.bound and not self.closed:
             out += self.unbind_request()
             self.want_unbind = False
@@ -215,8 +217,8 @@ class Link:
         self.stats.writes += 1
 
     def expire(self, now: float, timeout: float) -> None:
-        """Give up on submits unanswered `timeout` seconds after they were due (counted as
-        timeouts): from the intended time, as latency is, so in open loop a submit that
+        """Give up on submits unanswered `timeout` seconds after they were ready (counted
+        as timeouts): from the time latency counts from, so in open loop a submit that
         waited in the backlog for a full window counts that wait too."""
         outstanding = self.outstanding
         limit = now - timeout

@@ -86,7 +86,7 @@ class Run:
         """Open loop: queue on link `index` the submits that fell due by `now`."""
         if self.scheduling and self.pacers is not None:
             count, first, step = self.pacers[index].advance(now - self.start)
-            self.links[index].schedule(count, self.start + first, step)
+            self.links[index].schedule(count, self.start + first, step, now)
 
     def pump(self, now: float) -> float | None:
         """Step the run when a STEP is due and, open loop, queue on every link the

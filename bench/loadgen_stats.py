@@ -119,16 +119,20 @@ class Stats:
         self.errors: Counter[int] = Counter()
         self.disconnects = 0
         self.writes = 0  # batches of submits written: sent / writes is the mean batch
-        self.lag_total = 0.0  # open loop: seconds submits left after their intended time
+        self.lag_total = 0.0  # open loop: how late the generator got to submits (seconds)
         self.lag_max = 0.0
+        self.lags = Histogram()  # each tick's submits at their mean lag
         self.timeouts = 0
         self.unmatched_receipts = 0
         self.duplicate_receipts = 0
 
     def lag(self, mean: float, count: int, maximum: float) -> None:
-        """`count` open-loop submits left `mean` seconds late on average, `maximum` at most:
-        the generator's own delay, included in their latency."""
+        """The generator got to `count` open-loop submits `mean` seconds after their
+        intended times on average, `maximum` at most: its own delay, left out of their
+        latency."""
         self.lag_total += mean * count
+        self.lags.counts[bucket(mean)] += count
+        self.lags.counted(count, maximum)
         if maximum > self.lag_max:
             self.lag_max = maximum
 

@@ -152,6 +152,27 @@ def test_link_counts_answers_errors_and_receipts_before_their_response():
     assert stats.timeouts == 3 and not link.outstanding
 
 
+def test_open_loop_latency_counts_from_when_the_generator_got_to_a_submit():
+    stats = Stats()
+    link = Link(MessageSource([MessageSpec(registered_delivery=0)], Destinations("1-9")), ReceiptBook(stats),
+                stats, window=2, closed_loop=False)
+    link.bound = link.sending = True
+    link.schedule(3, 1.000, 0.001, 1.005)  # intended at 1.000, 1.001, 1.002; the pump woke at 1.005
+    assert stats.lag_total == pytest.approx(3 * 0.004) and stats.lag_max == pytest.approx(0.005)
+    first = [pdu_codec.decode(f).sequence_number for f in _frames(link.output(1.005))]
+    assert len(first) == 2 and link.backlog == 1  # the window holds the third back
+    link.receive(pdu_codec.encode(SubmitSmResp(sequence_number=first[0], message_id="a")), 1.007)
+    (third,) = [pdu_codec.decode(f).sequence_number for f in _frames(link.output(1.007))]
+    link.receive(pdu_codec.encode(SubmitSmResp(sequence_number=first[1], message_id="b"))
+                 + pdu_codec.encode(SubmitSmResp(sequence_number=third, message_id="c")), 1.010)
+    stats.roll(1.0, 0)
+    # 2 and 5 ms from 1.005: not from the intended times (7-10 ms), and the third's wait
+    # for room in the window counts (not 3 ms from its own send at 1.007).
+    assert stats.latency.percentile(1) == pytest.approx(0.002, rel=0.03)
+    assert stats.latency.percentile(100) == pytest.approx(0.005, rel=0.03) and stats.latency.total == 3
+    assert stats.lags.percentile(50) == pytest.approx(0.004, rel=0.03)
+
+
 def test_receipt_book_settles_other_spellings_of_an_id():
     stats = Stats()
     book = ReceiptBook(stats)
