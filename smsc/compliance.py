@@ -11,7 +11,10 @@ after each commit), so the gateway calls it for every submit, SMPP or HTTP, at n
 cost. A promotional message to a handset that opted out is refused (OptedOut: HTTP 403
 `recipient_opted_out`, SMPP ESME_RINVDSTADR, the standard status closest to "this
 destination may not be sent to"); one whose destination is inside its local quiet hours
-is scheduled for the window's end, not refused.
+is scheduled for the window's end, not refused. The quiet window is the route's when the
+route the message would take (at the time it may first be sent) sets `quiet_hours` (its
+own window, true: [compliance]'s, false: none), else [compliance]'s if the account has
+quiet_hours on.
 
 `receive_mo` is what an inbound MO goes through (the upstream MO path's
 `store.enqueue(account, fields, kind="mo")` reaches it through the store's mo_hook): a
@@ -32,7 +35,8 @@ from zoneinfo import ZoneInfo
 import msgpack
 import msgspec
 
-from smsc.config import Account, Config
+from smsc import router
+from smsc.config import Account, Config, QuietHours
 from smsc.smpp import status
 from smsc.store import NewMessage, Store
 from smsc.store import http_tables
@@ -82,6 +86,8 @@ class Compliance:
                             ("stop", rules.stop_keywords)):
             self._keywords.update((keyword_of(word), kind) for word in words)
         self._quiet = (_hhmm(rules.quiet_start), _hhmm(rules.quiet_end))
+        # Routing costs a table lookup per promotional message: only when a route needs it.
+        self._routes = router.MtTable.of(config) if any(r.quiet_hours is not None for r in config.routes) else None
         # Longest prefix first: "971" before "9".
         self._zones = sorted(((prefix, ZoneInfo(zone)) for prefix, zone in rules.time_zones.items()),
                              key=lambda item: -len(item[0]))
@@ -107,10 +113,11 @@ class Compliance:
             return message
         if self.opted_out(account.system_id, message.source, message.destination):
             raise OptedOut(message.destination)
-        if category != "promotional" or not account.quiet_hours:
+        if category != "promotional":
             return message
         start = message.scheduled if message.scheduled is not None else now
-        deferred = self.quiet_until(message.destination, start)
+        window = self.quiet_window(account, message, start)
+        deferred = None if window is None else self.quiet_until(message.destination, start, window)
         if deferred is None:
             return message
         if message.expires is not None:
@@ -124,11 +131,22 @@ class Compliance:
         digits = number(destination)
         return next((zone for prefix, zone in self._zones if digits.startswith(prefix)), self._default_zone)
 
-    def quiet_until(self, destination: str, when: float) -> float | None:
-        """The end of the quiet window `when` falls in at the destination, or None."""
+    def quiet_window(self, account: Account, message: NewMessage, when: float) -> tuple[clock_time, clock_time] | None:
+        """The quiet hours (start, end) that apply to a promotional message sent at `when`:
+        its route's, else the account's; None: none."""
+        route = self._routes.match(router.facts_of(message), when) if self._routes is not None else None
+        setting = route.quiet_hours if route is not None and route.quiet_hours is not None else account.quiet_hours
+        if isinstance(setting, QuietHours):
+            return _hhmm(setting.start), _hhmm(setting.end)
+        return self._quiet if setting else None
+
+    def quiet_until(self, destination: str, when: float,
+                    window: tuple[clock_time, clock_time] | None = None) -> float | None:
+        """The end of the quiet window (default: [compliance]'s) `when` falls in at the
+        destination, or None."""
         zone = self.time_zone(destination)
         local = datetime.fromtimestamp(when, zone)
-        return quiet_end(local, *self._quiet)
+        return quiet_end(local, *(window or self._quiet))
 
     # --- consent --------------------------------------------------------------------------
 

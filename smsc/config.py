@@ -37,11 +37,17 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
+PduSize = Annotated[int, msgspec.Meta(ge=64)]
+
+
 class Listener(_Section, frozen=True):
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 2775
     tls_cert: str | None = None  # PEM files; both or neither (TLS on this listener)
     tls_key: str | None = None
+    # This listener's own limits; None: the [smpp] values (a loaded config has them filled).
+    max_connections: Count | None = None
+    max_pdu_size: PduSize | None = None
 
     @property
     def tls(self) -> bool:
@@ -50,12 +56,41 @@ class Listener(_Section, frozen=True):
 
 class Smpp(_Section, frozen=True):
     listeners: tuple[Listener, ...] = (Listener(),)
-    max_connections: Count = 1000
-    max_pdu_size: Annotated[int, msgspec.Meta(ge=64)] = 65536
+    max_connections: Count = 1000  # per listener, unless the listener sets its own
+    max_pdu_size: PduSize = 65536  # per listener, unless the listener sets its own
     bind_timeout: Positive = 10.0  # a new connection must bind within this
     enquire_link_interval: Positive = 30.0  # enquire_link sent after this much silence
     response_timeout: Positive = 30.0  # wait for a response to our request this long
     inactivity_timeout: Positive = 300.0  # a session silent this long is closed
+    default_validity: Positive = 172800.0  # a message without validity_period lives this long
+    max_validity: Positive | None = None  # longer validity periods are cut to this; None: no cap
+    delivery_poll: Positive = 1.0  # look at the receipts/MO queue this often when nothing woke it
+
+    def connections_limit(self, listener: Listener) -> int:
+        """Connections the listener admits at once: its own max_connections, else ours."""
+        return listener.max_connections or self.max_connections
+
+    def pdu_size_limit(self, listener: Listener) -> int:
+        """Largest PDU a connection on the listener may send: its own, else ours."""
+        return listener.max_pdu_size or self.max_pdu_size
+
+    def expiry(self, now: float, asked: float | None) -> float:
+        """When a message accepted at `now` expires: at `asked` (epoch seconds; None: the
+        ESME gave no validity_period, so default_validity), at most max_validity away."""
+        expires = now + self.default_validity if asked is None else asked
+        return expires if self.max_validity is None else min(expires, now + self.max_validity)
+
+
+class Forwarding(_Section, frozen=True):
+    """Sending to carriers and matching what comes back (smsc.aio.forwarder, smsc.aio.inbound)."""
+
+    retry_initial: Positive = 1.0  # first wait after a temporary carrier error, then doubled
+    retry_max: Positive = 60.0
+    max_attempts: Count = 10  # temporary failures before a message ends UNDELIVERABLE
+    queue_per_window: Count = 4  # messages held in memory per upstream: this times its binds x window
+    unmatched_receipt_keep: Positive = 600.0  # a receipt matching no message waits this long for one
+    parts_grace: Positive = 60.0  # a multipart message with receipts for some parts waits this for the rest
+    mo_reassembly_timeout: Positive = 60.0  # the parts of a concatenated MO are awaited this long
 
 
 class Store(_Section, frozen=True):
@@ -209,13 +244,25 @@ class Reroute(_Section, frozen=True):
     """When a message goes to the next upstream of the route, at most `budget` times."""
 
     statuses: tuple[Status, ...] = ()  # submit_sm_resp statuses, e.g. "ESME_RSYSERR"
-    # Set: re-route when a submit_sm gets no submit_sm_resp. The wait is currently the
-    # upstream's response_timeout, not this value (one timer per bind, not per submit).
-    # None: never re-route on a timeout, since the carrier may have taken the message
-    # and a second upstream would deliver it twice.
+    # Set: re-route when a submit_sm gets no submit_sm_resp within min(timeout, that
+    # upstream's response_timeout) (router.RouteDecision.reroute_after): past its
+    # response_timeout the upstream resets the bind anyway. None: never re-route on a
+    # timeout, since the carrier may have taken the message and a second upstream would
+    # deliver it twice.
     timeout: Positive | None = None
     undeliv_errors: tuple[str, ...] = ()  # UNDELIV receipts with these err: codes
     budget: Annotated[int, msgspec.Meta(ge=0)] = 2
+
+
+QuietClock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class QuietHours(_Section, frozen=True):
+    """A quiet window, local time at the destination (its zone from [compliance]); end
+    before start wraps past midnight. Promotional messages inside it wait for its end."""
+
+    start: QuietClock
+    end: QuietClock
 
 
 class Route(_Section, frozen=True):
@@ -236,6 +283,9 @@ class Route(_Section, frozen=True):
     failover: tuple[str, ...] = ()  # in this order
     reroute: Reroute = Reroute()
     rate: Positive | None = None  # messages a second on this route, each segment counted
+    # For the promotional messages this route takes, instead of the account's quiet_hours:
+    # its own window, true (the [compliance] window), false (none). None: the account's.
+    quiet_hours: QuietHours | bool | None = None
 
 
 class MoRoute(_Section, frozen=True):
@@ -302,6 +352,7 @@ class Config(_Section, frozen=True):
     compliance: Compliance = Compliance()
     store: Store = Store()
     receipts: Receipts = Receipts()
+    forwarding: Forwarding = Forwarding()
     log: Log = Log()
     accounts: tuple[Account, ...] = ()
     upstreams: tuple[Upstream, ...] = ()
@@ -407,15 +458,10 @@ def _check(config: Config, source: str, base_dir: Path, state_dir: Path) -> Conf
         seen_addresses[address] = i
         if (listener.tls_cert is None) != (listener.tls_key is None):
             raise fail(key, "set both tls_cert and tls_key, or neither")
-        if listener.tls_cert is not None:
-            files = {}
-            for name in ("tls_cert", "tls_key"):
-                file = base_dir / getattr(listener, name)
-                if not file.is_file():
-                    raise fail(f"{key}.{name}", f"no such file: {file}")
-                files[name] = str(file)
-            listener = msgspec.structs.replace(listener, **files)
-        listeners.append(listener)
+        listeners.append(msgspec.structs.replace(
+            listener, **_files(listener, ("tls_cert", "tls_key"), key, base_dir, fail),
+            max_connections=config.smpp.connections_limit(listener),
+            max_pdu_size=config.smpp.pdu_size_limit(listener)))
 
     system_ids: dict[str, int] = {}
     for i, account in enumerate(config.accounts):
@@ -434,15 +480,33 @@ def _check(config: Config, source: str, base_dir: Path, state_dir: Path) -> Conf
             raise fail(f"{key}.bind_types", "list each bind type once, at least one")
 
     _check_http(config, fail)
-    if config.receipts.retry_max < config.receipts.retry_initial:
-        raise fail("receipts.retry_max", "must not be below receipts.retry_initial")
+    for section in ("receipts", "forwarding"):
+        if getattr(config, section).retry_max < getattr(config, section).retry_initial:
+            raise fail(f"{section}.retry_max", f"must not be below {section}.retry_initial")
+    smpp = config.smpp
+    if smpp.max_validity is not None and smpp.default_validity > smpp.max_validity:
+        raise fail("smpp.default_validity", "must not be above smpp.max_validity")
     store = msgspec.structs.replace(config.store, path=str(state_dir / config.store.path))
-    return msgspec.structs.replace(config, smpp=msgspec.structs.replace(config.smpp, listeners=tuple(listeners)),
-                                   store=store, upstreams=_check_upstreams(config.upstreams, fail, base_dir),
+    http = msgspec.structs.replace(config.http, **_files(config.http, ("tls_cert", "tls_key"), "http", base_dir, fail))
+    return msgspec.structs.replace(config, smpp=msgspec.structs.replace(smpp, listeners=tuple(listeners)),
+                                   http=http, store=store, upstreams=_check_upstreams(config.upstreams, fail, base_dir),
                                    routes=_check_routes(config, fail), mo_routes=_check_mo_routes(config, fail))
 
 
 Fail = Callable[[str, str], ConfigError]
+
+
+def _files(section: Any, names: tuple[str, ...], key: str, base_dir: Path, fail: Fail) -> dict[str, str]:
+    """The section's file keys that are set, as absolute paths (relative ones are read
+    from the config file's directory); each must be an existing file."""
+    files = {}
+    for name in names:
+        if getattr(section, name) is not None:
+            file = base_dir / getattr(section, name)
+            if not file.is_file():
+                raise fail(f"{key}.{name}", f"no such file: {file}")
+            files[name] = str(file)
+    return files
 
 
 def _check_http(config: Config, fail: Fail) -> None:
@@ -501,13 +565,9 @@ def _check_upstreams(upstreams: tuple[Upstream, ...], fail: Fail, base_dir: Path
                 raise fail(f"{key}.password_env", f"${upstream.password_env} is longer than 8 octets")
         if upstream.simulated is None and not upstream.system_id:
             raise fail(f"{key}.system_id", "required key missing (the carrier's account)")
-        if upstream.tls_ca is not None:
-            if not upstream.tls:
-                raise fail(f"{key}.tls_ca", "set tls = true to use a CA bundle")
-            file = base_dir / upstream.tls_ca
-            if not file.is_file():
-                raise fail(f"{key}.tls_ca", f"no such file: {file}")
-            changes["tls_ca"] = str(file)
+        if upstream.tls_ca is not None and not upstream.tls:
+            raise fail(f"{key}.tls_ca", "set tls = true to use a CA bundle")
+        changes.update(_files(upstream, ("tls_ca",), key, base_dir, fail))
         if upstream.reconnect.max < upstream.reconnect.initial:
             raise fail(f"{key}.reconnect.max", "must not be below reconnect.initial")
         if upstream.throughput_floor > upstream.throughput:
@@ -573,6 +633,8 @@ def _check_routes(config: Config, fail: Fail) -> tuple[Route, ...]:
             except re.error as exc:
                 raise fail(f"{key}.destination_regex", f"not a valid regular expression: {exc}") from None
         _check_time_zone(route.time_zone, f"{key}.time_zone", fail)
+        if isinstance(route.quiet_hours, QuietHours) and route.quiet_hours.start == route.quiet_hours.end:
+            raise fail(f"{key}.quiet_hours", "start and end must differ (false: no quiet hours on this route)")
         for j, window in enumerate(route.windows):
             if not window.days or len(set(window.days)) != len(window.days):
                 raise fail(f"{key}.windows[{j}].days", "list each day once, at least one")

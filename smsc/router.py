@@ -24,12 +24,13 @@ from __future__ import annotations
 import random
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
-from smsc.config import DAYS, Config, MoRoute, Reroute, Route, TimeWindow
+from smsc.config import DAYS, Config, MoRoute, Reroute, Route, TimeWindow, route_upstreams
 
 UpstreamUp = Callable[[str], bool]
 RandomSource = Callable[[], float]  # uniform in [0, 1), e.g. random.Random(seed).random
@@ -61,6 +62,12 @@ class MtFacts(msgspec.Struct, frozen=True, kw_only=True):
     service_type: str = ""
 
 
+def facts_of(message: Any) -> MtFacts:
+    """What a message (smsc.store NewMessage or Message) is routed on."""
+    return MtFacts(account=message.account, destination=message.destination, source=message.source,
+                   data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
+
+
 class RouteDecision(msgspec.Struct, frozen=True):
     """The matched rule and what to do with the message."""
 
@@ -68,10 +75,18 @@ class RouteDecision(msgspec.Struct, frozen=True):
     candidates: tuple[str, ...]  # upstreams in the order to try them; the first is now
     rate: float | None  # the route's own rate (messages a second, segments counted)
     reroute: Reroute  # when to go to the next candidate, and how often at most
+    # Upstream -> seconds a submit_sm to it may go unanswered before the message moves on:
+    # min(reroute.timeout, its response_timeout). Empty: a timeout never re-routes.
+    reroute_waits: Mapping[str, float] = {}
 
     @property
     def upstream(self) -> str:
         return self.candidates[0]
+
+    @property
+    def reroute_after(self) -> float | None:
+        """The re-route wait of the first candidate (None: a timeout does not re-route)."""
+        return self.reroute_waits.get(self.candidates[0])
 
     @property
     def budget(self) -> int:
@@ -115,13 +130,15 @@ class _MtRule(msgspec.Struct, frozen=True):
     service_types: frozenset[str]
     zone: zoneinfo.ZoneInfo
     windows: tuple[_Window, ...]
+    reroute_waits: Mapping[str, float]  # shared by every decision of the rule
 
     @classmethod
-    def of(cls, route: Route) -> "_MtRule":
+    def of(cls, route: Route, config: Config) -> "_MtRule":
         return cls(route, frozenset(route.accounts), tuple(normalize_number(p) for p in route.destinations),
                    re.compile(route.destination_regex) if route.destination_regex is not None else None,
                    frozenset(route.sources), frozenset(route.data_codings), frozenset(route.service_types),
-                   zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows))
+                   zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows),
+                   reroute_waits(route, config))
 
     def matches(self, facts: MtFacts, number: str, now: float) -> bool:
         """Every filter but the destination prefixes, which MtTable checks first."""
@@ -156,7 +173,7 @@ class MtTable(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, config: Config) -> "MtTable":
-        rules = tuple(_MtRule.of(route) for route in config.routes)
+        rules = tuple(_MtRule.of(route, config) for route in config.routes)
         unprefixed = tuple(i for i, rule in enumerate(rules) if not rule.prefixes)
         by_prefix: dict[str, list[int]] = {}
         for index, rule in enumerate(rules):
@@ -167,10 +184,14 @@ class MtTable(msgspec.Struct, frozen=True):
 
     def match(self, facts: MtFacts, now: float) -> Route | None:
         """The first route whose filters all pass the message."""
+        rule = self.rule(facts, now)
+        return None if rule is None else rule.route
+
+    def rule(self, facts: MtFacts, now: float) -> _MtRule | None:
         number = normalize_number(facts.destination)
         for index in self.candidates(number):
             if self.rules[index].matches(facts, number, now):
-                return self.rules[index].route
+                return self.rules[index]
         return None
 
     def candidates(self, number: str) -> Sequence[int]:
@@ -215,10 +236,22 @@ def route_mt(table: MtTable | Config, facts: MtFacts, now: float, upstream_up: U
     """The first route matching the message, or None when no route does."""
     if isinstance(table, Config):
         table = MtTable.of(table)
-    route = table.match(facts, now)
-    if route is None:
+    rule = table.rule(facts, now)
+    if rule is None:
         return None
-    return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute)
+    route = rule.route
+    return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute,
+                         rule.reroute_waits)
+
+
+def reroute_waits(route: Route, config: Config) -> dict[str, float]:
+    """Upstream -> how long a submit_sm to it may go unanswered before the message moves
+    on: the route's reroute.timeout, cut to the upstream's response_timeout (when that
+    passes, the upstream gives up on the bind anyway). Empty when timeouts do not re-route."""
+    if route.reroute.timeout is None:
+        return {}
+    timeouts = {upstream.name: upstream.response_timeout for upstream in config.upstreams}
+    return {name: min(route.reroute.timeout, timeouts[name]) for name in route_upstreams(route) if name in timeouts}
 
 
 # --- re-routing -------------------------------------------------------------------
@@ -231,7 +264,7 @@ class Refused(msgspec.Struct, frozen=True):
 
 
 class TimedOut(msgspec.Struct, frozen=True):
-    """No submit_sm_resp within the route's reroute.timeout."""
+    """No submit_sm_resp within the decision's reroute_after."""
 
 
 class Undelivered(msgspec.Struct, frozen=True):

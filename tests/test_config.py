@@ -29,8 +29,9 @@ def _toml_list(values):
 def test_the_example_loads_and_states_every_default(tmp_path):
     loaded = cfg.load(EXAMPLE, state_dir=tmp_path)
     defaults = cfg.Config()
-    assert loaded.smpp == defaults.smpp
+    assert loaded.smpp == parse("", tmp_path).smpp  # the listener's limits filled from [smpp]
     assert loaded.receipts == defaults.receipts and loaded.log == defaults.log
+    assert loaded.forwarding == defaults.forwarding
     assert loaded.http == defaults.http and loaded.compliance == defaults.compliance
     assert loaded.store == msgspec.structs.replace(defaults.store, path=str(tmp_path / "smsc.db"))
     [acme] = loaded.accounts
@@ -83,6 +84,16 @@ def test_the_example_names_every_key(section):
     ("[[smpp.listeners]]\nport = 1\n[[smpp.listeners]]\nport = 1\n",
      "conf/x.toml: smpp.listeners[1]: same host and port as smpp.listeners[0]"),
     ("[receipts]\nretry_initial = 10.0\nretry_max = 5.0\n", "conf/x.toml: receipts.retry_max: must not be below"),
+    ("[forwarding]\nretry_initial = 10.0\nretry_max = 5.0\n",
+     "conf/x.toml: forwarding.retry_max: must not be below forwarding.retry_initial"),
+    ("[forwarding]\nmax_attempts = 0\n", "conf/x.toml: forwarding.max_attempts: Expected int >= 1, got 0"),
+    ("[forwarding]\nparts_grace = -1\n", "conf/x.toml: forwarding.parts_grace: Expected float > 0.0, got -1"),
+    ("[smpp]\nmax_validity = 3600.0\n", "conf/x.toml: smpp.default_validity: must not be above smpp.max_validity"),
+    ("[smpp]\ndelivery_poll = 0\n", "conf/x.toml: smpp.delivery_poll: Expected float > 0.0, got 0"),
+    ("[[smpp.listeners]]\nmax_pdu_size = 16\n", "conf/x.toml: smpp.listeners[0].max_pdu_size: Expected int >= 64"),
+    ("[[smpp.listeners]]\nmax_connections = 0\n",
+     "conf/x.toml: smpp.listeners[0].max_connections: Expected int >= 1, got 0"),
+    ("[http]\ntls_cert = 'a.pem'\ntls_key = 'b.pem'\n", "conf/x.toml: http.tls_cert: no such file"),
     ("[smpp\n", "conf/x.toml: not valid TOML"),
 ])
 def test_every_error_names_file_and_key(tmp_path, text, expected):
@@ -94,6 +105,55 @@ def test_tls_files_are_found_next_to_the_config(tmp_path):
     (tmp_path / "b.pem").write_text("key")
     [listener] = parse("[[smpp.listeners]]\nport = 2776\ntls_cert = 'a.pem'\ntls_key = 'b.pem'\n", tmp_path).smpp.listeners
     assert listener.tls and listener.tls_cert == str(tmp_path / "a.pem") and listener.tls_key == str(tmp_path / "b.pem")
+
+
+def test_http_tls_files_are_found_next_to_the_config(tmp_path):
+    (tmp_path / "a.pem").write_text("cert")
+    (tmp_path / "b.pem").write_text("key")
+    http = parse("[http]\ntls_cert = 'a.pem'\ntls_key = 'b.pem'\n", tmp_path).http
+    assert (http.tls_cert, http.tls_key) == (str(tmp_path / "a.pem"), str(tmp_path / "b.pem"))
+    absolute = parse(f"[http]\ntls_cert = '{tmp_path / 'a.pem'}'\ntls_key = '{tmp_path / 'b.pem'}'\n",
+                     tmp_path / "elsewhere").http
+    assert absolute.tls_cert == str(tmp_path / "a.pem")  # an absolute path is kept
+
+
+def test_load_reads_relative_paths_from_the_file_directory_not_the_working_one(tmp_path, monkeypatch):
+    conf = tmp_path / "etc"
+    conf.mkdir()
+    for name in ("api.crt", "api.key"):
+        (conf / name).write_text("pem")
+    (conf / "smsc.toml").write_text("[http]\ntls_cert = 'api.crt'\ntls_key = 'api.key'\n")
+    monkeypatch.chdir(tmp_path)
+    assert cfg.load("etc/smsc.toml", state_dir=tmp_path).http.tls_key == str(conf / "api.key")
+
+
+def test_listeners_take_their_own_limits_or_the_smpp_ones(tmp_path):
+    text = ("[smpp]\nmax_connections = 50\nmax_pdu_size = 4096\n"
+            "[[smpp.listeners]]\nport = 2775\n"
+            "[[smpp.listeners]]\nport = 2776\nmax_connections = 5\nmax_pdu_size = 1024\n")
+    plain, own = parse(text, tmp_path).smpp.listeners
+    assert (plain.max_connections, plain.max_pdu_size) == (50, 4096)
+    assert (own.max_connections, own.max_pdu_size) == (5, 1024)
+    [default] = parse("", tmp_path).smpp.listeners
+    assert (default.max_connections, default.max_pdu_size) == (1000, 65536)
+
+
+def test_validity_default_and_cap(tmp_path):
+    smpp = parse("", tmp_path).smpp
+    assert smpp.expiry(1000.0, None) == 1000.0 + 172800.0 and smpp.expiry(1000.0, 9e9) == 9e9  # no cap
+    capped = parse("[smpp]\ndefault_validity = 600.0\nmax_validity = 3600.0\n", tmp_path).smpp
+    assert capped.expiry(1000.0, None) == 1600.0
+    assert capped.expiry(1000.0, 2000.0) == 2000.0 and capped.expiry(1000.0, 9e9) == 4600.0
+
+
+def test_forwarding_keys(tmp_path):
+    assert parse("", tmp_path).forwarding == cfg.Forwarding()
+    forwarding = parse("[forwarding]\nretry_initial = 0.5\nmax_attempts = 3\nqueue_per_window = 2\n"
+                       "unmatched_receipt_keep = 30.0\nparts_grace = 5.0\nmo_reassembly_timeout = 20.0\n",
+                       tmp_path).forwarding
+    assert (forwarding.retry_initial, forwarding.retry_max, forwarding.max_attempts) == (0.5, 60.0, 3)
+    assert (forwarding.queue_per_window, forwarding.unmatched_receipt_keep) == (2, 30.0)
+    assert (forwarding.parts_grace, forwarding.mo_reassembly_timeout) == (5.0, 20.0)
 
 
 def test_store_path_relative_to_state_dir_absolute_kept(tmp_path):

@@ -5,15 +5,17 @@
     ...
     await server.stop()             # stop accepting, unbind everyone, finish what is in flight
 
-The listeners (plain TCP or TLS) admit at most `smpp.max_connections` connections in all
-(what the config documents); each connection is a `Connection` (smsc.aio.connection) driving its own Session. A bound
-receiver or transceiver joins its account's `AccountDelivery` (smsc.aio.delivery), which
-feeds it the receipts and MO messages waiting in the store.
+Each listener (plain TCP or TLS) admits at most its own max_connections at once (the
+`[smpp]` value unless the listener sets one) and tells its connections its max_pdu_size
+(`max_pdu_size(conn)`); each connection is a `Connection` (smsc.aio.connection) driving
+its own Session. A bound receiver or transceiver joins its account's `AccountDelivery`
+(smsc.aio.delivery), which feeds it the receipts and MO messages waiting in the store.
 """
 from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 
 from smsc.aio.connection import Connection
 from smsc.aio.delivery import AccountDelivery
@@ -37,7 +39,12 @@ class SmppServer:
         self.default_window = DEFAULT_WINDOW
         self.log = get_logger("smsc.server")
         self._servers: list[tuple[Listener, asyncio.Server]] = []
-        self._connections: set[Connection] = set()
+        # Connection -> index of the listener that made it. Weak until admitted: a TLS
+        # connection whose handshake fails is never admitted, nor forgotten.
+        self._made: weakref.WeakKeyDictionary[Connection, int] = weakref.WeakKeyDictionary()
+        self._connections: dict[Connection, int] = {}  # admitted
+        self._listeners: tuple[Listener, ...] = ()  # as started: a reload does not move sockets
+        self._open: list[int] = []  # admitted connections per listener
         self._binds: dict[str, set[Connection]] = {}
         self._deliveries: dict[str, AccountDelivery] = {}
         self._accepting = False
@@ -55,10 +62,12 @@ class SmppServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._accepting = True
-        for listener in self.config.smpp.listeners:
+        self._listeners = self.config.smpp.listeners
+        self._open = [0] * len(self._listeners)
+        for index, listener in enumerate(self._listeners):
             context = tls_context(listener) if listener.tls else None
             server = await loop.create_server(
-                lambda tls=listener.tls: Connection(self, tls),
+                lambda index=index: self._connection(index),
                 listener.host, listener.port, ssl=context, reuse_address=True)
             self._servers.append((listener, server))
         for host, port, tls in self.addresses:
@@ -76,16 +85,32 @@ class SmppServer:
 
     # --- connections -----------------------------------------------------------------------
 
+    def _connection(self, index: int) -> Connection:
+        conn = Connection(self, self._listeners[index].tls)
+        self._made[conn] = index
+        return conn
+
+    def _listener(self, conn: Connection) -> Listener:
+        return self._listeners[self._made[conn]]
+
+    def max_pdu_size(self, conn: Connection) -> int:
+        """The largest PDU the connection's listener accepts."""
+        return self.config.smpp.pdu_size_limit(self._listener(conn))
+
     def admit(self, conn: Connection) -> bool:
-        """Whether a new connection may stay (max_connections over all listeners)."""
-        if not self._accepting or len(self._connections) >= self.config.smpp.max_connections:
+        """Whether a new connection may stay (its listener's max_connections)."""
+        index = self._made[conn]
+        if not self._accepting or self._open[index] >= self.config.smpp.connections_limit(self._listener(conn)):
             return False
-        self._connections.add(conn)
+        self._connections[conn] = index
+        self._open[index] += 1
         return True
 
     def forget(self, conn: Connection) -> None:
         """The connection's task is over: nothing of it is left running."""
-        self._connections.discard(conn)
+        index = self._connections.pop(conn, None)
+        if index is not None:
+            self._open[index] -= 1
 
     # --- binds ------------------------------------------------------------------------------
 

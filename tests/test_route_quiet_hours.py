@@ -1,0 +1,123 @@
+"""Quiet hours per route: a route's own window (or none) overrides the account's and the
+[compliance] one for the promotional messages it takes (smsc.compliance.Compliance.screen)."""
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from smsc import config as cfg
+from smsc.compliance import Compliance
+from smsc.store import NewMessage, Store
+from tests.config_helpers import error, parse
+
+HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
+LONDON = ZoneInfo("Europe/London")
+UK, FR = "447700900001", "33612345678"
+
+
+def at(text, zone=LONDON):
+    return datetime.fromisoformat(text).replace(tzinfo=zone).timestamp()
+
+
+def config_text(*routes, account_quiet=True):
+    """[compliance] quiet 21:00-08:00; UK numbers in London, French ones in Paris."""
+    text = f"""
+[compliance]
+quiet_start = "21:00"
+quiet_end = "08:00"
+time_zones = {{"44" = "Europe/London", "33" = "Europe/Paris"}}
+[[accounts]]
+system_id = "shop"
+password_hash = "{HASH}"
+quiet_hours = {str(account_quiet).lower()}
+[[upstreams]]
+name = "a"
+system_id = "x"
+"""
+    return text + "".join(f'[[routes]]\nname = "r{i}"\nupstream = "a"\n{keys}\n' for i, keys in enumerate(routes))
+
+
+def screen(tmp_path, text, destination, now, category="promotional", scheduled=None, expires=None):
+    """The message as compliance lets it be accepted at `now` (a real store, for opt-outs)."""
+    config = parse(text, tmp_path)
+
+    async def run():
+        store = await Store.open(str(tmp_path / "screen.db"))
+        try:
+            compliance = Compliance(config, store)
+            await compliance.load()
+            message = NewMessage("shop", "Shop", destination, {"data_coding": 0}, scheduled=scheduled,
+                                 expires=expires)
+            return compliance.screen(config.account("shop"), message, category, now)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def test_a_route_window_defers_to_its_own_end(tmp_path):
+    text = config_text('destinations = ["44"]\nquiet_hours = {start = "18:00", end = "10:00"}')
+    # 09:00 in London: outside [compliance]'s 21-08 window, inside the route's 18-10 one.
+    message = screen(tmp_path, text, UK, at("2026-06-10T09:00"), expires=at("2026-06-10T10:00"))
+    assert message.scheduled == at("2026-06-10T10:00")
+    assert message.expires == at("2026-06-10T11:00")  # the validity counts from the window's end
+    # 19:00: in the route's window, which ends the next morning at 10:00.
+    assert screen(tmp_path, text, UK, at("2026-06-10T19:00")).scheduled == at("2026-06-11T10:00")
+    # 11:00: outside both.
+    assert screen(tmp_path, text, UK, at("2026-06-10T11:00")).scheduled is None
+
+
+def test_the_window_is_read_in_the_destination_time_zone(tmp_path):
+    text = config_text('quiet_hours = {start = "12:00", end = "13:00"}')
+    # 11:30 in London is 12:30 in Paris: quiet for the French number only.
+    now = at("2026-06-10T11:30")
+    assert screen(tmp_path, text, FR, now).scheduled == at("2026-06-10T13:00", ZoneInfo("Europe/Paris"))
+    assert screen(tmp_path, text, UK, now).scheduled is None
+
+
+def test_a_route_without_quiet_hours_sends_at_once(tmp_path):
+    text = config_text('destinations = ["44"]\nquiet_hours = false')
+    night = at("2026-06-10T23:00")
+    assert screen(tmp_path, text, UK, night).scheduled is None
+    # Another route (no quiet_hours of its own) keeps the account's: the [compliance] window.
+    assert screen(tmp_path, text, FR, night).scheduled == at("2026-06-11T08:00", ZoneInfo("Europe/Paris"))
+
+
+def test_a_route_can_turn_the_compliance_window_on_for_an_account_without_it(tmp_path):
+    night = at("2026-06-10T23:00")
+    assert screen(tmp_path, config_text("", account_quiet=False), UK, night).scheduled is None
+    text = config_text("quiet_hours = true", account_quiet=False)
+    assert screen(tmp_path, text, UK, night).scheduled == at("2026-06-11T08:00")
+
+
+def test_transactional_messages_ignore_a_route_window(tmp_path):
+    text = config_text('quiet_hours = {start = "00:00", end = "23:59"}')
+    assert screen(tmp_path, text, UK, at("2026-06-10T12:00"), category="transactional").scheduled is None
+
+
+def test_a_scheduled_message_takes_the_window_of_its_send_time(tmp_path):
+    # Routes by time of day: the night route has no quiet hours, the day route its own.
+    text = config_text('windows = [{start = "20:00", end = "06:00"}]\ntime_zone = "Europe/London"\nquiet_hours = false',
+                       'quiet_hours = {start = "06:00", end = "07:00"}')
+    now = at("2026-06-10T23:00")
+    assert screen(tmp_path, text, UK, now).scheduled is None  # the night route, now
+    later = screen(tmp_path, text, UK, now, scheduled=at("2026-06-11T06:30"))
+    assert later.scheduled == at("2026-06-11T07:00")  # the day route, when it may first go
+
+
+@pytest.mark.parametrize("keys,expected", [
+    ('quiet_hours = {start = "21:00", end = "21:00"}', "routes[0].quiet_hours: start and end must differ"),
+    ('quiet_hours = {start = "21:00", end = "24:00"}', "routes[0].quiet_hours.end: Expected str matching"),
+    ('quiet_hours = {start = "21:00"}', "routes[0].quiet_hours.end: required key missing"),
+    ('quiet_hours = {start = "21:00", end = "08:00", zone = "UTC"}', "routes[0].quiet_hours.zone: unknown key"),
+    ('quiet_hours = "night"', "routes[0].quiet_hours: Expected bool | object | null, got str"),
+])
+def test_route_quiet_hours_errors_name_the_key(tmp_path, keys, expected):
+    assert error(config_text(keys), tmp_path).startswith(f"conf/x.toml: {expected}")
+
+
+def test_route_quiet_hours_are_parsed(tmp_path):
+    routes = parse(config_text('quiet_hours = {start = "21:30", end = "07:15"}', "quiet_hours = false", ""),
+                   tmp_path).routes
+    assert [route.quiet_hours for route in routes] == [cfg.QuietHours(start="21:30", end="07:15"), False, None]
