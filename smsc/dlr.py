@@ -13,6 +13,7 @@ ids in decimal where the submit_sm_resp gave hex or the other way round (see
 """
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -76,7 +77,14 @@ def state_of_word(word: str) -> MessageState | None:
 
 
 def format_date(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%y%m%d%H%M")
+    return _format_minute(int(epoch // 60))
+
+
+@functools.lru_cache(maxsize=256)
+def _format_minute(minute: int) -> str:
+    # Receipt dates have a minute's precision and receipts come in bursts of close
+    # dates: formatting each once (strftime costs microseconds) is worth a small cache.
+    return datetime.fromtimestamp(minute * 60, timezone.utc).strftime("%y%m%d%H%M")
 
 
 def build_text(

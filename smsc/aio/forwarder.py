@@ -33,10 +33,12 @@ A message whose validity ended while it waited ends EXPIRED instead of being sen
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import msgspec
@@ -53,7 +55,7 @@ from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import Pdu, SubmitSm
 from smsc.smpp.times import format_absolute
-from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage
+from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage, format_id
 from smsc.store import forwarding as fw
 from smsc.throttle import AdaptiveRate, TokenBucket
 
@@ -64,8 +66,10 @@ RETRY_INITIAL, RETRY_MAX = 1.0, 60.0  # backoff of temporary errors, seconds
 MAX_ATTEMPTS = 10  # temporary failures before a message is given up (UNDELIVERABLE)
 SCAN_PAGE = 500
 SCAN_IDLE = 0.02  # seconds between looks at the queue when it was empty
-RESCAN_LAG = 2.0
-RELEASED_KEEP = 5.0  # a caught-up scan looks this far back for accepts committed late
+# A caught-up walk starts again this far before the newest message it read: for accepts
+# stamped by a clock that stepped back. Messages that came back to the queue with an older
+# schedule (let go by a reload, passed over by a full queue) make the walk start over.
+RESCAN_LAG = 1.0
 QUEUE_PER_WINDOW = 4  # queue capacity per upstream: this many times its windows
 
 _log = get_logger("smsc.forwarder")
@@ -172,9 +176,6 @@ class Forwarder:
         self.route_buckets: dict[str, TokenBucket] = {}
         self.mt_table = router.MtTable.of(config)
         self.held: set[str] = set()  # message ids queued or in flight
-        # Ids let go lately, with when: the reader may still show them as they were (its
-        # snapshot can lag the writer's commit), so a scan passes over them for a while.
-        self._released: dict[str, float] = {}
         self.counters: Counter[str] = Counter()
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
@@ -234,7 +235,7 @@ class Forwarder:
 
     def _drop_queue(self, queue: UpstreamQueue) -> None:
         for submission in queue.parts.items() + [s for _, _, s, _ in queue.delayed]:
-            self._release(submission.message.id)
+            self._let_go(submission.message.id)
         queue.parts = PartQueue()
         queue.delayed.clear()
 
@@ -271,13 +272,12 @@ class Forwarder:
         if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
             return 0
         now = self.clock()
-        self._forget_released()
-        held, released = self.held, self._released
+        held = self.held
         page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
-                                                lambda message_id: message_id in held or message_id in released)
+                                                lambda number: format_id(number) in held)
         taken = 0
         for message in page:
-            if message.id in held or message.id in released:  # let go or taken while the page was read
+            if message.id in held:  # taken while the page was read
                 continue
             outcome = self._take(message, now)
             if outcome is None:
@@ -343,7 +343,7 @@ class Forwarder:
             fields["source_addr_ton"] = settings.source_ton
         if settings.source_npi is not None:
             fields["source_addr_npi"] = settings.source_npi
-        validity = "" if message.expires is None else format_absolute(_utc(message.expires))
+        validity = "" if message.expires is None else _validity(int(message.expires * 10))
         base = SubmitSm(service_type=message.service_type, source_addr=message.source,
                         destination_addr=message.destination, registered_delivery=_carrier_receipts(message),
                         validity_period=validity, **fields)
@@ -472,7 +472,7 @@ class Forwarder:
     def _on_lost(self, queue: UpstreamQueue, contexts: list[tuple[Submission, int]]) -> None:
         if queue.closed:
             for submission, _ in contexts:
-                self._release(submission.message.id)
+                self._let_go(submission.message.id)
             return
         self.counters["resent_after_loss"] += len(contexts)  # may reach the carrier twice
         for submission, part in contexts:
@@ -483,7 +483,7 @@ class Forwarder:
 
     def _retry_later(self, queue: UpstreamQueue, submission: Submission, part: int, code: int) -> None:
         if queue.closed:
-            self._release(submission.message.id)
+            self._let_go(submission.message.id)
             return
         submission.attempts += 1
         if submission.attempts >= MAX_ATTEMPTS:
@@ -500,7 +500,7 @@ class Forwarder:
         """Every part has its answer: record the message as sent, re-route it, or end it."""
         if not submission.failed:
             self._leave(queue, submission)
-            self._spawn(self._record_sent(queue, submission))
+            self._record_sent(queue, submission)
         elif not self._reroute(queue, submission, router.Refused(submission.failed)):
             self._leave(queue, submission)
             self._finish(submission.message, MessageState.UNDELIVERABLE, submission.failed)
@@ -531,57 +531,71 @@ class Forwarder:
         queue.parts.remove(submission)
         self._finish(submission.message, MessageState.EXPIRED)
 
-    async def _record_sent(self, queue: UpstreamQueue, submission: Submission) -> None:
-        upstream = queue.name
+    def _record_sent(self, queue: UpstreamQueue, submission: Submission) -> None:
+        """Record where the message went, requested at once (not from a task): a receipt
+        that overtakes this commit is requested after it, and the store finds the
+        carrier id in the same batch (Store.apply_receipt)."""
         message = submission.message
         ids = [carrier_id or "" for carrier_id in submission.carrier_ids]
-        try:
-            if len(ids) > 1:  # first: a receipt finding the message by its first id finds the parts
-                await fw.record_parts(self.store, upstream, message.id, ids, self.clock())
-            await self.store.update(message.id, upstream=upstream, carrier_id=ids[0], now=self.clock())
-            self.counters["sent"] += 1
-        except (MessageFinal, UnknownMessage) as exc:  # cancelled or expired meanwhile
-            _log.info("sent_but_final", message=message.id, error=str(exc))
-        except StoreError as exc:
-            _log.error("record_sent_failed", message=message.id, error=str(exc))
-        finally:
-            self._release(message.id)
+        if len(ids) > 1:  # first: a receipt finding the message by its first id finds the parts
+            self._spawn(self._record_parts(queue, message, ids))
+            return
+        recorded = self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
+        recorded.add_done_callback(lambda future: self._sent_recorded(future, message.id))
         if self.inbound is not None:
-            await self.inbound.sent(queue.settings, ids)
+            self.inbound.sent(queue.settings, ids)
+
+    async def _record_parts(self, queue: UpstreamQueue, message: Message, ids: list[str]) -> None:
+        try:
+            await fw.record_parts(self.store, queue.name, message.id, ids, self.clock())
+            recorded = self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
+        except StoreError as exc:
+            recorded = self.loop.create_future()
+            recorded.set_exception(exc)
+        recorded.add_done_callback(lambda future: self._sent_recorded(future, message.id))
+        await asyncio.gather(recorded, return_exceptions=True)
+        if self.inbound is not None:
+            self.inbound.sent(queue.settings, ids)
+
+    def _sent_recorded(self, recorded: "asyncio.Future[None]", message_id: str) -> None:
+        self._release(message_id)
+        error = recorded.exception()
+        if error is None:
+            self.counters["sent"] += 1
+        elif isinstance(error, (MessageFinal, UnknownMessage)):  # cancelled or expired meanwhile
+            _log.info("sent_but_final", message=message_id, error=str(error))
+        else:
+            _log.error("record_sent_failed", message=message_id, error=repr(error))
 
     def _release(self, message_id: str) -> None:
+        """Its fate is committed (or it goes back to the store's queue): the scan may take
+        it again if the store says it is due."""
         self.held.discard(message_id)
-        self._released.pop(message_id, None)  # to the end: the dict stays in time order
-        self._released[message_id] = self.loop.time()
+
+    def _let_go(self, message_id: str) -> None:
+        """Back to the store's queue unsent (its queue closed by a reload): due again, with
+        its old schedule, behind the walk's cursor."""
+        self._release(message_id)
+        self._rewind = True
 
     def due_again(self, message_id: str) -> None:
-        """A message recorded as sent is due again (fw.send_again committed): the scan
-        need not pass over it as let go lately, since the store says where it is now."""
-        self._released.pop(message_id, None)
+        """A message recorded as sent is due again (an UNDELIV re-routed, committed):
+        walk the queue again soon."""
+        self._rewind = True
         self._wake.set()
-
-    def _forget_released(self) -> None:
-        released, horizon = self._released, self.loop.time() - RELEASED_KEEP
-        while released:
-            first = next(iter(released))
-            if released[first] > horizon:
-                break
-            del released[first]
 
     def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
         self.held.add(message.id)
-        self._spawn(self._record_final(message, state, error))
+        recorded = self.store.update(message.id, state, error=error, now=self.clock())
+        recorded.add_done_callback(lambda future: self._final_recorded(future, message.id, state))
 
-    async def _record_final(self, message: Message, state: MessageState, error: int | None) -> None:
-        try:
-            await self.store.update(message.id, state, error=error, now=self.clock())
+    def _final_recorded(self, recorded: "asyncio.Future[None]", message_id: str, state: MessageState) -> None:
+        self._release(message_id)
+        error = recorded.exception()
+        if error is None:
             self.counters[f"final_{state.name.lower()}"] += 1
-        except (MessageFinal, UnknownMessage):
-            pass
-        except StoreError as exc:
-            _log.error("record_final_failed", message=message.id, error=str(exc))
-        finally:
-            self._release(message.id)
+        elif not isinstance(error, (MessageFinal, UnknownMessage)):
+            _log.error("record_final_failed", message=message_id, error=repr(error))
 
 
 def route_facts(message: Message) -> router.MtFacts:
@@ -601,7 +615,7 @@ def _carrier_receipts(message: Message) -> int:
     return 1
 
 
-def _utc(epoch: float) -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(epoch, timezone.utc)
+@functools.lru_cache(maxsize=1024)
+def _validity(tenths: int) -> str:
+    # Messages accepted together expire together: format each tenth of a second once.
+    return format_absolute(datetime.fromtimestamp(tenths / 10, timezone.utc))

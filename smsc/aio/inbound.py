@@ -2,7 +2,7 @@
 
     inbound = Inbound(config, store)
     code = await inbound.handle(upstream_settings, deliver_sm_or_data_sm)  # the *_resp status
-    await inbound.sent(upstream_settings, carrier_ids)   # after a submit was recorded as sent
+    inbound.sent(upstream_settings, carrier_ids)   # when a submit_sm_resp gave them
 
 Every answer to the carrier is given after the commit (design invariant 1): `handle`
 returns the status only once the receipt or MO is stored.
@@ -19,7 +19,7 @@ An id that matches nothing is answered, logged, counted and kept (early_receipts
 applied when a submit_sm_resp brings that id (`sent`), or dropped after `EARLY_KEEP`.
 An UNDELIV of a message sent whole whose err: code its route lists (reroute.undeliv_errors)
 does not end it while the retry budget lasts: it goes back to the forwarder's queue, for
-the next upstream of the route (`_send_again`), and the client hears only the last try.
+the next upstream of the route (`_reroutes`), and the client hears only the last try.
 
 MO: reassembled when concatenated (any order; after MO_REASSEMBLY_TIMEOUT what arrived is
 delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
@@ -30,6 +30,7 @@ route takes is answered ESME_RX_R_APPN, never a silent ESME_ROK.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from typing import Any, Callable
@@ -47,7 +48,7 @@ from smsc.log import get_logger
 from smsc.smpp import status
 from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState, Tag
 from smsc.smpp.pdus import Pdu
-from smsc.store import Message, MessageFinal, Store, UnknownMessage
+from smsc.store import Message, MessageFinal, ReceiptOutcome, Store, UnknownMessage
 from smsc.store import forwarding as fw
 
 # Not in the config yet (G1 owns it): how long an unmatched receipt is kept, how long
@@ -109,6 +110,7 @@ class Inbound:
         # Told the id of a message put back in the queue by an UNDELIV: the forwarder
         # (Forwarder.due_again) sets it, to take the message up again at once.
         self.due_again: Callable[[str], None] = lambda message_id: None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -148,31 +150,39 @@ class Inbound:
         return 0
 
     async def _apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
-        """Apply a final receipt to the message it names; False when none is known yet."""
-        for reading in readings:
-            message = await self.store.find_by_carrier(upstream, reading)
-            if message is not None:
-                if message.segments > 1 and await self._in_parts(upstream, readings, state, error):
-                    return True
-                if state == MessageState.UNDELIVERABLE and await self._send_again(upstream, message, error):
-                    return True
-                await self._final(message.id, state, error)
+        """Apply a final receipt to the message it names; False when none is known yet.
+        One request to the store, which finds the message on the writer's connection: a
+        receipt that overtakes the commit of its submit_sm_resp's carrier id still finds
+        it (the forwarder requested that update first)."""
+        reroute = self._reroutes(upstream, error) if state == MessageState.UNDELIVERABLE else None
+        outcome, message_id = await self.store.apply_receipt(upstream, readings, state, error, reroute=reroute,
+                                                             now=self.clock())
+        if outcome == ReceiptOutcome.PARTS:
+            if await self._in_parts(upstream, readings, state, error):
                 return True
-        return await self._in_parts(upstream, readings, state, error)  # a part after the first
-
-    async def _send_again(self, upstream: str, message: Message, error: int | None) -> bool:
-        """An UNDELIV whose err: the message's route re-routes on, within its budget: the
-        message goes back to the forwarder's queue, to the next upstream, keeping our id
-        (smsc.store.forwarding.send_again). Messages sent in parts are not moved: their
-        receipts come per part, and a handset may already hold some of them."""
-        decision = router.route_mt(self.mt_table, route_facts(message), self.clock())
-        tried = [*fw.attempted(message), upstream]
-        if decision is None or router.next_upstream(decision, tried, router.Undelivered(error)) is None:
-            return False
-        if await fw.send_again(self.store, message.id, upstream, error, self.clock()):
+            outcome, message_id = await self.store.apply_receipt(upstream, readings, state, error, reroute=reroute,
+                                                                 parts_first=False, now=self.clock())
+        if outcome == ReceiptOutcome.UNKNOWN:
+            return await self._in_parts(upstream, readings, state, error)  # a part after the first
+        if outcome == ReceiptOutcome.REROUTED:
             self.counters["receipts_rerouted"] += 1
-            self.due_again(message.id)
-        return True  # else final or moved already: this receipt has nothing left to change
+            self.due_again(message_id)
+        else:
+            self.counters["receipts_applied" if outcome == ReceiptOutcome.APPLIED else "receipts_repeated"] += 1
+        return True
+
+    def _reroutes(self, upstream: str, error: int | None) -> Callable[[Message], bool]:
+        """Whether an UNDELIV with `error` sends a message whose route re-routes on it to
+        the next upstream, within its budget (the store keeps our id and moves it back to
+        the queue). Messages sent in parts are not moved: their receipts come per part,
+        and a handset may already hold some of them."""
+
+        def check(message: Message) -> bool:
+            decision = router.route_mt(self.mt_table, route_facts(message), self.clock())
+            tried = [*fw.attempted(message), upstream]
+            return decision is not None and router.next_upstream(decision, tried, router.Undelivered(error)) is not None
+
+        return check
 
     async def _in_parts(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
         part = await fw.find_part(self.store, upstream, readings)
@@ -195,14 +205,24 @@ class Inbound:
         except (MessageFinal, UnknownMessage):
             self.counters["receipts_repeated"] += 1  # a carrier repeating itself
 
-    async def sent(self, upstream: Upstream, carrier_ids: list[str]) -> None:
-        """Ids a carrier just gave: apply receipts that came before them."""
+    def sent(self, upstream: Upstream, carrier_ids: list[str]) -> "asyncio.Task[None] | None":
+        """Ids a carrier just gave: apply receipts that came before them (in a task, which
+        is returned; None in the common case, when no kept receipt may match)."""
+        if not self.kept:
+            return None
         fmt = upstream.message_id_format
         forms = [form for carrier_id in carrier_ids for form in fw.receipt_forms(carrier_id, fmt)
                  if (upstream.name, form) in self.kept]
         if not forms:
-            return  # the common case, and no trip to the store
+            return None
         self.kept.difference_update((upstream.name, form) for form in forms)
+        task = asyncio.get_running_loop().create_task(self._apply_early(upstream, forms))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _apply_early(self, upstream: Upstream, forms: list[str]) -> None:
+        fmt = upstream.message_id_format
         for carrier_id, state, error in await fw.take_early(self.store, upstream.name, forms):
             if await self._apply(upstream.name, fw.id_readings(carrier_id, fmt), MessageState(state), error):
                 self.counters["receipts_early_applied"] += 1

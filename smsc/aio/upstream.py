@@ -105,6 +105,7 @@ class UpstreamLink(asyncio.Protocol):
         self._bound: asyncio.Future[Pdu] = self.loop.create_future()
         self._timer = DeadlineTimer(self.loop, self._on_timer)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
 
     @classmethod
     async def open(cls, settings: Upstream, handler: LinkHandler, index: int = 0) -> "UpstreamLink":
@@ -238,9 +239,19 @@ class UpstreamLink(asyncio.Protocol):
         except SmppError as exc:
             self.log.debug("send_refused", command=pdu.name, error=str(exc))
             return False
-        self.transport.write(data)
-        self._rearm()
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out.append(data)
         return True
+
+    def _flush(self) -> None:
+        # One write per loop turn, not one per PDU: a window of submits, or the answers
+        # to a burst of receipts, leaves in one send() (one system call, one wake-up of
+        # the carrier).
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self._out))
+            self._rearm()  # what was sent may bring a deadline nearer (an answer due)
+        self._out.clear()
 
     def submit(self, pdu: Pdu, context: Any) -> bool:
         """Send a submit_sm; its answer goes to handler.on_response with `context`.
@@ -249,6 +260,7 @@ class UpstreamLink(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._flush()  # what was sent goes before the close
             self.transport.close()
 
     async def unbind(self) -> None:

@@ -5,25 +5,23 @@
     await part_receipt(store, upstream, carrier_id, state, error, now)
     await keep_early(store, upstream, carrier_id, state, error, now)
     await take_early(store, upstream, carrier_ids)
-    await send_again(store, message_id, upstream, error, now)  # an UNDELIV re-routed
 
 Carrier ids are stored normalised (`normalise_id`) and looked up by the readings a
 receipt's id may have (`id_readings`): carriers write the same id in hex in one place and
 in decimal in another, with leading zeros or in upper case.
 
 Writes go through `Store.transact`, so each runs in the writer's batch and returns after
-its commit; reads use the reader connection and see committed rows only.
+its commit; so does the walk over due messages (`due_after`), to see every earlier commit;
+the other reads use the reader connection and see committed rows only.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import msgpack
-
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store.ids import format_id, parse_id
-from smsc.store.store import COLUMNS, ID, SCHEDULED, Store, _to_message
-from smsc.store.types import Message
+from smsc.store.store import COLUMNS, Store, _to_message
+from smsc.store.types import ATTEMPTED, Message
 
 Cursor = tuple[float, int]  # (scheduled, message number): where a scan of due messages stands
 START: Cursor = (float("-inf"), 0)
@@ -76,54 +74,42 @@ def worst_state(states: list[int]) -> MessageState:
 
 
 async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
-                    skip: Callable[[str], bool] = lambda message_id: False) -> tuple[list[Message], Cursor, int]:
+                    skip: Callable[[int], bool] = lambda number: False) -> tuple[list[Message], Cursor, int]:
     """One page of a walk over the live messages not yet handed to an upstream,
-    scheduled by `now`, after `cursor` in (scheduled, id) order: (the messages whose id
-    `skip` does not name, the cursor after the page, rows read). Skipped rows cost no
-    body decoding: a walk passes over the messages its caller holds cheaply."""
+    scheduled by `now`, after `cursor` in (scheduled, id) order: (the messages whose
+    number `skip` does not name, the cursor after the page, rows read).
+
+    Read in the writer's sequence of transactions (Store.transact), after the batch's own
+    changes: what an earlier request committed is seen at once, so a message recorded as
+    sent is never read as due again (a reader connection's snapshot can lag the writer).
+    The walk reads the due index alone, then whole rows only for the numbers not skipped:
+    passing over the messages the caller holds costs little."""
     scheduled, number = cursor
-    sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND upstream IS NULL AND scheduled <= ?"
-           " AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
     low = -1e300 if scheduled == float("-inf") else scheduled
-    async with store.reader.execute(sql, (now, low, low, number, limit)) as rows:
-        page = await rows.fetchall()
-    if not page:
-        return [], cursor, 0
-    last = page[-1]
-    messages = [_to_message(row) for row in page if not skip(format_id(row[ID]))]
-    return messages, (last[SCHEDULED], last[ID]), len(page)
 
+    async def work(store: Store, _: Any) -> tuple[list[Message], Cursor, int]:
+        db = store.db
+        sql = ("SELECT id, scheduled FROM messages INDEXED BY messages_due WHERE final IS NULL AND upstream IS NULL"
+               " AND scheduled <= ? AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
+        async with db.execute(sql, (now, low, low, number, limit)) as rows:
+            keys = await rows.fetchall()
+        if not keys:
+            return [], cursor, 0
+        wanted = [key[0] for key in keys if not skip(key[0])]
+        messages: list[Message] = []
+        if wanted:
+            marks = ", ".join("?" * len(wanted))
+            async with db.execute(f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY scheduled, id",
+                                  wanted) as rows:
+                messages = [_to_message(row) for row in await rows.fetchall()]
+        return messages, (keys[-1][1], keys[-1][0]), len(keys)
 
-ATTEMPTED = "attempted"  # body key: the upstreams an UNDELIV receipt sent the message away from
+    return await store.transact(work)
 
 
 def attempted(message: Message) -> list[str]:
     """The upstreams a message was sent to and came back from undelivered, in order."""
     return list(message.body.get(ATTEMPTED, ()))
-
-
-async def send_again(store: Store, message_id: str, upstream: str, error: int | None, now: float) -> bool:
-    """Put a message `upstream` reported undelivered back in the queue of due messages,
-    still live (the client hears nothing of this attempt), remembering `upstream` among
-    those tried. False when it is no longer `upstream`'s: final, or moved already."""
-    number = parse_id(message_id)
-
-    async def work(store: Store, _: Any) -> bool:
-        db = store.db
-        async with db.execute("SELECT body FROM messages WHERE id = ? AND final IS NULL AND upstream = ?",
-                              (number, upstream)) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return False
-        body = msgpack.unpackb(row[0])
-        body[ATTEMPTED] = [*body.get(ATTEMPTED, ()), upstream]
-        # Scheduled now: a scan that caught up walks from about now, not from the accept.
-        await db.execute("UPDATE messages SET upstream = NULL, carrier_id = NULL, error = ?, scheduled = ?,"
-                         " updated = ?, body = ? WHERE id = ?", (error, now, now, msgpack.packb(body), number))
-        await db.execute("DELETE FROM carrier_parts WHERE message_id = ?", (number,))
-        return True
-
-    return await store.transact(work)
 
 
 async def record_parts(store: Store, upstream: str, message_id: str, carrier_ids: list[str], now: float) -> None:

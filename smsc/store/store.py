@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import sqlite3
 import time
@@ -42,12 +43,14 @@ from smsc.store import schema
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
 from smsc.store.outbound import OutboundClaim
 from smsc.store.types import (
+    ATTEMPTED,
     ClaimBusy,
     Message,
     MessageFinal,
     NewMessage,
     OutboundItem,
     OutboundState,
+    ReceiptOutcome,
     StoreError,
     UnknownMessage,
 )
@@ -67,9 +70,17 @@ _VALUES_PER_ROW = _MESSAGE_ROW.count("?")
 _INSERT_SIZES = (64, 32, 16, 8, 4, 2, 1)
 INSERT_MESSAGES = {size: f"INSERT INTO messages ({COLUMNS}) VALUES " + ", ".join([_MESSAGE_ROW] * size)
                    for size in _INSERT_SIZES}
-# Every mutable column at once: one statement for every kind of change in a batch.
-UPDATE_MESSAGE = ("UPDATE messages SET state=?, scheduled=?, expires=?, updated=?, final=?,"
-                  " registered_delivery=?, segments=?, upstream=?, carrier_id=?, error=?, body=? WHERE id=?")
+_MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
+            BODY)
+_COLUMN_NAMES = [name.strip() for name in COLUMNS.split(",")]
+FIND_BY_CARRIER = "SELECT id FROM messages WHERE upstream = ? AND carrier_id = ? ORDER BY id DESC LIMIT 1"
+
+
+@functools.cache
+def _update_sql(columns: tuple[int, ...]) -> str:
+    return f"UPDATE messages SET {', '.join(_COLUMN_NAMES[c] + ' = ?' for c in columns)} WHERE id = ?"
+
+
 INSERT_HISTORY = "INSERT INTO history (message_id, state, time, error) VALUES (?, ?, ?, ?)"
 INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt, expires)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -317,13 +328,37 @@ class Store:
             return self._settled(error=exc)
         return self._request("accepts", payloads) if payloads else self._settled([])
 
-    async def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
-                     error: int | None = None, upstream: str | None = None, carrier_id: str | None = None) -> None:
+    def update(self, message_id: str, state: MessageState | None = None, *, now: float | None = None,
+               error: int | None = None, upstream: str | None = None,
+               carrier_id: str | None = None) -> "asyncio.Future[None]":
         """Move a message to `state` (None: keep it) and/or record where it went and what
-        the carrier said. Reaching a final state enqueues the receipt it calls for, in the
-        same transaction. Raises UnknownMessage, or MessageFinal once final."""
-        op = ("update", _message_number(message_id), state, error, upstream, carrier_id)
-        await self._request("change", (op, self.clock() if now is None else now))
+        the carrier said: a future, done once committed. Reaching a final state enqueues
+        the receipt it calls for, in the same transaction. Fails with UnknownMessage, or
+        MessageFinal once final. (A plain function: requests made one after the other are
+        committed in that order, which a caller may rely on without awaiting.)"""
+        try:
+            op = ("update", _message_number(message_id), state, error, upstream, carrier_id)
+        except StoreError as exc:
+            return self._settled(error=exc)
+        return self._request("change", (op, self.clock() if now is None else now))
+
+    def apply_receipt(self, upstream: str, readings: list[str], state: MessageState, error: int | None, *,
+                      hint: str | None = None, reroute: "Callable[[Message], bool] | None" = None,
+                      parts_first: bool = True,
+                      now: float | None = None) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
+        """A carrier's final receipt for the message `upstream` knows by one of `readings`
+        (its id's possible stored forms): a future of (what it did, the message id), done
+        once committed. The message is looked up on the writer's own connection, so a
+        carrier id recorded by an `update` requested earlier is found even when both are
+        in one transaction; `hint` (a message id the caller expects) saves the lookup.
+        - final already: REPEATED; none: UNKNOWN;
+        - sent in parts (`parts_first` and segments > 1): PARTS, nothing changed;
+        - UNDELIVERABLE and `reroute(message)` says so: the message leaves `upstream`
+          and is due again now (REROUTED), `upstream` added to body[ATTEMPTED];
+        - else it moves to `state` with `error` (APPLIED; its client receipt queued)."""
+        op = ("receipt", upstream, readings, state, error, None if hint is None else parse_id(hint), reroute,
+              parts_first)
+        return self._request("change", (op, self.clock() if now is None else now))
 
     async def cancel(self, account: str, message_id: str = "", *, source: str = "", destination: str = "",
                      service_type: str = "", now: float | None = None) -> list[str]:
@@ -696,7 +731,10 @@ class _ChangeBatch:
         self.store = store
         self.db = store._db
         self.rows: dict[int, list[Any]] = {}
+        self.loaded: dict[int, tuple[Any, ...]] = {}  # the rows as read: what changed is written
         self.bodies: dict[int, dict[str, Any]] = {}
+        self.new_bodies: set[int] = set()  # bodies changed (the others were only read)
+        self.assigned: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, set in this batch
         self.changed: set[int] = set()
         self.history: list[tuple[int, int, float, int | None]] = []
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
@@ -720,15 +758,33 @@ class _ChangeBatch:
             args: tuple[Any, ...] = (now, op[1])
         elif kind == "cancel":
             return op[2]
+        elif kind == "receipt":
+            _, upstream, readings, _, _, hint, _, _ = op
+            return [hint] if hint is not None else self._by_carrier(upstream, readings)
+        elif kind == "update" and op[5] is not None:  # a carrier id: receipts later in the batch find it
+            self.assigned[(op[4], op[5])] = op[1]
+            return [op[1]]
         else:
             return [op[2] if kind == "replace" else op[1]]
         return [number for (number,) in self.db.execute(sql, args)]
 
+    def _by_carrier(self, upstream: str, readings: list[str]) -> list[int]:
+        for reading in readings:
+            number = self.assigned.get((upstream, reading))
+            if number is not None:
+                return [number]
+        for reading in readings:
+            found = self.db.execute(FIND_BY_CARRIER, (upstream, reading)).fetchone()
+            if found is not None:
+                return [found[0]]
+        return []
+
     def _load(self, numbers: set[int]) -> None:
-        for chunk in _chunks(sorted(numbers)):
+        for chunk in _chunks(sorted(numbers - self.rows.keys())):
             sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
             for row in self.db.execute(sql, chunk):
                 self.rows[row[ID]] = list(row)
+                self.loaded[row[ID]] = row
 
     def _row(self, number: int, account: str | None = None, source: str = "") -> list[Any]:
         row = self.rows.get(number)
@@ -793,11 +849,52 @@ class _ChangeBatch:
         row = self._row(number, account, source)
         if body:
             self._body(row).update(body)
+            self.new_bodies.add(number)
         for column, value in ((SCHEDULED, scheduled), (EXPIRES, expires),
                               (REGISTERED_DELIVERY, registered_delivery), (SEGMENTS, segments)):
             if value is not None:
                 row[column] = value
         self._move(row, row[STATE], now)
+
+    def _receipt(self, op: tuple[Any, ...], numbers: list[int], now: float) -> tuple[ReceiptOutcome, str | None]:
+        _, upstream, readings, state, error, hint, reroute, parts_first = op
+        row = self._receipt_row(numbers, upstream, readings)
+        if row is None:
+            return ReceiptOutcome.UNKNOWN, None
+        message_id = format_id(row[ID])
+        if row[FINAL] is not None:
+            return ReceiptOutcome.REPEATED, message_id
+        if parts_first and row[SEGMENTS] > 1:
+            return ReceiptOutcome.PARTS, message_id
+        if state == MessageState.UNDELIVERABLE and reroute is not None and self._wants_reroute(row, reroute):
+            body = self._body(row)
+            body[ATTEMPTED] = [*body.get(ATTEMPTED, ()), upstream]
+            self.new_bodies.add(row[ID])
+            # Scheduled now: a scan that caught up walks from about now, not from the accept.
+            row[UPSTREAM] = row[CARRIER_ID] = None
+            row[ERROR], row[SCHEDULED], row[UPDATED] = error, now, now
+            self.changed.add(row[ID])
+            return ReceiptOutcome.REROUTED, message_id
+        self._move(row, state, now, error)
+        return ReceiptOutcome.APPLIED, message_id
+
+    def _receipt_row(self, numbers: list[int], upstream: str, readings: list[str]) -> list[Any] | None:
+        """The row of the message the receipt names, as this batch has it so far; a hint
+        gone stale (the message moved on since) is looked up again as if none was given."""
+        for looked_up in (False, True):
+            if looked_up:
+                numbers = self._by_carrier(upstream, readings)
+                self._load(set(numbers))
+            row = self.rows.get(numbers[0]) if numbers else None
+            if row is not None and row[UPSTREAM] == upstream and row[CARRIER_ID] in readings:
+                return row
+        return None
+
+    def _wants_reroute(self, row: list[Any], reroute: Callable[[Message], bool]) -> bool:
+        try:
+            return bool(reroute(_to_message(row, self._body(row))))
+        except Exception:  # a caller's bug must not cost the batch: the receipt's verdict stands
+            return False
 
     def _expire(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
         expired = []
@@ -809,15 +906,18 @@ class _ChangeBatch:
         return expired
 
     def _flush(self) -> None:
-        if self.changed:
-            updates = []
-            for number in self.changed:
-                row = self.rows[number]
-                body = msgpack.packb(self.bodies[number]) if number in self.bodies else row[BODY]
-                updates.append((row[STATE], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
-                                row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID],
-                                row[ERROR], body, number))
-            self.db.executemany(UPDATE_MESSAGE, updates)
+        # Only the columns that changed: SQLite then leaves alone the indexes (and the
+        # body blob) a change does not touch. One statement per set of columns changed.
+        updates: dict[tuple[int, ...], list[list[Any]]] = {}
+        for number in self.changed:
+            row, before = self.rows[number], self.loaded[number]
+            if number in self.new_bodies:
+                row[BODY] = msgpack.packb(self.bodies[number])
+            columns = tuple(c for c in _MUTABLE if row[c] != before[c] or c == BODY and number in self.new_bodies)
+            if columns:
+                updates.setdefault(columns, []).append([row[c] for c in columns] + [number])
+        for columns, rows in updates.items():
+            self.db.executemany(_update_sql(columns), rows)
         if self.history:
             self.db.executemany(INSERT_HISTORY, self.history)
         if self.receipts:

@@ -9,8 +9,10 @@ import msgspec
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState
 
-__all__ = ["ClaimBusy", "Message", "MessageFinal", "NewMessage", "OutboundItem", "OutboundState",
-           "StoreError", "UnknownMessage"]
+__all__ = ["ATTEMPTED", "ClaimBusy", "Message", "MessageFinal", "NewMessage", "OutboundItem", "OutboundState",
+           "ReceiptOutcome", "StoreError", "UnknownMessage"]
+
+ATTEMPTED = "attempted"  # body key: the upstreams an UNDELIV receipt sent the message away from
 
 
 class NewMessage(msgspec.Struct, frozen=True, gc=False):
@@ -62,6 +64,16 @@ class OutboundState(IntEnum):
     PENDING = 0
     DELIVERED = 1
     EXPIRED = 2
+
+
+class ReceiptOutcome(IntEnum):
+    """What a carrier's final receipt did to the message it names (Store.apply_receipt)."""
+
+    APPLIED = 0  # the message is in the receipt's state now (its client receipt queued)
+    REPEATED = 1  # the message was final already: a carrier repeating itself
+    UNKNOWN = 2  # no message has that carrier id (yet)
+    PARTS = 3  # a message sent in parts: the receipt is about one part (carrier_parts)
+    REROUTED = 4  # an UNDELIV the route re-routes on: the message is due again, for the next upstream
 
 
 class OutboundItem(msgspec.Struct, frozen=True, gc=False):

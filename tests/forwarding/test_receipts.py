@@ -91,7 +91,9 @@ async def unknown_receipt_kept_then_applied(tmp_path) -> None:
         assert inbound.counters["receipts_unknown"] == 1
         assert (await store.get(message_id)).state == MessageState.ENROUTE
         await store.update(message_id, upstream=settings.name, carrier_id="255")
-        await inbound.sent(settings, ["255"])
+        applying = inbound.sent(settings, ["255"])
+        assert applying is not None  # a kept receipt may match: it is looked up
+        await applying
         assert (await store.get(message_id)).state == MessageState.DELIVERED
         assert inbound.counters["receipts_early_applied"] == 1
         assert await inbound.handle(settings, receipt) == 0  # a repeat: answered, counted

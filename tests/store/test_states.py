@@ -91,8 +91,9 @@ def test_two_changes_to_one_message_in_one_batch_see_each_other(in_store):
     async def scenario(store):
         message_id = await store.accept(message(), now=NOW)
         before = store.transactions
+        # Both requested in one loop turn (update is a plain function): one batch.
         results = await asyncio.gather(store.update(message_id, S.DELIVERED, now=NOW + 1),
-                                       store.cancel("acme", message_id, now=NOW + 1), return_exceptions=True)
+                                       store.update(message_id, S.EXPIRED, now=NOW + 1), return_exceptions=True)
         return results, store.transactions - before, await store.history(message_id)
 
     results, transactions, history = in_store(scenario)

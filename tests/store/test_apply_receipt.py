@@ -1,0 +1,106 @@
+"""Store.apply_receipt: a carrier's final receipt found and applied on the writer's connection."""
+import asyncio
+
+from smsc.smpp.constants import MessageState
+from smsc.store import ATTEMPTED, ReceiptOutcome
+
+from .conftest import NOW, message
+
+S = MessageState
+R = ReceiptOutcome
+
+
+def test_a_receipt_requested_right_after_the_carrier_id_finds_it_in_the_same_batch(in_store):
+    async def scenario(store):
+        message_id = await store.accept(message(registered_delivery=1), now=NOW)
+        before = store.transactions
+        sent = store.update(message_id, upstream="sim", carrier_id="ab12", now=NOW + 1)
+        receipt = store.apply_receipt("sim", ["ab12"], S.DELIVERED, None, now=NOW + 2)
+        results = await asyncio.gather(sent, receipt)
+        return message_id, results, store.transactions - before, await store.get(message_id), \
+            await store.outbound("acme")
+
+    message_id, (_, outcome), transactions, stored, queued = in_store(scenario)
+    assert transactions == 1
+    assert outcome == (R.APPLIED, message_id)
+    assert stored.state is S.DELIVERED and stored.final == NOW + 2 and stored.carrier_id == "ab12"
+    assert len(queued) == 1  # the client's receipt, in the same commit
+
+
+def test_a_receipt_finds_a_committed_carrier_id_by_any_of_its_readings(in_store):
+    async def scenario(store):
+        message_id = await store.accept(message(), now=NOW)
+        await store.update(message_id, upstream="sim", carrier_id="255", now=NOW)
+        other_upstream = await store.apply_receipt("other", ["ff", "255"], S.DELIVERED, None)
+        found = await store.apply_receipt("sim", ["ff", "255"], S.UNDELIVERABLE, 11, now=NOW + 1)
+        again = await store.apply_receipt("sim", ["255"], S.DELIVERED, None, now=NOW + 2)
+        return message_id, other_upstream, found, again, await store.get(message_id)
+
+    message_id, other_upstream, found, again, stored = in_store(scenario)
+    assert other_upstream == (R.UNKNOWN, None)
+    assert found == (R.APPLIED, message_id) and again == (R.REPEATED, message_id)
+    assert stored.state is S.UNDELIVERABLE and stored.error == 11
+
+
+def test_a_message_sent_in_parts_is_left_to_its_parts_unless_told_otherwise(in_store):
+    async def scenario(store):
+        message_id = await store.accept(message(segments=3), now=NOW)
+        await store.update(message_id, upstream="sim", carrier_id="7", now=NOW)
+        first = await store.apply_receipt("sim", ["7"], S.DELIVERED, None, now=NOW + 1)
+        unchanged = (await store.get(message_id)).state
+        whole = await store.apply_receipt("sim", ["7"], S.DELIVERED, None, parts_first=False, now=NOW + 1)
+        return message_id, first, unchanged, whole
+
+    message_id, first, unchanged, whole = in_store(scenario)
+    assert first == (R.PARTS, message_id) and unchanged is S.ENROUTE
+    assert whole == (R.APPLIED, message_id)
+
+
+def test_an_undeliv_the_route_reroutes_puts_the_message_back_in_the_queue(in_store):
+    asked = []
+
+    def reroute(found):
+        asked.append((found.id, found.upstream, found.body.get("short_message")))
+        return True
+
+    async def scenario(store):
+        message_id = await store.accept(message(registered_delivery=1), now=NOW)
+        await store.update(message_id, upstream="sim", carrier_id="9", now=NOW)
+        outcome = await store.apply_receipt("sim", ["9"], S.UNDELIVERABLE, 34, reroute=reroute, now=NOW + 5)
+        return message_id, outcome, await store.get(message_id), [m.id for m in await store.due(now=NOW + 5)], \
+            await store.outbound("acme")
+
+    message_id, outcome, stored, due, queued = in_store(scenario)
+    assert outcome == (R.REROUTED, message_id)
+    assert asked == [(message_id, "sim", b"Your code is 1234")]
+    assert stored.state is S.ENROUTE and stored.final is None and stored.error == 34
+    assert stored.upstream is None and stored.carrier_id is None and stored.scheduled == NOW + 5
+    assert stored.body[ATTEMPTED] == ["sim"] and stored.body["short_message"] == b"Your code is 1234"
+    assert due == [message_id] and queued == []  # the client hears nothing of this attempt
+
+
+def test_a_failing_reroute_check_lets_the_receipt_verdict_stand(in_store):
+    def broken(found):
+        raise RuntimeError("a bug in the caller")
+
+    async def scenario(store):
+        message_id = await store.accept(message(), now=NOW)
+        await store.update(message_id, upstream="sim", carrier_id="9", now=NOW)
+        return await store.apply_receipt("sim", ["9"], S.UNDELIVERABLE, 34, reroute=broken), \
+            (await store.get(message_id)).state
+
+    (outcome, _), state = in_store(scenario)
+    assert outcome is R.APPLIED and state is S.UNDELIVERABLE
+
+
+def test_a_stale_hint_is_looked_up_again(in_store):
+    async def scenario(store):
+        hinted = await store.accept(message(), now=NOW)
+        actual = await store.accept(message(), now=NOW)
+        await store.update(actual, upstream="sim", carrier_id="5", now=NOW)
+        outcome = await store.apply_receipt("sim", ["5"], S.DELIVERED, None, hint=hinted, now=NOW + 1)
+        return actual, outcome, (await store.get(hinted)).state, (await store.get(actual)).state
+
+    actual, outcome, hinted_state, actual_state = in_store(scenario)
+    assert outcome == (R.APPLIED, actual)
+    assert hinted_state is S.ENROUTE and actual_state is S.DELIVERED
