@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import msgspec
 import uvloop
@@ -56,7 +59,7 @@ def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
         await runtime.start()
         _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
         baseline = await _baseline_app()
-        pipe.send((runtime.http.addresses[0][1], key, baseline))
+        pipe.send((runtime.http.addresses[0][1], key, baseline, os.getpid()))
         loop = asyncio.get_running_loop()
         while True:
             command, argument = await loop.run_in_executor(None, pipe.recv)
@@ -245,7 +248,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook"))
     process.start()
     loop = asyncio.get_running_loop()
-    port, key, baseline = await loop.run_in_executor(None, parent.recv)
+    port, key, baseline, child_pid = await loop.run_in_executor(None, parent.recv)
     ids: list[str] = []
     results: dict[str, Any] = {"load_average": os.getloadavg()[0]}
     try:
@@ -255,8 +258,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return await loop.run_in_executor(None, parent.recv)
 
         async def phase(name: str, label: str, run: Any) -> None:
+            if name.split("_")[0] not in args.phases:
+                run.close()
+                return
             cpu = await server_cpu()
-            results[name] = figures = await run
+            profile = {"closed_50": args.profile, "baseline_50": args.profile and args.profile + ".bare"}.get(name)
+            with _profiled(child_pid, profile):
+                results[name] = figures = await run
             figures["server_cpu_us"] = (await server_cpu() - cpu) / max(1, figures["requests"]) * 1e6
             print(f"{label}: {figures['per_second']:8,.0f} submits/s  p50 {figures['p50_ms']:6.2f} ms"
                   f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit", flush=True)
@@ -265,10 +273,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for clients in (1, 50):
             await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
                         closed_loop(port, key, clients, args.seconds, ids))
-        half = results["closed_50"]["per_second"] / 2
+        half = results["closed_50"]["per_second"] / 2 if "closed_50" in results else args.rate / 2
         await phase("paced_half", f"paced at {half:,.0f}/s, 50 clients", paced(port, key, 50, half, args.seconds))
-        results["webhooks"] = figures = await webhooks(parent, ids, received, min(args.webhooks, len(ids)))
-        print(f"webhooks: {figures['events']:,} receipts delivered at {figures['per_second']:,.0f}/s", flush=True)
+        if "webhooks" in args.phases and ids:
+            results["webhooks"] = figures = await webhooks(parent, ids, received, min(args.webhooks, len(ids)))
+            print(f"webhooks: {figures['events']:,} receipts delivered at {figures['per_second']:,.0f}/s", flush=True)
     finally:
         parent.send(("stop", None))
         await loop.run_in_executor(None, parent.recv)
@@ -278,12 +287,38 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+@contextlib.contextmanager
+def _profiled(pid: int, path: str | None) -> Iterator[None]:
+    """py-spy sampling process `pid` (raw collapsed stacks; --nonblocking: it never stops it) while the
+    block runs, when `path` is given. Sampling at 1 kHz costs the target a few percent."""
+    if path is None:
+        yield
+        return
+    spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "1000", "--nonblocking", "--format", "raw",
+                            "--output", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the load starts
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop and paced phase")
     parser.add_argument("--webhooks", type=int, default=5000, help="receipts to deliver by webhook")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--phases", default="baseline,closed,paced,webhooks",
+                        help="comma-separated subset of baseline,closed,paced,webhooks")
+    parser.add_argument("--rate", type=float, default=5000.0,
+                        help="paced phase without the closed one: pace at half this rate")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="py-spy (raw collapsed stacks) of the gateway's process during the 50-client phase"
+                             " (and PATH.bare during the bare app's)")
     args = parser.parse_args()
+    args.phases = set(args.phases.split(","))
     results = uvloop.run(run(args))
     print(f"load average: {results['load_average']:.2f} before, {results['load_average_after']:.2f} after")
     if args.json:

@@ -46,6 +46,7 @@ _UNSENT = (MessageState.ENROUTE,)
 PAGE = 100
 _MAX_ID = 2**63  # SQLite integers are signed 64-bit: no id of ours is above
 _LATEST = 4102444800.0  # 2100-01-01: message ids (ms since 2020 in 44 bits) end after it
+_STATUS = {status: str(status) for status in (200, 201, 204)}  # the common ones, as labels
 
 
 def _field(error: msgspec.ValidationError) -> str | None:
@@ -104,7 +105,11 @@ class HttpApi:
         self.app = self._app()
         self._runner: web.AppRunner | None = None
         self.addresses: list[tuple[str, int, bool]] = []
-        self._peers: dict[tuple[Account, str], bool] = {}  # (account, address) -> allowed
+        # What authentication reads on every request, for the config in force: accounts by
+        # name, and (account name, address) -> allowed. A reload starts both afresh.
+        self._config_seen: Config | None = None
+        self._accounts: dict[str, Account] = {}
+        self._peers: dict[tuple[str, str], bool] = {}
 
     @property
     def config(self) -> Config:
@@ -174,22 +179,26 @@ class HttpApi:
         except Exception as exc:  # a bug or a broken disk: a 500 that says so, logged
             self.log.error("http_failed", path=request.path, error=repr(exc))
             response = json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
-        self.metrics.child(self.metrics.http_requests, route, str(response.status)).inc()
+        self.metrics.http_requests.inc(route, _STATUS.get(response.status) or str(response.status))
         return response
 
     def _authenticate(self, request: web.Request) -> Account:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
-        account = None if name is None else self.config.account(name)
+        config = self.config
+        if config is not self._config_seen:
+            self._config_seen, self._peers = config, {}
+            self._accounts = {account.system_id: account for account in config.accounts}
+        account = None if name is None else self._accounts.get(name)
         if account is None:
             raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
                                headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
         peer = request.remote or ""
-        allowed = self._peers.get((account, peer))
+        allowed = self._peers.get((name, peer))  # type: ignore[arg-type]
         if allowed is None:  # parsing the address costs more than the rest of the check
             if len(self._peers) > 10_000:
                 self._peers.clear()
-            allowed = self._peers[(account, peer)] = account.allows_peer(peer)
+            allowed = self._peers[(name, peer)] = account.allows_peer(peer)  # type: ignore[index]
         if not allowed:
             raise RequestError(403, "address_not_allowed", f"{peer} is not in the account's allowed_networks")
         return account
@@ -235,7 +244,7 @@ class HttpApi:
         try:
             self.gateway._take_rate(account, sum(message.segments for message in accepted))
         except Refused:
-            self.metrics.child(self.metrics.throttled, "http", account.system_id).inc()
+            self.metrics.throttled.inc("http", account.system_id)
             raise RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second",
                                headers={"Retry-After": "1"}) from None
 
@@ -253,8 +262,8 @@ class HttpApi:
             self.log.error("accept_failed", account=account.system_id, error=repr(exc))
             raise RequestError(503, "store_unavailable", "the message could not be stored; try again") from None
         if not replayed:
-            self.metrics.child(self.metrics.accepted, account.system_id, "http").inc(len(accepted))
-        self.metrics.child(self.metrics.submit_response, "http").observe(time.perf_counter() - started)
+            self.metrics.accepted.inc(account.system_id, "http", amount=len(accepted))
+        self.metrics.submit_response.observe(time.perf_counter() - started, "http")
         return json_response(body, 201, {"Idempotent-Replayed": "true"} if replayed else None)
 
     async def _message(self, request: web.Request) -> Any:

@@ -23,7 +23,10 @@ def hooked(tmp_path, receiver, **http):
 
 def deliver(server, message_id):
     """What the upstream path does on a carrier's receipt: the final state, committed."""
-    server.call(server.store.update(message_id, MessageState.DELIVERED, upstream="carrier", carrier_id="c-1"))
+    async def final() -> None:  # a coroutine, whether update is one or returns a future
+        await server.store.update(message_id, MessageState.DELIVERED, upstream="carrier", carrier_id="c-1")
+
+    server.call(final())
 
 
 def test_receipts_and_mo_reach_the_receiver_signed_across_a_restart(serve_http, tmp_path, receiver):
