@@ -36,7 +36,7 @@ import msgpack
 import msgspec
 
 from smsc import router
-from smsc.config import Account, Config, QuietHours
+from smsc.config import Account, Compliance as Rules, Config, QuietHours, Route
 from smsc.smpp import status
 from smsc.store import NewMessage, Store
 from smsc.store import http_tables
@@ -88,10 +88,6 @@ class Compliance:
         self._quiet = (_hhmm(rules.quiet_start), _hhmm(rules.quiet_end))
         # Routing costs a table lookup per promotional message: only when a route needs it.
         self._routes = router.MtTable.of(config) if any(r.quiet_hours is not None for r in config.routes) else None
-        # Longest prefix first: "971" before "9".
-        self._zones = sorted(((prefix, ZoneInfo(zone)) for prefix, zone in rules.time_zones.items()),
-                             key=lambda item: -len(item[0]))
-        self._default_zone = ZoneInfo(rules.default_time_zone)
 
     async def load(self) -> None:
         self._optouts = {(a, s, h) for a, s, h, _ in await http_tables.optouts(self.store)}
@@ -128,17 +124,14 @@ class Compliance:
         return msgspec.structs.replace(message, scheduled=deferred, expires=expires)
 
     def time_zone(self, destination: str) -> ZoneInfo:
-        digits = number(destination)
-        return next((zone for prefix, zone in self._zones if digits.startswith(prefix)), self._default_zone)
+        return ZoneInfo(time_zone_name(self.config.compliance, destination))  # ZoneInfo caches by name
 
     def quiet_window(self, account: Account, message: NewMessage, when: float) -> tuple[clock_time, clock_time] | None:
         """The quiet hours (start, end) that apply to a promotional message sent at `when`:
         its route's, else the account's; None: none."""
         route = self._routes.match(router.facts_of(message), when) if self._routes is not None else None
-        setting = route.quiet_hours if route is not None and route.quiet_hours is not None else account.quiet_hours
-        if isinstance(setting, QuietHours):
-            return _hhmm(setting.start), _hhmm(setting.end)
-        return self._quiet if setting else None
+        window = quiet_window(self.config.compliance, route, account)
+        return None if window is None else (_hhmm(window[0]), _hhmm(window[1]))
 
     def quiet_until(self, destination: str, when: float,
                     window: tuple[clock_time, clock_time] | None = None) -> float | None:
@@ -247,6 +240,30 @@ class Compliance:
         for sender, handset, event, source, text, when in await http_tables.consent_audit(self.store, account, since):
             writer.writerow((f"{when:.3f}", event, handset, sender, source, text))
         return out.getvalue()
+
+
+def quiet_setting(route: Route | None, account: Account | None) -> QuietHours | bool:
+    """Which quiet hours a promotional message keeps: its route's when the route sets
+    them, else the account's switch (on for an unknown account, as by default)."""
+    if route is not None and route.quiet_hours is not None:
+        return route.quiet_hours
+    return account.quiet_hours if account is not None else True
+
+
+def quiet_window(rules: Rules, route: Route | None, account: Account | None) -> tuple[str, str] | None:
+    """(start, end) as HH:MM of the quiet hours that apply (quiet_setting), None: none."""
+    setting = quiet_setting(route, account)
+    if isinstance(setting, QuietHours):
+        return setting.start, setting.end
+    return (rules.quiet_start, rules.quiet_end) if setting else None
+
+
+def time_zone_name(rules: Rules, destination: str) -> str:
+    """The destination's time zone: of the longest prefix in time_zones it starts with
+    ("971" before "9"), else default_time_zone."""
+    digits = number(destination)
+    prefix = max((prefix for prefix in rules.time_zones if digits.startswith(prefix)), key=len, default=None)
+    return rules.time_zones[prefix] if prefix is not None else rules.default_time_zone
 
 
 @lru_cache(maxsize=16)

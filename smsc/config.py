@@ -787,11 +787,23 @@ def summary(config: Config) -> list[str]:
     """A few lines saying what the config sets up, for `smsc check-config`; lines that
     start with "warning:" point at something that is valid but probably not meant."""
     lines = []
-    for listener in config.smpp.listeners:
-        lines.append(f"smpp: {listener.host}:{listener.port}{' (TLS)' if listener.tls else ''}")
+    smpp = config.smpp
+    for listener in smpp.listeners:
+        lines.append(f"smpp: {listener.host}:{listener.port}{' (TLS)' if listener.tls else ''};"
+                     f" at most {smpp.connections_limit(listener)} connections,"
+                     f" PDUs up to {smpp.pdu_size_limit(listener)} octets")
+    cap = f"at most {duration(smpp.max_validity)}" if smpp.max_validity is not None else "no cap"
+    lines.append(f"validity: {duration(smpp.default_validity)} when the ESME gives none, {cap}")
     http = config.http
     lines.append(f"http: {http.host}:{http.port}{' (TLS)' if http.tls_cert else ''}" if http.enabled else "http: off")
     lines.append(f"store: {config.store.path} (synchronous={config.store.synchronous})")
+    forwarding = config.forwarding
+    lines.append(f"forwarding: temporary errors retried after {duration(forwarding.retry_initial)} doubling to"
+                 f" {duration(forwarding.retry_max)}, UNDELIVERABLE after {forwarding.max_attempts} attempts;"
+                 f" {forwarding.queue_per_window} x binds x window held per upstream")
+    compliance = config.compliance
+    lines.append(f"quiet hours: {compliance.quiet_start}-{compliance.quiet_end} destination time, for promotional"
+                 " messages (accounts with quiet_hours on; a route may set its own)")
     lines.append(f"log: {config.log.level}, {config.log.format}")
     for account in config.accounts:
         lines.append(f"account {account.system_id}: {', '.join(account.bind_types)}; window {account.window},"
@@ -820,6 +832,7 @@ def _warnings(config: Config) -> list[str]:
     warnings += [f"warning: route {route.name} has re-route rules but one upstream: nothing to re-route to"
                  for route in config.routes if len(route_upstreams(route)) == 1
                  and (route.reroute.statuses or route.reroute.timeout is not None or route.reroute.undeliv_errors)]
+    warnings += [warning for route in config.routes for warning in _reroute_timeout_warnings(config, route)]
     used = {name for route in config.routes for name in route_upstreams(route)}
     receives = {u.name for u in config.upstreams if u.bind_type != "transmitter"}
     warnings += [f"warning: upstream {u.name} is in no route and receives nothing" for u in config.upstreams
@@ -827,6 +840,17 @@ def _warnings(config: Config) -> list[str]:
     warnings += [f"warning: mo route {route.name}: upstream {name} binds as a transmitter, it delivers no MO"
                  for route in config.mo_routes for name in route.upstreams if name not in receives]
     return warnings
+
+
+def _reroute_timeout_warnings(config: Config, route: Route) -> list[str]:
+    """A reroute.timeout longer than an upstream's response_timeout is cut to it."""
+    timeout = route.reroute.timeout
+    if timeout is None or len(route_upstreams(route)) < 2:
+        return []
+    upstreams = [config.upstream(name) for name in route_upstreams(route)]
+    return [f"warning: route {route.name}: reroute.timeout {timeout:g} s is above upstream {upstream.name}'s"
+            f" response_timeout: it re-routes after {upstream.response_timeout:g} s"
+            for upstream in upstreams if upstream is not None and upstream.response_timeout < timeout]
 
 
 def _matches_everything(route: Route) -> bool:
@@ -894,7 +918,20 @@ def describe_action(route: Route) -> str:
         action += f"; re-route on {', '.join(moves)}, at most {rules.budget} time{'s' if rules.budget != 1 else ''}"
     if route.rate is not None:
         action += f"; {route.rate:g} msg/s"
+    if isinstance(route.quiet_hours, QuietHours):
+        action += f"; quiet hours {route.quiet_hours.start}-{route.quiet_hours.end}"
+    elif route.quiet_hours is not None:
+        action += "; quiet hours of [compliance]" if route.quiet_hours else "; no quiet hours"
     return action
+
+
+def duration(seconds: float) -> str:
+    """Seconds in the largest unit that keeps them whole (days from a week): 90 s, 10 min,
+    48 h, 7 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= (7 * size if unit == "d" else size) and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 def describe_mo_route(route: MoRoute) -> str:

@@ -10,6 +10,7 @@ import msgspec
 
 from smsc import config as config_module
 from smsc import router
+from smsc.compliance import quiet_setting, quiet_window, time_zone_name
 from smsc.codec.segmentation import count
 from smsc.codec.text_errors import TextError
 from smsc.smpp.status import status_name
@@ -35,9 +36,36 @@ def explain_route(config: config_module.Config, facts: router.MtFacts, text: str
     rates = [rate for rate in (route.rate, first.throughput) if rate is not None]
     lines.append(f"rate: at most {min(rates):g} msg/s, segments counted (route {route.rate or 'unlimited'},"
                  f" {first.name} {first.throughput:g})")
+    lines.append(f"no answer: {_reroute_wait(decision, route, first)}")
+    lines.append(f"quiet hours: {_quiet_hours(config, route, facts)}")
     if text is not None:
         lines.append(_text_line(text, first))
     return True, lines
+
+
+def _reroute_wait(decision: router.RouteDecision, route: config_module.Route,
+                  first: config_module.Upstream) -> str:
+    """What happens to a submit_sm the carrier does not answer."""
+    timeout = route.reroute.timeout
+    if timeout is None or len(decision.candidates) < 2:
+        why = "no reroute.timeout" if timeout is None else "one upstream"
+        return f"retried after {first.name}'s response_timeout, {first.response_timeout:g} s ({why})"
+    waits = ", ".join(f"{decision.reroute_waits[name]:g} s on {name}" for name in decision.candidates)
+    return f"re-routed after {waits} (reroute.timeout {timeout:g} s, at most each upstream's response_timeout)"
+
+
+def _quiet_hours(config: config_module.Config, route: config_module.Route, facts: router.MtFacts) -> str:
+    """The quiet window promotional messages on this route keep, and whose it is."""
+    account = config.account(facts.account)
+    setting = quiet_setting(route, account)
+    whose = (f"route {route.name}'s" if route.quiet_hours is not None
+             else f"account {facts.account}'s" if account is not None else "the default")
+    window = quiet_window(config.compliance, route, account)
+    if window is None:
+        return f"none ({whose}: promotional messages go at once)"
+    source = "" if isinstance(setting, config_module.QuietHours) else " of [compliance]"
+    zone = time_zone_name(config.compliance, facts.destination)
+    return f"{window[0]}-{window[1]}{source} ({whose}), {zone} time: promotional messages inside wait for its end"
 
 
 def explain_mo(config: config_module.Config, upstream: str, destination: str,

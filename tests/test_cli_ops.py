@@ -53,12 +53,17 @@ def test_check_config_summarises_carriers_routes_and_mo_routes(tmp_path):
     done = smsc("check-config", ROUTING, state_dir=tmp_path, env=PASSWORDS)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "  smpp: 0.0.0.0:2775\n  http: off\n" in out
+    assert "  smpp: 0.0.0.0:2775; at most 1000 connections, PDUs up to 65536 octets\n" in out
+    assert "  validity: 48 h when the ESME gives none, no cap\n  http: off\n" in out
+    assert ("  forwarding: temporary errors retried after 1 s doubling to 1 min, UNDELIVERABLE after 10 attempts;"
+            " 4 x binds x window held per upstream\n") in out
     assert "upstream uk-primary: smpp.uk1.example.net:3550 (TLS) as gw_acme; 2 transceiver binds" in out
     assert "route uk-otp: accounts bank; to +447 -> failover uk-primary > uk-backup > global-hub;" \
            " re-route on ESME_RSYSERR, ESME_RSUBMITFAIL, ESME_RMSGQFUL, no answer in 20 s, UNDELIV err 001, 027," \
            " at most 2 times" in out
-    assert "route uk-bulk: to +44 -> balance uk-primary 75%, uk-backup 25%" in out
+    assert "route uk-bulk: to +44 -> balance uk-primary 75%, uk-backup 25%; re-route on ESME_RSYSERR, at most" \
+           " 1 time; 100 msg/s; quiet hours 20:00-09:00" in out
+    assert "at most 2 times; no quiet hours\n" in out  # uk-otp
     assert "route fr-day: to +33; mon-sat 08:00-20:00 Europe/Paris -> failover fr-carrier > global-hub" in out
     assert "mo route opt-out: keyword STOP, UNSUBSCRIBE -> webhook https://shop.example.com/sms/opt-out" in out
     assert "warning" not in out
@@ -102,6 +107,9 @@ def test_route_explain_shows_the_rule_the_chain_the_rate_and_the_encoding(tmp_pa
     assert lines[0] == "route: uk-otp (routes[0]: accounts bank; to +447)"
     assert "upstreams: uk-primary then uk-backup then global-hub (the ones down go last)" in lines
     assert "rate: at most 150 msg/s, segments counted (route unlimited, uk-primary 150)" in lines
+    assert ("no answer: re-routed after 20 s on uk-primary, 20 s on uk-backup, 20 s on global-hub"
+            " (reroute.timeout 20 s, at most each upstream's response_timeout)") in lines
+    assert "quiet hours: none (route uk-otp's: promotional messages go at once)" in lines
     assert lines[-1] == ("text: ucs2 (data_coding 0x08), 28 characters, 28 UTF-16 units, 1 part of 70 by udh,"
                          " 42 left in the last")
 
@@ -116,6 +124,70 @@ def test_route_explain_counts_parts_for_the_carrier_and_reads_time_windows(tmp_p
                            tmp_path=tmp_path)
     assert friday_night.stdout.splitlines()[0] == "route: world (routes[4]: accounts bank, shop)"
     assert "rate: at most 20 msg/s, segments counted (route 20.0, global-hub 30)" in friday_night.stdout
+
+
+FAILOVER = f"""
+[[accounts]]
+system_id = "acme"
+password_hash = "{HASH}"
+[[accounts]]
+system_id = "quiet"
+password_hash = "{HASH}"
+quiet_hours = false
+[[upstreams]]
+name = "slow"
+system_id = "s"
+[[upstreams]]
+name = "quick"
+system_id = "q"
+response_timeout = 5.0
+[[routes]]
+name = "chain"
+destinations = ["44"]
+failover = ["slow", "quick"]
+reroute = {{timeout = 10.0}}
+quiet_hours = {{start = "20:00", end = "09:00"}}
+[[routes]]
+name = "rest"
+upstream = "slow"
+"""
+
+
+def explained(tmp_path, account="acme", to="447700900001"):
+    from smsc import ops, router
+    from tests.config_helpers import parse
+
+    config = parse(FAILOVER, tmp_path)
+    matched, lines = ops.explain_route(config, router.MtFacts(account=account, destination=to), None, 0.0)
+    assert matched
+    return {line.partition(": ")[0]: line.partition(": ")[2] for line in lines}
+
+
+def test_route_explain_cuts_the_re_route_wait_to_each_upstream_response_timeout(tmp_path):
+    assert explained(tmp_path)["no answer"] == ("re-routed after 10 s on slow, 5 s on quick"
+                                                " (reroute.timeout 10 s, at most each upstream's response_timeout)")
+    assert explained(tmp_path, to="33612345678")["no answer"] == \
+        "retried after slow's response_timeout, 30 s (no reroute.timeout)"
+
+
+def test_route_explain_shows_whose_quiet_hours_apply(tmp_path):
+    assert explained(tmp_path)["quiet hours"] == ("20:00-09:00 (route chain's), Europe/London time:"
+                                                  " promotional messages inside wait for its end")
+    assert explained(tmp_path, to="33612345678")["quiet hours"] == (
+        "21:00-08:00 of [compliance] (account acme's), Europe/Paris time: promotional messages inside wait for its end")
+    assert explained(tmp_path, account="quiet", to="33612345678")["quiet hours"] == \
+        "none (account quiet's: promotional messages go at once)"
+
+
+def test_check_config_warns_when_a_reroute_timeout_exceeds_a_response_timeout(tmp_path):
+    from smsc import config as cfg
+    from tests.config_helpers import parse
+
+    lines = cfg.summary(parse(FAILOVER, tmp_path))
+    assert [line for line in lines if "reroute.timeout" in line] == [
+        "warning: route chain: reroute.timeout 10 s is above upstream quick's response_timeout: it re-routes after 5 s"]
+    assert "route chain: to 44 -> failover slow > quick; re-route on no answer in 10 s, at most 2 times;" \
+           " quiet hours 20:00-09:00" in lines
 
 
 def test_route_explain_of_a_message_no_route_takes_exits_1(tmp_path):

@@ -221,7 +221,10 @@ def test_unreadable_file(tmp_path):
 
 def test_summary_lists_listeners_store_and_accounts(tmp_path):
     lines = cfg.summary(parse(account(), tmp_path))
-    assert lines[0] == "smpp: 127.0.0.1:2775" and any(line.startswith("account acme:") for line in lines)
+    assert lines[0] == "smpp: 127.0.0.1:2775; at most 1000 connections, PDUs up to 65536 octets"
+    assert any(line.startswith("account acme:") for line in lines)
+    capped = cfg.summary(parse("[smpp]\ndefault_validity = 3600.0\nmax_validity = 604800.0\n", tmp_path))
+    assert "validity: 1 h when the ESME gives none, at most 7 d" in capped
     assert "no accounts: nobody can bind" in cfg.summary(parse("", tmp_path))
 
 

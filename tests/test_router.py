@@ -166,6 +166,19 @@ def test_which_outcomes_re_route(outcome, moves):
 
 def test_a_timeout_does_not_re_route_unless_the_route_says_so():
     assert not router.reroutes(cfg.Reroute(), TimedOut())
+    decision = router.route_mt(table(route(failover=("a", "b"))), facts(), 0)
+    assert decision.reroute_after is None and decision.reroute_waits == {}
+
+
+def test_the_re_route_wait_is_the_shorter_of_the_route_timeout_and_the_upstream_response_timeout():
+    upstreams = (cfg.Upstream(name="a", system_id="a", response_timeout=30.0),
+                 cfg.Upstream(name="b", system_id="b", response_timeout=5.0))
+    config = cfg.Config(upstreams=upstreams, routes=(route(failover=("a", "b"), reroute=REROUTE),))
+    decision = router.route_mt(config, facts(), 0)
+    assert decision.reroute_waits == {"a": 10.0, "b": 5.0}
+    assert decision.reroute_after == 10.0  # of "a", the first candidate
+    down_a = router.route_mt(config, facts(), 0, upstream_up=lambda name: name != "a")
+    assert down_a.upstream == "b" and down_a.reroute_after == 5.0
 
 
 # --- time windows -----------------------------------------------------------------
