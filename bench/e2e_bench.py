@@ -11,7 +11,9 @@ loop without it). smsc's RSS is sampled every half second.
 Figures: submits accepted per second (the generator's answered), messages forwarded and
 receipted per second (from the store afterwards: messages with a carrier id, messages in
 a final state, over the time from the first accept to the last), p50/p99 submit->receipt
-(the generator's receipt latency), receipts matched and never received, peak RSS.
+(the generator's receipt latency), receipts matched and never received, peak RSS, and
+the CPU time each process (smsc, the simulator, the generator) spent per answered submit
+over the run: what a full cycle costs each side, so what a rate would need of the cores.
 
 --backlog N: the simulator starts only after N messages were accepted (smsc's binds
 retry meanwhile), so the backlog drains at the upstream's --upstream-rate; reported: the
@@ -109,6 +111,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process used so far (/proc/PID/stat, clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -179,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
                           duration=0 if args.backlog else args.duration, count=args.backlog, receipt_wait=10.0,
                           messages=(MessageSpec(registered_delivery=0 if args.backlog else 1),))
         result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args)}
+        cpu_before = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
+                      "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
         try:
             generated = load_run(load, progress=False)
+            cpu = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
+                   "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
+            answered = max(1, generated.get("answered", 0))
+            result["cpu_us_per_message"] = {name: round((cpu[name] - cpu_before[name]) / answered * 1e6, 1)
+                                            for name in cpu}
             result["generator"] = {key: generated[key] for key in ("sent", "answered", "errors", "timeouts", "rate",
                                                                    "latency", "receipts") if key in generated}
             result["generator"]["receipts"].pop("never_receipted_ids", None)
