@@ -121,3 +121,37 @@ def test_route_quiet_hours_are_parsed(tmp_path):
     routes = parse(config_text('quiet_hours = {start = "21:30", end = "07:15"}', "quiet_hours = false", ""),
                    tmp_path).routes
     assert [route.quiet_hours for route in routes] == [cfg.QuietHours(start="21:30", end="07:15"), False, None]
+
+
+def test_smpp_submits_keep_the_quiet_hours_of_their_route(tmp_path):
+    """Through the running gateway: a promotional account's submit to a route with its own
+    window around now is scheduled for that window's end; one to a route with
+    quiet_hours = false goes at once though [compliance]'s window covers now too."""
+    import socket
+
+    import msgspec
+
+    from tests.integration import raw
+    from tests.integration.conftest import PASSWORD, ServerThread, account, make_config
+
+    now = datetime.now(ZoneInfo("UTC"))
+    around_now = cfg.QuietHours(start=f"{(now.hour - 1) % 24:02d}:00", end=f"{(now.hour + 1) % 24:02d}:00")
+    carrier = cfg.Upstream(name="sim", system_id="smsc", simulated=cfg.Simulated(receipts=False))
+    config = msgspec.structs.replace(
+        make_config(tmp_path, accounts=(account(smpp_category="promotional"),)),
+        compliance=cfg.Compliance(quiet_start=around_now.start, quiet_end=around_now.end, time_zones={}),
+        upstreams=(carrier,),
+        routes=(cfg.Route(name="own", destinations=("44",), upstream="sim", quiet_hours=cfg.QuietHours(
+                    start=around_now.start, end=f"{(now.hour + 2) % 24:02d}:00")),
+                cfg.Route(name="none", upstream="sim", quiet_hours=False)))
+    with ServerThread(config) as server, socket.create_connection(("127.0.0.1", server.port()), timeout=5) as sock:
+        assert raw.request(sock, raw.BIND_TRANSMITTER, 1, raw.bind_body("shop", PASSWORD)).status == 0
+        ids = []
+        for sequence, destination in enumerate((UK, FR), start=2):
+            answer = raw.request(sock, raw.SUBMIT_SM, sequence, raw.submit_body(destination=destination))
+            assert answer.status == 0
+            ids.append(answer.body.rstrip(b"\0").decode())
+        own, none = (server.call(server.store.get(message_id)) for message_id in ids)
+    two_hours_on = now.replace(minute=0, second=0, microsecond=0).timestamp() + 2 * 3600
+    assert own.scheduled == two_hours_on
+    assert none.scheduled <= datetime.now(ZoneInfo("UTC")).timestamp()  # the store's "due now" is its accept time
