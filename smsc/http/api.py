@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import math
 import ssl
 import time
@@ -33,7 +34,7 @@ from smsc.http.messages import (
     OptOutRequest, PreviewRequest, RequestError, SendRequest, message_view, new_messages, preview, rfc3339,
 )
 from smsc.http.metrics import Metrics
-from smsc.http.webhooks import webhook_queue
+from smsc.http.webhooks import route_queue, webhook_queue
 from smsc.log import get_logger
 from smsc.smpp.constants import MessageState
 from smsc.store import MessageFinal, UnknownMessage, parse_id
@@ -46,6 +47,9 @@ _UNSENT = (MessageState.ENROUTE,)
 PAGE = 100
 _MAX_ID = 2**63  # SQLite integers are signed 64-bit: no id of ours is above
 _LATEST = 4102444800.0  # 2100-01-01: message ids (ms since 2020 in 44 bits) end after it
+# An MO route with a webhook belongs to no account: its dead letters are shown to whoever
+# holds the route's webhook_secret (the receiver's owner, who checks signatures with it).
+ROUTE_DEAD_LETTERS = "/v1/mo-routes/{route}/dead-letters"
 _STATUS = {status: str(status) for status in (200, 201, 204)}  # the common ones, as labels
 
 
@@ -131,6 +135,7 @@ class HttpApi:
         app.router.add_delete("/v1/optouts/{handset}", self.remove_optout)
         app.router.add_get("/v1/consent-audit", self.audit)
         app.router.add_get("/v1/webhooks/dead-letters", self.dead_letters)
+        app.router.add_get(ROUTE_DEAD_LETTERS, self.route_dead_letters)
         return app
 
     async def start(self) -> None:
@@ -162,7 +167,7 @@ class HttpApi:
         One middleware, not two: each costs aiohttp a wrapper call per request."""
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "other"
         try:
-            if request.path.startswith("/v1/"):
+            if request.path.startswith("/v1/") and route != ROUTE_DEAD_LETTERS:
                 request[ACCOUNT] = self._authenticate(request)
             response = await handler(request)
         except RequestError as exc:
@@ -356,6 +361,17 @@ class HttpApi:
     async def dead_letters(self, request: web.Request) -> web.Response:
         queue = webhook_queue(request[ACCOUNT].system_id)
         return json_response({"dead_letters": await http_tables.dead_letters(self.store, queue)})
+
+    async def route_dead_letters(self, request: web.Request) -> web.Response:
+        name = request.match_info["route"]
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        route = next((r for r in self.config.mo_routes if r.name == name and r.webhook_secret), None)
+        # One refusal for an unknown route and a wrong secret: names are not probed.
+        if route is None or scheme.lower() != "bearer" or not hmac.compare_digest(
+                secret.strip().encode(), route.webhook_secret.encode()):  # type: ignore[union-attr]
+            raise RequestError(401, "unauthorized", "Authorization: Bearer <the route's webhook_secret> is required",
+                               headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
+        return json_response({"dead_letters": await http_tables.dead_letters(self.store, route_queue(name))})
 
     # --- operations ------------------------------------------------------------------
 

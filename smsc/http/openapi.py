@@ -84,6 +84,10 @@ def document() -> dict[str, Any]:
         "/v1/webhooks/dead-letters": {"get": {
             **authed, "summary": "Webhook events given up on",
             "responses": {"200": _ok("Dead letters"), "401": _REFUSALS["401"]}}},
+        "/v1/mo-routes/{route}/dead-letters": {"get": {
+            **authed, "summary": "Dead letters of an MO route's webhook; the bearer is the route's webhook_secret",
+            "parameters": [{"name": "route", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _ok("Dead letters"), "401": _error("No such route or not its secret")}}},
         "/healthz": {"get": {"summary": "The process answers", "responses": {"200": _ok("ok")}}},
         "/readyz": {"get": {"summary": "Store writable and listeners up",
                             "responses": {"200": _ok("ready"), "503": _ok("not ready")}}},

@@ -72,13 +72,19 @@ class HttpService:
         await self.dispatcher.stop()
 
     async def _housekeeping_loop(self) -> None:
-        """Forget Idempotency-Keys past their time."""
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
             try:
-                await http_tables.forget_idempotency(self.store, self.runtime.clock() - self.config.http.idempotency_ttl)
+                await self.housekeeping()
             except Exception as exc:  # a busy disk: next round
                 self.log.error("http_housekeeping_failed", error=repr(exc))
+
+    async def housekeeping(self) -> None:
+        """Forget Idempotency-Keys past their time, and the client references of messages
+        the store purged (store.retention)."""
+        now, config = self.runtime.clock(), self.config
+        await http_tables.forget_idempotency(self.store, now - config.http.idempotency_ttl)
+        await http_tables.forget_client_refs(self.store, now - config.store.retention)
 
     def _live_gauges(self, metrics: Metrics) -> None:
         """Binds up per account (SMPP server) and per upstream, upstream queue depths."""

@@ -86,6 +86,22 @@ async def forget_idempotency(store: Store, before: float) -> int:
     return await store.transact(work)
 
 
+async def forget_client_refs(store: Store, before: float, limit: int = 10_000) -> int:
+    """Drop up to `limit` client references of messages accepted before `before` that are
+    gone from the store (purged with the messages' retention; a live message keeps its
+    reference); how many. The table's key starts with the account, so this scans it:
+    call it now and then, not per request."""
+    sql = ("DELETE FROM client_refs WHERE (account, client_ref, message_id) IN"
+           " (SELECT account, client_ref, message_id FROM client_refs WHERE message_id < ?"
+           " AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.id = client_refs.message_id) LIMIT ?)")
+
+    async def work(store: Store, _: Any) -> int:
+        cursor = await store.db.execute(sql, (first_id_at(before), limit))
+        return cursor.rowcount
+
+    return await store.transact(work)
+
+
 # --- opt-outs and their audit ----------------------------------------------------------
 
 

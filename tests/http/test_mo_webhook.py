@@ -1,5 +1,6 @@
 """MO routes whose target is a webhook: the carrier's MO is committed to the route's
-webhook queue, answered ESME_ROK, and POSTed signed with the route's webhook_secret."""
+webhook queue, answered ESME_ROK, and POSTed signed with the route's webhook_secret; its dead
+letters are listed to whoever holds that secret."""
 from __future__ import annotations
 
 import msgspec
@@ -11,7 +12,7 @@ from smsc.store import OutboundState
 from smsc.store import http_tables
 from tests.config_helpers import error
 from tests.forwarding.conftest import on_loop, simulated
-from tests.http.conftest import SECRET, Receiver, http_config, wait_for
+from tests.http.conftest import SECRET, Api, Receiver, http_config, wait_for
 from tests.test_config_routing import BASE
 
 HANDSET = "447700900777"
@@ -83,3 +84,20 @@ def test_config_errors_name_the_webhook_secret_key(tmp_path):
         "conf/x.toml: mo_routes[0].webhook_secret: required with webhook (webhooks are signed)")
     assert error(BASE + route + 'account = "acme"\nwebhook_secret = "s"\n', tmp_path).startswith(
         "conf/x.toml: mo_routes[0].webhook_secret: only with webhook")
+
+
+def test_the_route_webhook_dead_letters_are_listed_to_the_holder_of_its_secret(serve_http, tmp_path, receiver):
+    receiver.failing = True
+    config = webhook_config(tmp_path, receiver.url)
+    server = serve_http(msgspec.structs.replace(config, http=msgspec.structs.replace(config.http,
+                                                                                   webhook_retry_for=0.3)))
+    upstream = server.runtime.config.upstream("carrier")
+    assert server.call(server.runtime.inbound.handle(upstream, mo("447000444", b"Too late"))) == 0
+    route = Api(server.http_port, SECRET)
+    dead = wait_for(lambda: route.get("/v1/mo-routes/hooks/dead-letters")[1]["dead_letters"], timeout=10)
+    assert dead[0]["kind"] == "mo" and dead[0]["last_error"] == 500 and dead[0]["attempts"] >= 2
+    # Not the account's: its own list stays empty; a wrong secret or route name is one 401.
+    assert server.api().get("/v1/webhooks/dead-letters")[1] == {"dead_letters": []}
+    for path, key in (("hooks", "wrong"), ("rest", SECRET), ("nope", SECRET)):
+        status, body, _ = Api(server.http_port, key).get(f"/v1/mo-routes/{path}/dead-letters")
+        assert status == 401 and body["error"]["code"] == "unauthorized"

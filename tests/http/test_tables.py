@@ -1,11 +1,13 @@
 """The HTTP tables on a real store: an Idempotency-Key commits with its messages, is
-forgotten after its time; consent rows change opt-outs and only append to the audit."""
+forgotten after its time; client references go with their purged messages; consent rows
+change opt-outs and only append to the audit."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
+from smsc.smpp.constants import MessageState
 from smsc.store import NewMessage, Store
 from smsc.store import http_tables
 
@@ -64,3 +66,23 @@ def test_consent_rows_change_optouts_and_append_to_the_audit(tmp_path):
     assert [handset for _, _, handset, _ in optouts] == ["447700900002"]
     assert [(handset, event) for _, handset, event, *_ in audit] == [
         ("447700900001", "opt-out"), ("447700900002", "opt-out"), ("447700900001", "opt-in")]
+
+
+def test_client_refs_go_with_their_purged_messages_and_live_ones_stay(tmp_path):
+    week = 7 * 86400.0
+    old = NOW - 2 * week
+
+    async def scenario(store):
+        answer = lambda ids: {"ids": ids}  # noqa: E731
+        done_id, live_id, new_id = [(await http_tables.accept_messages(store, [message("a")], when, answer=answer))[0]
+                                    ["ids"][0] for when in (old, old, NOW)]
+        for message_id in (done_id, new_id):
+            await store.update(message_id, MessageState.DELIVERED, now=NOW)
+        # Before the store purges anything, every reference has its message.
+        assert await http_tables.forget_client_refs(store, NOW - week) == 0
+        assert await store.purge(NOW - week) == 1  # the old final one only
+        forgotten = await http_tables.forget_client_refs(store, NOW - week)
+        return forgotten, await http_tables.by_client_ref(store, "shop", "a"), live_id, new_id
+
+    forgotten, refs, live_id, new_id = run(tmp_path, scenario)
+    assert forgotten == 1 and refs == [live_id, new_id]
