@@ -37,14 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsc import log
-from smsc.aio.connection import Connection
 from smsc.aio.runtime import new_event_loop
 from smsc.aio.server import SmppServer
 from smsc.bench import loadgen
 from smsc.bench.loadgen_config import LoadConfig
 from smsc.bench.loadgen_messages import MessageSpec
 from smsc.codec import pdu as pdu_codec
-from smsc.config import Account, Config, Store as StoreConfig
+from smsc.config import Account, Config, Listener, Smpp, Store as StoreConfig
 from smsc.gateway import Gateway
 from smsc.passwords import hash_password
 from smsc.smpp.pdus import BindTransceiver, SubmitSm
@@ -221,13 +220,14 @@ class _CountingTransport:
 
 
 async def _in_process_once(tmp: str, rounds: int, window: int = 100) -> float:
-    config = Config(store=StoreConfig(path=os.path.join(tmp, f"in-process-{time.monotonic_ns()}.db")),
+    config = Config(smpp=Smpp(listeners=(Listener(host="127.0.0.1", port=0),)),
+                    store=StoreConfig(path=os.path.join(tmp, f"in-process-{time.monotonic_ns()}.db")),
                     accounts=(Account(system_id=SYSTEM_ID, password_hash=hash_password(PASSWORD),
                                       window=10 * window, rate=1e9),))
     store = await Store.from_config(config)
     server = SmppServer(config, Gateway(config, store))
-    server._accepting = True
-    conn = Connection(server, False)
+    await server.start()  # listens (unused): the connection below is made as its listener would
+    conn = server._connection(0)
     conn.connection_made(_CountingTransport())  # type: ignore[arg-type]
     conn.data_received(pdu_codec.encode(BindTransceiver(sequence_number=1, system_id=SYSTEM_ID, password=PASSWORD)))
     while conn.account is None:
@@ -241,11 +241,12 @@ async def _in_process_once(tmp: str, rounds: int, window: int = 100) -> float:
     cpu = time.process_time()
     for chunk in chunks:
         conn.data_received(chunk)
-        while session.outstanding or getattr(conn, "_submits", 0) or session._unanswered or getattr(conn, "_handlers", ()):
+        while session.outstanding or conn._commits or session._unanswered or getattr(conn, "_handlers", ()):
             await asyncio.sleep(0)
     cpu = time.process_time() - cpu
     conn.close()
     conn.connection_lost(None)
+    await server.stop()
     await store.close()
     return cpu / (rounds * window) * 1e6
 

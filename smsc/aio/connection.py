@@ -12,13 +12,15 @@ any order, as SMPP allows.
 Back-pressure: reading pauses while the client has as many requests unanswered as its
 window, and resumes as answers go out; a request beyond the window that was already read
 is answered ESME_RTHROTTLED by the Session. Writing: what is sent during one turn of the
-event loop leaves in one transport.write at its end; while the transport's buffer is over
+event loop leaves in one transport.write at its end, except the answers to submits, which
+leave as soon as their commit is done (one write per commit); while the transport's buffer is over
 its high-water mark (a client not reading), `writable` is clear and the delivery loop
 sends it nothing more.
 """
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +70,9 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._timer = DeadlineTimer(self.loop, self._on_timer)
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
-        self._submits = 0  # submits waiting for their commit (they have no task)
+        # The store's futures of the submits waiting for their commit (they have no task),
+        # in the order the store commits them.
+        self._commits: deque[asyncio.Future[Any]] = deque()
         self._submits_done: asyncio.Future[None] | None = None
 
     # --- asyncio.Protocol --------------------------------------------------------------
@@ -259,25 +263,31 @@ class Connection(asyncio.Protocol):
         for response in refusals:
             self._reply(response)
         if committed is not None:
-            self._submits += 1
+            self._commits.append(committed)
             committed.add_done_callback(partial(self._submitted, accepted))
 
     def _submitted(self, pdus: list[SubmitSm | DataSm], committed: Any) -> None:
-        self._submits -= 1
+        self._commits.remove(committed)  # the oldest, but for a store that failed out of order
         try:
             responses = self.server.gateway.submitted_many(self.account, pdus, committed)  # type: ignore[arg-type]
         except Exception as exc:
             responses = [self._failed(pdu, exc) for pdu in pdus]
         for response in responses:
             self._reply(response)
-        if not self._submits and self._submits_done is not None:
+        # Written now, not at the end of the loop turn: by then the loop may have read and
+        # handled more submits, or run the store's next commit, all before this answer
+        # left. Only the last of several batches done by one commit writes (their
+        # callbacks follow one another): still one write per commit.
+        if not (self._commits and self._commits[0].done()):
+            self._flush()
+        if not self._commits and self._submits_done is not None:
             self._submits_done.set_result(None)
             self._submits_done = None
 
     async def _in_flight(self, current: asyncio.Task[Any] | None = None) -> None:
         """Until every request read so far is answered (or failed)."""
         await asyncio.gather(*(t for t in self._handlers if t is not current), return_exceptions=True)
-        if self._submits:
+        if self._commits:
             if self._submits_done is None:
                 self._submits_done = self.loop.create_future()
             await self._submits_done
