@@ -152,9 +152,11 @@ async def connections(port: int, count: int) -> list[Connection]:
     return [(await loop.create_connection(Connection, "127.0.0.1", port))[1] for _ in range(count)]
 
 
-async def closed_loop(port: int, key: str, clients: int, seconds: float, ids: list[str]) -> dict[str, Any]:
-    """`clients` connections each posting one after the other for `seconds`."""
-    latencies: list[float] = []
+async def closed_loop(port: int, key: str, clients: int, seconds: float, ids: list[str],
+                      latencies: list[float] | None = None) -> dict[str, Any]:
+    """`clients` connections each posting one after the other for `seconds` (latencies
+    appended to `latencies` when given)."""
+    latencies = [] if latencies is None else latencies
     request = prepared(port, key)
     conns = await connections(port, clients)
     deadline = time.perf_counter() + seconds
@@ -269,6 +271,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{label}: {figures['per_second']:8,.0f} submits/s  p50 {figures['p50_ms']:6.2f} ms"
                   f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit", flush=True)
 
+        if "alternate" in args.phases:
+            results["alternate"] = await alternate(server_cpu, {"bare": baseline, "smsc": port}, key, args)
         await phase("baseline_50", "bare aiohttp app, 50 clients", closed_loop(baseline, key, 50, args.seconds, []))
         for clients in (1, 50):
             await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
@@ -285,6 +289,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await runner.cleanup()
     results["load_average_after"] = os.getloadavg()[0]
     return results
+
+
+async def alternate(server_cpu: Any, ports: dict[str, int], key: str, args: argparse.Namespace) -> dict[str, Any]:
+    """50 clients on each port in turn, one second each, for `--seconds` each in all: the
+    bare app and smsc then share the same neighbours (on a shared machine the load changes
+    by the second), so their CPU per request compare fairly. The client's CPU too."""
+    totals = {name: {"requests": 0, "elapsed": 0.0, "server": 0.0, "client": 0.0, "latencies": []} for name in ports}
+    for _ in range(max(1, round(args.seconds))):
+        for name, port in ports.items():
+            total = totals[name]
+            server, client, began = await server_cpu(), os.times(), time.perf_counter()
+            await closed_loop(port, key, 50, 1.0, [], total["latencies"])
+            total["elapsed"] += time.perf_counter() - began
+            after = os.times()
+            total["server"] += await server_cpu() - server
+            total["client"] += after.user + after.system - client.user - client.system
+    for total in totals.values():
+        total["requests"] = len(total["latencies"])
+    results = {}
+    for name, total in totals.items():
+        results[name] = figures = _figures(total["latencies"], total["elapsed"], 50) | {
+            "server_cpu_us": total["server"] / total["requests"] * 1e6,
+            "client_cpu_us": total["client"] / total["requests"] * 1e6}
+        print(f"alternating, {name}: {figures['per_second']:8,.0f}/s  p99 {figures['p99_ms']:6.2f} ms"
+              f"  server {figures['server_cpu_us']:5.0f} CPU us/request  client {figures['client_cpu_us']:3.0f}",
+              flush=True)
+    ratio = results["smsc"]["server_cpu_us"] / results["bare"]["server_cpu_us"]
+    print(f"alternating: smsc costs {ratio:.2f}x the bare app's server CPU per request", flush=True)
+    return results | {"server_cpu_ratio": ratio}
 
 
 @contextlib.contextmanager
@@ -311,7 +344,8 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=5000, help="receipts to deliver by webhook")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--phases", default="baseline,closed,paced,webhooks",
-                        help="comma-separated subset of baseline,closed,paced,webhooks")
+                        help="comma-separated subset of baseline,closed,paced,webhooks,alternate (bare and smsc"
+                             " in 1 s turns, --seconds each)")
     parser.add_argument("--rate", type=float, default=5000.0,
                         help="paced phase without the closed one: pace at half this rate")
     parser.add_argument("--profile", metavar="PATH",

@@ -121,8 +121,8 @@ def new_messages(request: SendRequest, account: str, now: float) -> tuple[list[N
     """One NewMessage per recipient (duplicates sent once), their encoding and parts."""
     body, parts, encoding = content(request)
     source, source_ton, source_npi = _sender_address(request.from_)
-    body |= {"source_addr_ton": source_ton, "source_addr_npi": source_npi, "dest_addr_ton": 1, "dest_addr_npi": 1,
-             "category": request.category, "channel": "http"}
+    body.update(source_addr_ton=source_ton, source_addr_npi=source_npi, dest_addr_ton=1, dest_addr_npi=1,
+                category=request.category, channel="http")
     if request.client_ref is not None:
         body["client_ref"] = request.client_ref
     if request.webhook_url is not None:
