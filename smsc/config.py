@@ -130,7 +130,8 @@ class Account(_Section, frozen=True):
     webhook_secret: str | None = None
     smpp_category: Literal["transactional", "promotional"] = "transactional"  # of SMPP submits
     transactional_to_opted_out: bool = True  # opt-outs refuse promotional messages only
-    quiet_hours: bool = True  # promotional messages wait out the quiet window (compliance)
+    # Promotional messages wait out the [compliance] quiet window; a route's quiet_hours wins.
+    quiet_hours: bool = True
 
     def allows_peer(self, address: str) -> bool:
         """Whether a client at this IP address may bind as this account."""
@@ -420,8 +421,9 @@ def _lookup(raw: Any, key: str) -> Any:
 
 def parse(text: str, source: str = "<config>", base_dir: Path | None = None,
           state_dir: Path | None = None) -> Config:
-    """The Config a TOML text describes. Relative TLS paths are read from `base_dir`
-    (the config file's directory), a relative store path is put in `state_dir`."""
+    """The Config a TOML text describes. Relative file paths (TLS certificates, keys, CA
+    bundles) are read from `base_dir` (the config file's directory); a relative store path
+    is put in `state_dir` (and http.api_keys beside the store, smsc.http.keys)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
