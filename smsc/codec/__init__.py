@@ -57,6 +57,12 @@ def _get(name: str) -> tuple[ModuleType, str]:
     return _active[name]
 
 
+def twin(name: str) -> ModuleType:
+    """The active implementation of a twin, as `from smsc.codec import <name>` gives it,
+    for code on a hot path (a function call, not the import machinery each time)."""
+    return _get(name)[0]
+
+
 def __getattr__(name: str) -> ModuleType:
     # Lazy, so importing smsc.codec for one twin does not import the other.
     if name in TWINS:

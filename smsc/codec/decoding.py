@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from smsc.codec import gsm_tables
+from smsc.codec import twin as active_twin
 from smsc.codec.text_errors import TextDecodeError
 from smsc.codec.udh import Concat, Udh, fill_bits, parse_udh
 from smsc.smpp.constants import EsmClass, Tag
@@ -137,11 +138,7 @@ def read_part(short_message: bytes, esm_class: int, data_coding: int,
 
 
 def _twin(twin: ModuleType | None) -> ModuleType:
-    if twin is not None:
-        return twin
-    from smsc.codec import text
-
-    return text
+    return twin if twin is not None else active_twin("text")
 
 
 def decode_text(units: bytes, data_coding: int, *, default: str = "gsm7", locking: int = 0,

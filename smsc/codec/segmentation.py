@@ -39,6 +39,7 @@ from typing import Any, Callable
 import msgspec
 
 from smsc.codec import gsm_tables
+from smsc.codec import twin as active_twin
 from smsc.codec.decoding import (
     TAG_MESSAGE_PAYLOAD,
     TAG_SAR_MSG_REF_NUM,
@@ -118,16 +119,8 @@ class Segmented(msgspec.Struct, frozen=True):
         return [(sm, self.tlvs[i] if self.tlvs else ()) for i, sm in enumerate(self.short_messages)]
 
 
-_twin: ModuleType | None = None
-
-
 def _active_twin() -> ModuleType:
-    global _twin
-    if _twin is None:
-        from smsc.codec import text
-
-        _twin = text
-    return _twin
+    return active_twin("text")
 
 
 def _room(encoding: str, udh_octets: int) -> int:
@@ -292,7 +285,7 @@ def _unencodable(text: str, options: TextOptions, combos: tuple[tuple[int, int],
 def count(text: str, options: TextOptions = TextOptions(), *, twin: ModuleType | None = None) -> TextCount:
     """How `text` goes out under `options` (see the module docstring). `twin` picks a
     text twin (tests); by default the active one."""
-    return _choose(text, options, twin or _twin or _active_twin()).count
+    return _choose(text, options, twin or _active_twin()).count
 
 
 def _chunks(t: ModuleType, choice: _Choice) -> list[bytes]:
@@ -314,7 +307,7 @@ def _body(t: ModuleType, choice: _Choice, units: bytes, header_octets: int, opti
 def split(text: str, options: TextOptions = TextOptions(), reference: int | Callable[[], int] = 0,
           *, twin: ModuleType | None = None) -> Segmented:
     """The parts that carry `text` under `options` (see the module docstring)."""
-    t = twin or _twin or _active_twin()
+    t = twin or _active_twin()
     return _segments(t, _choose(text, options, t), options, reference)
 
 
@@ -322,7 +315,7 @@ def split_binary(data: bytes, options: TextOptions = TextOptions(), reference: i
                  data_coding: int = 0x04, *, twin: ModuleType | None = None) -> Segmented:
     """8-bit data (data_coding 0x02/0x04, passed through untouched) in parts of 140
     octets, or 134/133 behind a concatenation UDH; `count.encoding` is "binary"."""
-    t = twin or _twin or _active_twin()
+    t = twin or _active_twin()
     choice = _choice(t, "binary", bytes(data), "", len(data), 0, 0, options, data_coding)
     return _segments(t, choice, options, reference)
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import aiosqlite
 import msgpack
+import msgspec
 
 from smsc import dlr
 from smsc.codec.decoding import part_text, read_part
@@ -126,7 +127,9 @@ def _excerpt(body: dict[str, Any]) -> str:
     tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
     try:
         part = read_part(body.get("short_message", b""), body.get("esm_class", 0), coding, tlvs)
-        return part_text(part, coding)[:dlr.TEXT_CHARS]
+        # No character takes more than 4 octets: decode only what the excerpt can show.
+        head = msgspec.structs.replace(part, units=part.units[:4 * dlr.TEXT_CHARS])
+        return part_text(head, coding)[:dlr.TEXT_CHARS]
     except TextError:
         return ""
 
