@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from smsc.aio.connection import Connection
     from smsc.gateway import Gateway
 
-# How long to sleep with nothing due before looking again: items enqueued wake the loop
-# at once, but a retry coming due (its backoff over) is found only by looking.
-IDLE_POLL = 1.0
 
 
 class AccountDelivery:
@@ -91,12 +88,15 @@ class AccountDelivery:
 
     async def _idle(self, claim: OutboundClaim | None) -> None:
         """Until something may have changed: items enqueued (when there is room), a
-        response freeing window, a bind coming or going; or IDLE_POLL seconds."""
+        response freeing window, a bind coming or going; or [smpp] delivery_poll seconds
+        (items enqueued wake it at once, but a retry whose backoff ended is found only by
+        looking)."""
+        poll = self.gateway.config.smpp.delivery_poll
         waiters = [asyncio.ensure_future(self._wakeup.wait())]
         if claim is not None:
-            waiters.append(asyncio.ensure_future(claim.wait(IDLE_POLL)))
+            waiters.append(asyncio.ensure_future(claim.wait(poll)))
         try:
-            await asyncio.wait(waiters, timeout=IDLE_POLL, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

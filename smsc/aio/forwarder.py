@@ -62,15 +62,12 @@ from smsc.throttle import AdaptiveRate, TokenBucket
 SLOW_DOWN = frozenset({status.ESME_RTHROTTLED, status.ESME_RMSGQFUL})
 # Answers that say "not now" rather than "never": the same message is tried again.
 TEMPORARY = frozenset({status.ESME_RSYSERR, status.ESME_RX_T_APPN, status.ESME_RUNKNOWNERR})
-RETRY_INITIAL, RETRY_MAX = 1.0, 60.0  # backoff of temporary errors, seconds
-MAX_ATTEMPTS = 10  # temporary failures before a message is given up (UNDELIVERABLE)
 SCAN_PAGE = 500
 SCAN_IDLE = 0.02  # seconds between looks at the queue when it was empty
 # A caught-up walk starts again this far before the newest message it read: for accepts
 # stamped by a clock that stepped back. Messages that came back to the queue with an older
 # schedule (let go by a reload, passed over by a full queue) make the walk start over.
 RESCAN_LAG = 1.0
-QUEUE_PER_WINDOW = 4  # queue capacity per upstream: this many times its windows
 
 _log = get_logger("smsc.forwarder")
 
@@ -78,7 +75,7 @@ _log = get_logger("smsc.forwarder")
 class Submission:
     """One message on its way to one upstream: its parts and what each got back."""
 
-    __slots__ = ("message", "route", "pdus", "carrier_ids", "pending", "failed", "attempts", "attempted")
+    __slots__ = ("message", "route", "pdus", "carrier_ids", "pending", "failed", "attempts", "attempted", "deadline")
 
     def __init__(self, message: Message, route: router.RouteDecision, pdus: list[SubmitSm]) -> None:
         self.message = message
@@ -89,6 +86,12 @@ class Submission:
         self.failed = 0  # the permanent error of a part, once one came
         self.attempts = 0
         self.attempted: list[str] = []  # upstreams, in the order tried; the last is the current
+        self.deadline: asyncio.TimerHandle | None = None  # the route's re-route wait, when shorter
+
+    def answered(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
 
 
 class UpstreamQueue:
@@ -114,7 +117,8 @@ class UpstreamQueue:
 
     @property
     def capacity(self) -> int:
-        return max(64, QUEUE_PER_WINDOW * self.settings.window * self.settings.binds)
+        per_window = self.forwarder.config.forwarding.queue_per_window
+        return max(64, per_window * self.settings.window * self.settings.binds)
 
     @property
     def room(self) -> int:
@@ -180,6 +184,7 @@ class Forwarder:
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
         self._rewind = False  # a message was passed over (its queue full): walk from the start again
+        self._pumping = True  # False while a scan fills the queues
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -276,14 +281,20 @@ class Forwarder:
         page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
                                                 lambda number: format_id(number) in held)
         taken = 0
-        for message in page:
-            if message.id in held:  # taken while the page was read
-                continue
-            outcome = self._take(message, now)
-            if outcome is None:
-                self._rewind = True  # its queue is full: it stays due, seen on the next walk
-                continue
-            taken += outcome
+        self._pumping = False  # queued first, then each queue pumped once
+        try:
+            for message in page:
+                if message.id in held:  # taken while the page was read
+                    continue
+                outcome = self._take(message, now)
+                if outcome is None:
+                    self._rewind = True  # its queue is full: it stays due, seen on the next walk
+                    continue
+                taken += outcome
+        finally:
+            self._pumping = True
+        for queue in list(self.queues.values()):
+            self._pump(queue)
         self._cursor = cursor
         if read < SCAN_PAGE:  # caught up: the next walk starts a little back
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
@@ -330,7 +341,8 @@ class Forwarder:
         queue.held += 1
         submission.attempted.append(queue.name)
         queue.parts.add(submission, len(submission.pdus), submission.message.destination)
-        self._pump(queue)
+        if self._pumping:
+            self._pump(queue)
 
     # --- building the submits -------------------------------------------------------------
 
@@ -404,6 +416,7 @@ class Forwarder:
             if link.submit(submission.pdus[part], (submission, part)):
                 queue.in_flight += 1
                 self.counters["submitted"] += 1
+                self._arm_reroute(queue, submission)
             else:
                 queue.parts.back(submission, part)
                 return
@@ -430,11 +443,42 @@ class Forwarder:
             bucket = self.route_buckets[route.rule] = TokenBucket(route.rate, burst=max(1.0, route.rate / 10), now=now)
         return bucket
 
+    # --- the route's own re-route wait (reroute.timeout below the response_timeout) ------
+
+    def _arm_reroute(self, queue: UpstreamQueue, submission: Submission) -> None:
+        wait = submission.route.reroute_waits.get(queue.name)
+        if (wait is not None and wait < queue.settings.response_timeout and len(submission.pdus) == 1
+                and submission.deadline is None):
+            submission.deadline = self.loop.call_later(wait, self._unanswered, queue, submission)
+
+    def _unanswered(self, queue: UpstreamQueue, submission: Submission) -> None:
+        """The route's re-route wait ended before the carrier answered: on to the next
+        upstream. The submit_sm stays in the first link's window until its answer or its
+        timeout, which then count as late (the carrier may deliver it too)."""
+        submission.deadline = None
+        if not queue.closed and submission.attempted[-1] == queue.name and submission.pending:
+            self.counters["timeouts"] += 1
+            if self._reroute(queue, submission, router.TimedOut()):
+                self._pump(queue)
+
+    def _moved_on(self, queue: UpstreamQueue, submission: Submission, accepted: bool = False) -> bool:
+        """An answer (or its absence) for a submission re-routed away from `queue` meanwhile."""
+        if submission.attempted[-1] == queue.name:
+            return False
+        self.counters["late_answers"] += 1
+        if accepted:  # both carriers have it now: the handset may get it twice
+            _log.warning("late_accept_after_reroute", message=submission.message.id, upstream=queue.name)
+        self._pump(queue)
+        return True
+
     # --- answers (from UpstreamQueue, the links' handler) ----------------------------------
 
     def _on_response(self, queue: UpstreamQueue, context: tuple[Submission, int], pdu: Pdu) -> None:
         submission, part = context
         code = pdu.command_status
+        if self._moved_on(queue, submission, code == 0):
+            return
+        submission.answered()
         now = self.loop.time()
         if code == 0:
             queue.rate.accepted(now)
@@ -460,6 +504,9 @@ class Forwarder:
 
     def _on_timeout(self, queue: UpstreamQueue, context: tuple[Submission, int]) -> None:
         submission, part = context
+        if self._moved_on(queue, submission):
+            return
+        submission.answered()
         self.counters["timeouts"] += 1  # the carrier may have it: a retry may duplicate it
         # Only a message sent whole moves on: parts of one message must reach one carrier
         # (the handset joins them), and the others may be with this one already.
@@ -474,9 +521,11 @@ class Forwarder:
             for submission, _ in contexts:
                 self._let_go(submission.message.id)
             return
-        self.counters["resent_after_loss"] += len(contexts)  # may reach the carrier twice
         for submission, part in contexts:
-            queue.parts.back(submission, part)
+            if submission.attempted[-1] == queue.name:  # else re-routed away meanwhile
+                submission.answered()
+                self.counters["resent_after_loss"] += 1  # may reach the carrier twice
+                queue.parts.back(submission, part)
         self._pump(queue)
 
     # --- outcomes -------------------------------------------------------------------------
@@ -486,14 +535,15 @@ class Forwarder:
             self._let_go(submission.message.id)
             return
         submission.attempts += 1
-        if submission.attempts >= MAX_ATTEMPTS:
+        settings = self.config.forwarding
+        if submission.attempts >= settings.max_attempts:
             submission.failed = code
             submission.pending -= 1
             if submission.pending == 0:
                 self._settle(queue, submission)
             return
         self.counters["retried"] += 1
-        wait = min(RETRY_MAX, RETRY_INITIAL * 2 ** (submission.attempts - 1))
+        wait = min(settings.retry_max, settings.retry_initial * 2 ** (submission.attempts - 1))
         heapq.heappush(queue.delayed, (self.loop.time() + wait, next(self._order), submission, part))
 
     def _settle(self, queue: UpstreamQueue, submission: Submission) -> None:

@@ -14,15 +14,17 @@ message_id_format): a message sent whole carries it in messages.carrier_id, one 
 parts in carrier_parts. A final state moves the message there (and the store queues the
 client's receipt, with our id, in the same commit); a message in parts moves when all its
 parts are final, to the worst of their states, or, for carriers that report only the
-first or the last part, when that part's receipt is all that came after PARTS_GRACE.
+first or the last part, when that part's receipt is all that came after
+[forwarding] parts_grace.
 An id that matches nothing is answered, logged, counted and kept (early_receipts): it is
-applied when a submit_sm_resp brings that id (`sent`), or dropped after `EARLY_KEEP`.
+applied when a submit_sm_resp brings that id (`sent`), or dropped after
+[forwarding] unmatched_receipt_keep.
 An UNDELIV of a message sent whole whose err: code its route lists (reroute.undeliv_errors)
 does not end it while the retry budget lasts: it goes back to the forwarder's queue, for
 the next upstream of the route (`_reroutes`), and the client hears only the last try.
 
-MO: reassembled when concatenated (any order; after MO_REASSEMBLY_TIMEOUT what arrived is
-delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
+MO: reassembled when concatenated (any order; after [forwarding] mo_reassembly_timeout
+what arrived is delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
 account's receiver binds (store.enqueue kind "mo"; smsc.aio.delivery delivers it), or, for
 a route with a webhook, in that route's webhook queue (smsc.http.webhooks.enqueue_route_mo;
 its Dispatcher POSTs it). Either way it is committed before the answer. An MO that no
@@ -51,12 +53,6 @@ from smsc.smpp.pdus import Pdu
 from smsc.store import Message, MessageFinal, ReceiptOutcome, Store, UnknownMessage
 from smsc.store import forwarding as fw
 
-# Not in the config yet (G1 owns it): how long an unmatched receipt is kept, how long
-# the parts of a concatenated MO are waited for, how long a multipart message whose
-# carrier reported only some parts waits for the rest.
-EARLY_KEEP = 600.0
-MO_REASSEMBLY_TIMEOUT = 60.0
-PARTS_GRACE = 60.0
 _RECEIPT_TYPES = (EsmClass.TYPE_DELIVERY_RECEIPT, 0x20)  # 0x20: intermediate notification
 _TYPE_MASK = 0x3C
 _DELIVER_FIELDS = ("source_addr_ton", "source_addr_npi", "source_addr", "dest_addr_ton", "dest_addr_npi",
@@ -102,7 +98,7 @@ class Inbound:
         self.clock = clock
         self.monotonic = monotonic
         self.counters: Counter[str] = Counter()
-        self.reassembler = Reassembler(timeout=MO_REASSEMBLY_TIMEOUT)
+        self.reassembler = Reassembler(timeout=config.forwarding.mo_reassembly_timeout)
         # (upstream, carrier id) of the receipts kept in early_receipts, so that a submit's
         # new id is looked up there only when one may be waiting (refreshed periodically).
         self.kept: set[tuple[str, str]] = set()
@@ -115,6 +111,7 @@ class Inbound:
 
     def apply(self, config: Config) -> None:
         self.config = config
+        self.reassembler.timeout = config.forwarding.mo_reassembly_timeout
         self.mo_table = router.MoTable.of(config)
         self.mt_table = router.MtTable.of(config)  # for UNDELIV receipts the route re-routes on
 
@@ -240,12 +237,12 @@ class Inbound:
             readings = fw.id_readings(carrier_id, fmt)
             if await fw.take_early(self.store, upstream, [carrier_id]) and not await self._apply(
                     upstream, readings, MessageState(state), error):
-                if received >= now - EARLY_KEEP:  # not yet: keep it (with its first arrival time)
+                if received >= now - self.config.forwarding.unmatched_receipt_keep:  # not yet: keep it
                     await fw.keep_early(self.store, upstream, carrier_id, state, error, received)
                 else:
                     self.counters["receipts_early_dropped"] += 1
                     self.log.warning("receipt_unmatched_dropped", upstream=upstream, carrier_id=carrier_id)
-        for message_id, states in await fw.partly_reported(self.store, now - PARTS_GRACE):
+        for message_id, states in await fw.partly_reported(self.store, now - self.config.forwarding.parts_grace):
             self.counters["receipts_parts_assumed"] += 1  # the carrier reports some parts only
             await self._final(message_id, fw.worst_state(states), None)
         for incomplete in self.reassembler.expire(self.monotonic()):

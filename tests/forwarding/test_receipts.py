@@ -6,7 +6,6 @@ import asyncio
 import time
 
 from smsc import dlr
-from smsc.aio import inbound as inbound_module
 from smsc.aio.inbound import Inbound
 from smsc.smpp import status
 from smsc.smpp.constants import EsmClass, MessageState
@@ -137,7 +136,7 @@ async def only_last_part_reported(tmp_path) -> None:
         assert await inbound.handle(settings, receipt) == 0
         await inbound.housekeeping()
         assert (await store.get(message_id)).state == MessageState.ENROUTE  # the others may still come
-        now[0] += inbound_module.PARTS_GRACE + 1
+        now[0] += config.forwarding.parts_grace + 1
         await inbound.housekeeping()
         assert (await store.get(message_id)).state == MessageState.UNDELIVERABLE
     finally:

@@ -88,10 +88,23 @@ def test_an_unanswered_submit_goes_to_the_next_upstream_when_the_route_says_time
     done(client)
 
 
+def test_the_routes_own_shorter_wait_moves_the_message_before_the_carriers_timeout(serve, tmp_path):
+    slow = upstream("first", simulated=Simulated(no_response_share=1.0, receipt_delay=0.05), response_timeout=30.0)
+    server, client = gateway(serve, tmp_path, [slow, simulated("second")], Reroute(timeout=0.3))
+    began = time.monotonic()
+    message_id = submit(client, short_message=b"hello")
+    assert b"stat:DELIVRD" in only_receipt(client, message_id, quiet=1.0)
+    assert time.monotonic() - began < 10  # not the first carrier's 30 s response_timeout
+    assert stored(server, message_id).upstream == "second"
+    assert submits(server, "first") == 1 and submits(server, "second") == 1
+    assert server.runtime.forwarder.counters["rerouted"] == 1
+    done(client)
+
+
 def test_without_a_timeout_rule_an_unanswered_submit_is_retried_where_it_is(serve, tmp_path):
     server, client = gateway(serve, tmp_path, [silent("first"), simulated("second")], Reroute())
     message_id = submit(client, short_message=b"hello")
-    # The first retry comes 1 s (RETRY_INITIAL) after the 0.3 s timeout.
+    # The first retry comes 1 s ([forwarding] retry_initial) after the 0.3 s timeout.
     wait_for(lambda: submits(server, "first") >= 2, timeout=5, interval=0.05)
     assert submits(server, "second") == 0
     message = stored(server, message_id)
