@@ -696,8 +696,8 @@ class Changes(msgspec.Struct, frozen=True):
 
 class ConfigDiff(msgspec.Struct, frozen=True):
     """What a reload changes. `routes_changed`: the MT table differs (order counts), swap
-    it whole; `sections`: other top-level sections that differ (smpp, store, receipts,
-    log), most of which take effect only on a restart."""
+    it whole; `sections`: other top-level sections that differ (smpp, http, compliance,
+    store, receipts, forwarding, log), most of which take effect only on a restart."""
 
     accounts: Changes
     upstreams: Changes

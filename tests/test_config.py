@@ -138,6 +138,11 @@ def test_listeners_take_their_own_limits_or_the_smpp_ones(tmp_path):
     assert (default.max_connections, default.max_pdu_size) == (1000, 65536)
 
 
+def test_a_reload_sees_changed_forwarding_and_listener_limits(tmp_path):
+    changed = parse("[forwarding]\nmax_attempts = 3\n[[smpp.listeners]]\nmax_connections = 5\n", tmp_path)
+    assert cfg.diff(parse("", tmp_path), changed).sections == ("smpp", "forwarding")
+
+
 def test_validity_default_and_cap(tmp_path):
     smpp = parse("", tmp_path).smpp
     assert smpp.expiry(1000.0, None) == 1000.0 + 172800.0 and smpp.expiry(1000.0, 9e9) == 9e9  # no cap
