@@ -86,6 +86,7 @@ class Compliance:
                             ("stop", rules.stop_keywords)):
             self._keywords.update((keyword_of(word), kind) for word in words)
         self._quiet = (_hhmm(rules.quiet_start), _hhmm(rules.quiet_end))
+        self._zones = TimeZones(rules)
         # Routing costs a table lookup per promotional message: only when a route needs it.
         self._routes = router.MtTable.of(config) if any(r.quiet_hours is not None for r in config.routes) else None
 
@@ -124,7 +125,7 @@ class Compliance:
         return msgspec.structs.replace(message, scheduled=deferred, expires=expires)
 
     def time_zone(self, destination: str) -> ZoneInfo:
-        return ZoneInfo(time_zone_name(self.config.compliance, destination))  # ZoneInfo caches by name
+        return self._zones.of(destination)
 
     def quiet_window(self, account: Account, message: NewMessage, when: float) -> tuple[clock_time, clock_time] | None:
         """The quiet hours (start, end) that apply to a promotional message sent at `when`:
@@ -258,12 +259,18 @@ def quiet_window(rules: Rules, route: Route | None, account: Account | None) -> 
     return (rules.quiet_start, rules.quiet_end) if setting else None
 
 
-def time_zone_name(rules: Rules, destination: str) -> str:
-    """The destination's time zone: of the longest prefix in time_zones it starts with
-    ("971" before "9"), else default_time_zone."""
-    digits = number(destination)
-    prefix = max((prefix for prefix in rules.time_zones if digits.startswith(prefix)), key=len, default=None)
-    return rules.time_zones[prefix] if prefix is not None else rules.default_time_zone
+class TimeZones:
+    """A destination's time zone: of the longest prefix in [compliance] time_zones it
+    starts with ("971" before "9"), else default_time_zone."""
+
+    def __init__(self, rules: Rules) -> None:
+        self._zones = sorted(((prefix, ZoneInfo(zone)) for prefix, zone in rules.time_zones.items()),
+                             key=lambda item: -len(item[0]))
+        self._default = ZoneInfo(rules.default_time_zone)
+
+    def of(self, destination: str) -> ZoneInfo:
+        digits = number(destination)
+        return next((zone for prefix, zone in self._zones if digits.startswith(prefix)), self._default)
 
 
 @lru_cache(maxsize=16)

@@ -10,7 +10,7 @@ import msgspec
 
 from smsc import config as config_module
 from smsc import router
-from smsc.compliance import quiet_setting, quiet_window, time_zone_name
+from smsc.compliance import TimeZones, quiet_setting, quiet_window
 from smsc.codec.segmentation import count
 from smsc.codec.text_errors import TextError
 from smsc.smpp.status import status_name
@@ -64,7 +64,7 @@ def _quiet_hours(config: config_module.Config, route: config_module.Route, facts
     if window is None:
         return f"none ({whose}: promotional messages go at once)"
     source = "" if isinstance(setting, config_module.QuietHours) else " of [compliance]"
-    zone = time_zone_name(config.compliance, facts.destination)
+    zone = TimeZones(config.compliance).of(facts.destination).key
     return f"{window[0]}-{window[1]}{source} ({whose}), {zone} time: promotional messages inside wait for its end"
 
 
