@@ -131,7 +131,7 @@ class Compliance:
         """The quiet hours (start, end) that apply to a promotional message sent at `when`:
         its route's, else the account's; None: none."""
         route = self._routes.match(router.facts_of(message), when) if self._routes is not None else None
-        window = quiet_window(self.config.compliance, route, account)
+        window = quiet_hours_for(self.config.compliance, route, account)
         return None if window is None else (_hhmm(window[0]), _hhmm(window[1]))
 
     def quiet_until(self, destination: str, when: float,
@@ -251,7 +251,7 @@ def quiet_setting(route: Route | None, account: Account | None) -> QuietHours | 
     return account.quiet_hours if account is not None else True
 
 
-def quiet_window(rules: Rules, route: Route | None, account: Account | None) -> tuple[str, str] | None:
+def quiet_hours_for(rules: Rules, route: Route | None, account: Account | None) -> tuple[str, str] | None:
     """(start, end) as HH:MM of the quiet hours that apply (quiet_setting), None: none."""
     setting = quiet_setting(route, account)
     if isinstance(setting, QuietHours):

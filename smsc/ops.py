@@ -10,7 +10,7 @@ import msgspec
 
 from smsc import config as config_module
 from smsc import router
-from smsc.compliance import TimeZones, quiet_setting, quiet_window
+from smsc.compliance import TimeZones, quiet_hours_for, quiet_setting
 from smsc.codec.segmentation import count
 from smsc.codec.text_errors import TextError
 from smsc.smpp.status import status_name
@@ -60,7 +60,7 @@ def _quiet_hours(config: config_module.Config, route: config_module.Route, facts
     setting = quiet_setting(route, account)
     whose = (f"route {route.name}'s" if route.quiet_hours is not None
              else f"account {facts.account}'s" if account is not None else "the default")
-    window = quiet_window(config.compliance, route, account)
+    window = quiet_hours_for(config.compliance, route, account)
     if window is None:
         return f"none ({whose}: promotional messages go at once)"
     source = "" if isinstance(setting, config_module.QuietHours) else " of [compliance]"
