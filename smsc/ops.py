@@ -3,14 +3,14 @@ each function takes what was loaded or read and returns lines (or a JSON-able di
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time as clock, timezone
 from typing import Any
 
 import msgspec
 
 from smsc import config as config_module
 from smsc import router
-from smsc.compliance import TimeZones, quiet_hours_for, quiet_setting
+from smsc.compliance import TimeZones, quiet_end, quiet_hours_for, quiet_setting
 from smsc.codec.segmentation import count
 from smsc.codec.text_errors import TextError
 from smsc.smpp.status import status_name
@@ -37,7 +37,7 @@ def explain_route(config: config_module.Config, facts: router.MtFacts, text: str
     lines.append(f"rate: at most {min(rates):g} msg/s, segments counted (route {route.rate or 'unlimited'},"
                  f" {first.name} {first.throughput:g})")
     lines.append(f"no answer: {_reroute_wait(decision, route, first)}")
-    lines.append(f"quiet hours: {_quiet_hours(config, route, facts)}")
+    lines.append(f"quiet hours: {_quiet_hours(config, route, facts, now)}")
     if text is not None:
         lines.append(_text_line(text, first))
     return True, lines
@@ -54,8 +54,10 @@ def _reroute_wait(decision: router.RouteDecision, route: config_module.Route,
     return f"re-routed after {waits} (reroute.timeout {timeout:g} s, at most each upstream's response_timeout)"
 
 
-def _quiet_hours(config: config_module.Config, route: config_module.Route, facts: router.MtFacts) -> str:
-    """The quiet window promotional messages on this route keep, and whose it is."""
+def _quiet_hours(config: config_module.Config, route: config_module.Route, facts: router.MtFacts,
+                 now: float) -> str:
+    """The quiet window promotional messages on this route keep, whose it is, and when one
+    sent `now` would go."""
     account = config.account(facts.account)
     setting = quiet_setting(route, account)
     whose = (f"route {route.name}'s" if route.quiet_hours is not None
@@ -64,8 +66,10 @@ def _quiet_hours(config: config_module.Config, route: config_module.Route, facts
     if window is None:
         return f"none ({whose}: promotional messages go at once)"
     source = "" if isinstance(setting, config_module.QuietHours) else " of [compliance]"
-    zone = TimeZones(config.compliance).of(facts.destination).key
-    return f"{window[0]}-{window[1]}{source} ({whose}), {zone} time: promotional messages inside wait for its end"
+    zone = TimeZones(config.compliance).of(facts.destination)
+    until = quiet_end(datetime.fromtimestamp(now, zone), *map(clock.fromisoformat, window))
+    when = "goes at once" if until is None else f"waits until {datetime.fromtimestamp(until, zone).isoformat()}"
+    return f"{window[0]}-{window[1]}{source} ({whose}), {zone.key} time: a promotional message now {when}"
 
 
 def explain_mo(config: config_module.Config, upstream: str, destination: str,

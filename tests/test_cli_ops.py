@@ -153,12 +153,15 @@ upstream = "slow"
 """
 
 
-def explained(tmp_path, account="acme", to="447700900001"):
+def explained(tmp_path, account="acme", to="447700900001", at="2026-11-27T12:00:00+00:00"):
+    from datetime import datetime
+
     from smsc import ops, router
     from tests.config_helpers import parse
 
     config = parse(FAILOVER, tmp_path)
-    matched, lines = ops.explain_route(config, router.MtFacts(account=account, destination=to), None, 0.0)
+    facts = router.MtFacts(account=account, destination=to)
+    matched, lines = ops.explain_route(config, facts, None, datetime.fromisoformat(at).timestamp())
     assert matched
     return {line.partition(": ")[0]: line.partition(": ")[2] for line in lines}
 
@@ -172,9 +175,14 @@ def test_route_explain_cuts_the_re_route_wait_to_each_upstream_response_timeout(
 
 def test_route_explain_shows_whose_quiet_hours_apply(tmp_path):
     assert explained(tmp_path)["quiet hours"] == ("20:00-09:00 (route chain's), Europe/London time:"
-                                                  " promotional messages inside wait for its end")
-    assert explained(tmp_path, to="33612345678")["quiet hours"] == (
-        "21:00-08:00 of [compliance] (account acme's), Europe/Paris time: promotional messages inside wait for its end")
+                                                  " a promotional message now goes at once")
+    assert explained(tmp_path, at="2026-11-27T20:30:00+00:00")["quiet hours"] == (
+        "20:00-09:00 (route chain's), Europe/London time: a promotional message now waits until"
+        " 2026-11-28T09:00:00+00:00")
+    # 20:30 in London is 21:30 in Paris: inside [compliance]'s window there.
+    assert explained(tmp_path, to="33612345678", at="2026-11-27T20:30:00+00:00")["quiet hours"] == (
+        "21:00-08:00 of [compliance] (account acme's), Europe/Paris time: a promotional message now waits until"
+        " 2026-11-28T08:00:00+01:00")
     assert explained(tmp_path, account="quiet", to="33612345678")["quiet hours"] == \
         "none (account quiet's: promotional messages go at once)"
 
