@@ -24,11 +24,14 @@ does not end it while the retry budget lasts: it goes back to the forwarder's qu
 the next upstream of the route (`_reroutes`), and the client hears only the last try.
 
 MO: reassembled when concatenated (any order; after [forwarding] mo_reassembly_timeout
-what arrived is delivered, flagged incomplete), routed by smsc.router.route_mo and queued for the
-account's receiver binds (store.enqueue kind "mo"; smsc.aio.delivery delivers it), or, for
-a route with a webhook, in that route's webhook queue (smsc.http.webhooks.enqueue_route_mo;
-its Dispatcher POSTs it). Either way it is committed before the answer. An MO that no
-route takes is answered ESME_RX_R_APPN, never a silent ESME_ROK.
+what arrived is delivered, flagged incomplete), routed by smsc.router.route_mo and queued
+for the account's receiver binds (store.enqueue kind "mo"; smsc.aio.delivery delivers it),
+or, for a route with a webhook, in that route's webhook queue
+(smsc.http.webhooks.enqueue_route_mo; its Dispatcher POSTs it). Either way it is committed
+before the answer; so is each part of a concatenated MO (mo_parts), until its message is
+queued: a restart resumes the reassembly (`resume`), at the risk of queuing a message
+twice when it stopped between the queuing and the parts' removal. An MO that no route
+takes is answered ESME_RX_R_APPN, never a silent ESME_ROK.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from typing import Any, Callable
 
 from smsc import router
 from smsc.aio.forwarder import route_facts
+from smsc.codec import twin as active_twin
 from smsc.codec.decoding import read_part
 from smsc.codec.reassembly import join_parts
 from smsc.codec.reassembly import Completed, Incomplete, Reassembler
@@ -258,19 +262,41 @@ class Inbound:
         except TextError:
             part = None
         if part is not None and part.concat is not None and part.concat.total > 1:
-            source = (upstream.name, pdu.source_addr, pdu.destination_addr)
-            target = self._target(upstream, pdu, None)
-            if target is None:
+            if self._target(upstream, pdu, None) is None:
                 return self._unrouted(upstream, pdu)
-            done = self.reassembler.add(source, part.concat, (pdu, part), self.monotonic())
-            if isinstance(done, Completed):
-                return await self._queue(target, upstream, done.values, complete=True)
-            return 0  # held until the others come (see the module docstring on durability)
+            key = _mo_key(upstream.name, pdu, part)
+            # Committed before the carrier hears ESME_ROK: a restart resumes from the store.
+            await fw.keep_mo_part(self.store, key, part.concat.seq, active_twin("pdu").encode(pdu), self.clock())
+            await self._add_part(upstream, key, pdu, part, self.monotonic())
+            return 0
         text = _text(part, pdu.data_coding) if part is not None else None
         target = self._target(upstream, pdu, text)
         if target is None:
             return self._unrouted(upstream, pdu)
         return await self._queue(target, upstream, [(pdu, part)], complete=True)
+
+    async def _add_part(self, upstream: Upstream, key: fw.MoKey, pdu: Pdu, part: Any, seen: float) -> None:
+        done = self.reassembler.add(key[:3], part.concat, (pdu, part), seen)
+        if isinstance(done, Completed):
+            target = self._target(upstream, pdu, None)
+            if target is not None:
+                await self._queue(target, upstream, done.values, complete=True)
+            await fw.drop_mo_parts(self.store, key)
+
+    async def resume(self) -> None:
+        """After a start: the MO parts kept in the store wait again for the rest (their
+        reassembly timeout counted from when they came)."""
+        now, monotonic = self.clock(), self.monotonic()
+        for key, _, received, data in await fw.mo_parts(self.store):
+            upstream = self.config.upstream(key[0])
+            if upstream is None:
+                self.log.warning("mo_part_of_unknown_upstream", upstream=key[0])
+                continue
+            pdu = active_twin("pdu").decode(data)
+            part = read_part(getattr(pdu, "short_message", b""), pdu.esm_class, pdu.data_coding, tuple(pdu.tlvs),
+                             packed=upstream.gsm7 == "packed")
+            await self._add_part(upstream, key, pdu, part, monotonic - max(0.0, now - received))
+            self.counters["mo_parts_resumed"] += 1
 
     def _target(self, upstream: Upstream, pdu: Pdu, text: str | None) -> router.MoTarget | None:
         return router.route_mo(self.mo_table, upstream.name, pdu.destination_addr, text)
@@ -303,13 +329,18 @@ class Inbound:
         upstream_name, _, _ = incomplete.source
         upstream = self.config.upstream(upstream_name)
         parts = list(incomplete.received.values())
-        if upstream is None or not parts:
+        if not parts:
             return
-        target = self._target(upstream, parts[0][0], None)
-        if target is not None:
+        target = None if upstream is None else self._target(upstream, parts[0][0], None)
+        if upstream is not None and target is not None:
             self.counters["mo_incomplete"] += 1
             self.log.warning("mo_incomplete", upstream=upstream_name, missing=list(incomplete.missing))
             await self._queue(target, upstream, parts, complete=False)
+        await fw.drop_mo_parts(self.store, _mo_key(upstream_name, *parts[0]))
+
+
+def _mo_key(upstream: str, pdu: Pdu, part: Any) -> fw.MoKey:
+    return (upstream, pdu.source_addr, pdu.destination_addr, part.concat.reference, part.concat.total)
 
 
 def _text(part: Any, data_coding: int) -> str | None:

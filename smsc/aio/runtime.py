@@ -96,6 +96,7 @@ class Runtime:
         assert self.store is not None
         self.inbound = Inbound(self.config, self.store, clock=self.clock)
         self.forwarder = Forwarder(self.config, self.store, self.inbound, clock=self.clock)
+        await self.inbound.resume()
         await self._start_simulators(self.config)
         await self.forwarder.start()
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="smsc-inbound")

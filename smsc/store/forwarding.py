@@ -1,10 +1,11 @@
-"""The store's side of forwarding to carriers (tables of migrations 4 and 5).
+"""The store's side of forwarding to carriers (tables of migrations 4, 5 and 7).
 
     await due_after(store, cursor, now, limit)       # live unsent messages after a cursor
     await record_parts(store, upstream, message_id, carrier_ids, now)
     await part_receipt(store, upstream, carrier_id, state, error, now)
     await keep_early(store, upstream, carrier_id, state, error, now)
     await take_early(store, upstream, carrier_ids)
+    await keep_mo_part(store, key, seq, pdu, now) ... await drop_mo_parts(store, key)
 
 Carrier ids are stored normalised (`normalise_id`) and looked up by the readings a
 receipt's id may have (`id_readings`): carriers write the same id in hex in one place and
@@ -214,3 +215,34 @@ async def drop_early(store: Store, before: float) -> int:
         return cursor.rowcount
 
     return await store.transact(work)
+
+
+MoKey = tuple[str, str, str, int, int]  # (upstream, source, destination, reference, total)
+
+
+async def keep_mo_part(store: Store, key: MoKey, seq: int, pdu: bytes, now: float) -> None:
+    """Commit one part of a concatenated MO (a repeat replaces the earlier copy)."""
+
+    async def work(store: Store, _: Any) -> None:
+        await store.db.execute("INSERT OR REPLACE INTO mo_parts (upstream, source, destination, reference, total,"
+                               " seq, received, pdu) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*key, seq, now, pdu))
+
+    await store.transact(work)
+
+
+async def drop_mo_parts(store: Store, key: MoKey) -> None:
+    """Forget the parts of a message once it is queued whole (or as far as it came)."""
+
+    async def work(store: Store, _: Any) -> None:
+        await store.db.execute("DELETE FROM mo_parts WHERE upstream = ? AND source = ? AND destination = ?"
+                               " AND reference = ? AND total = ?", key)
+
+    await store.transact(work)
+
+
+async def mo_parts(store: Store) -> list[tuple[MoKey, int, float, bytes]]:
+    """Every kept part, (key, seq, received, pdu), oldest first: to resume after a restart."""
+    sql = ("SELECT upstream, source, destination, reference, total, seq, received, pdu FROM mo_parts"
+           " ORDER BY received")
+    async with store.reader.execute(sql) as cursor:
+        return [((row[0], row[1], row[2], row[3], row[4]), row[5], row[6], row[7]) for row in await cursor.fetchall()]

@@ -154,6 +154,21 @@ CREATE TABLE client_refs (
 CREATE TRIGGER consent_audit_append_only BEFORE UPDATE ON consent_audit
 BEGIN SELECT RAISE(ABORT, 'consent_audit is append-only'); END;
 """),
+    (7, """
+-- Parts of concatenated MO messages, committed before the carrier hears ESME_ROK and kept
+-- until the whole message (or what came before the reassembly timeout) is queued.
+CREATE TABLE mo_parts (
+    upstream TEXT NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    reference INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    received REAL NOT NULL,
+    pdu BLOB NOT NULL,                -- the deliver_sm/data_sm as the carrier sent it
+    PRIMARY KEY (upstream, source, destination, reference, total, seq)
+) WITHOUT ROWID;
+"""),
 )
 
 LATEST = MIGRATIONS[-1][0]
