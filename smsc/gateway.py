@@ -34,8 +34,8 @@ from smsc.log import get_logger
 from smsc.smpp import status
 from smsc.smpp.constants import Tag
 from smsc.smpp.pdus import (
-    CancelSm, DataSm, DeliverSm, Pdu, QuerySm, QuerySmResp, ReplaceSm, SmeAddress, SubmitMulti,
-    SubmitSm, UnsuccessSme,
+    RESPONSE_CLASS, CancelSm, DataSm, DeliverSm, Pdu, QuerySm, QuerySmResp, ReplaceSm, SmeAddress,
+    SubmitMulti, SubmitSm, UnsuccessSme,
 )
 from smsc.smpp.times import format_absolute, parse_time
 from smsc.store import Message, MessageFinal, NewMessage, OutboundItem, Store, StoreError, UnknownMessage
@@ -161,17 +161,37 @@ class Gateway:
         refusals: list[Pdu] = []
         accepted: list[SubmitSm | DataSm] = []
         messages: list[NewMessage] = []
-        now = self.monotonic()  # one clock read for the lot, each message still counted
+        now = self.clock()  # one read for the lot
         for pdu in pdus:
             try:
-                message = self._new_message(account, pdu, pdu.destination_addr)
-                self._take_rate(account, message.segments, now)
+                message = self._new_message(account, pdu, pdu.destination_addr, now=now)
             except Refused as refusal:
                 refusals.append(pdu.response(refusal.command_status))
                 continue
             accepted.append(pdu)
             messages.append(message)
-        return refusals, accepted, self.store.accept_many(messages, now=self.clock()) if messages else None
+        if messages:
+            accepted, messages = self._within_rate(account, accepted, messages, refusals)
+        return refusals, accepted, self.store.accept_many(messages, now=now) if messages else None
+
+    def _within_rate(self, account: Account, pdus: list[SubmitSm | DataSm], messages: list[NewMessage],
+                     refusals: list[Pdu]) -> tuple[list[SubmitSm | DataSm], list[NewMessage]]:
+        """The submits the account's rate lets through, in order; the others refused."""
+        moment = self.monotonic()
+        bucket = self._bucket(account, moment)
+        total = sum(message.segments for message in messages)
+        # All at once when they fit (what taking them one by one would give, for a ~1 µs
+        # less per message); a lot over the burst would be let into debt: one by one.
+        if total <= bucket.burst and bucket.try_take(total, moment):
+            return pdus, messages
+        kept: tuple[list[SubmitSm | DataSm], list[NewMessage]] = ([], [])
+        for pdu, message in zip(pdus, messages):
+            if bucket.try_take(message.segments, moment):
+                kept[0].append(pdu)
+                kept[1].append(message)
+            else:
+                refusals.append(pdu.response(status.ESME_RTHROTTLED))
+        return kept
 
     def submitted_many(self, account: Account, pdus: list[SubmitSm | DataSm], accepted: Any) -> list[Pdu]:
         """The responses to the submits `submit_many` accepted, once their accept is done."""
@@ -180,7 +200,9 @@ class Gateway:
         except Exception as exc:
             failure = self._accept_failed(account.system_id, exc)
             return [pdu.response(failure) for pdu in pdus]
-        return [pdu.response(message_id=message_id) for pdu, message_id in zip(pdus, ids)]
+        # Built directly: Pdu.response's keyword passing costs ~1 µs a message, this ~0.1.
+        return [RESPONSE_CLASS[type(pdu)](sequence_number=pdu.sequence_number, message_id=message_id)
+                for pdu, message_id in zip(pdus, ids)]
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
         if replaces(pdu):
@@ -294,8 +316,10 @@ class Gateway:
     # --- helpers -------------------------------------------------------------------------
 
     def _new_message(self, account: Account, pdu: SubmitSm | DataSm | SubmitMulti, destination: str,
-                     dest_ton: int | None = None, dest_npi: int | None = None) -> NewMessage:
-        """The message a submit asks to store, validated (Refused otherwise)."""
+                     dest_ton: int | None = None, dest_npi: int | None = None,
+                     now: float | None = None) -> NewMessage:
+        """The message a submit asks to store at `now` (default: the clock), validated
+        (Refused otherwise)."""
         if not account.allows_source(pdu.source_addr):
             raise Refused(status.ESME_RINVSRCADR, f"source {pdu.source_addr!r} not allowed")
         if not destination:
@@ -304,7 +328,7 @@ class Gateway:
         tlvs = tuple(pdu.tlvs)
         if short_message and tlvs and any(tag == Tag.MESSAGE_PAYLOAD for tag, _ in tlvs):
             raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
-        now = self.clock()
+        now = self.clock() if now is None else now
         if isinstance(pdu, DataSm):
             ttl = pdu.tlv(Tag.QOS_TIME_TO_LIVE)
             scheduled, expires = None, now + (ttl if ttl else DEFAULT_VALIDITY)
@@ -313,7 +337,7 @@ class Gateway:
         body = _BODY_BUILDERS[type(pdu)](pdu)
         if dest_ton is not None:
             body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
-        body["tlvs"] = [list(tlv) for tlv in tlvs]
+        body["tlvs"] = [list(tlv) for tlv in tlvs] if tlvs else []
         message = NewMessage(
             account=account.system_id, source=pdu.source_addr, destination=destination, body=body,
             service_type=pdu.service_type, registered_delivery=pdu.registered_delivery,
@@ -351,13 +375,17 @@ class Gateway:
             raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
         return scheduled, expires
 
-    def _take_rate(self, account: Account, segments: int, now: float | None = None) -> None:
-        now = self.monotonic() if now is None else now
+    def _take_rate(self, account: Account, segments: int) -> None:
+        now = self.monotonic()
+        if not self._bucket(account, now).try_take(segments, now):
+            raise Refused(status.ESME_RTHROTTLED, f"over {account.rate:g} segments/s")
+
+    def _bucket(self, account: Account, now: float) -> TokenBucket:
+        """The account's rate limiter (a new one when its configured rate changed)."""
         bucket = self._buckets.get(account.system_id)
         if bucket is None or bucket.rate != account.rate:
             bucket = self._buckets[account.system_id] = TokenBucket(account.rate, now=now)
-        if not bucket.try_take(segments, now):
-            raise Refused(status.ESME_RTHROTTLED, f"over {account.rate:g} segments/s")
+        return bucket
 
     async def _accept(self, message: NewMessage) -> str:
         try:

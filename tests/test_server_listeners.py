@@ -63,8 +63,6 @@ def test_each_connection_knows_its_listener_pdu_size(server):
         assert sizes == [256, 65536]
 
 
-@pytest.mark.xfail(strict=True, reason="smsc.aio.connection.Connection still reads [smpp] max_pdu_size; it must"
-                                       " take SmppServer.max_pdu_size(self) (S2-H1 wires it)")
 def test_a_pdu_over_the_listener_limit_is_refused(server):
     small, roomy = ports(server)
     with bound(roomy) as sock:

@@ -70,6 +70,7 @@ class Connection(asyncio.Protocol):
         self._reading_paused = False
         self._timer = DeadlineTimer(self.loop, self._on_timer)
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
+        self._flush_due = False  # a _flush is scheduled
         # The store's futures of the submits waiting for their commit (they have no task),
         # in the order the store commits them.
         self._commits: deque[asyncio.Future[Any]] = deque()
@@ -84,7 +85,7 @@ class Connection(asyncio.Protocol):
         self.log = self.log.bind(peer=f"{self.peer}:{peername[1]}" if peername else "", tls=self.tls)
         smpp = self.server.config.smpp
         self.session = Session(
-            Role.SMSC, max_pdu_size=smpp.max_pdu_size, window=self.server.default_window,
+            Role.SMSC, max_pdu_size=self.server.max_pdu_size(self), window=self.server.default_window,
             bind_timeout=smpp.bind_timeout, enquire_link_interval=smpp.enquire_link_interval,
             response_timeout=smpp.response_timeout, inactivity_timeout=smpp.inactivity_timeout,
             now=self.loop.time())
@@ -260,8 +261,8 @@ class Connection(asyncio.Protocol):
             refusals, accepted, committed = self.server.gateway.submit_many(self.account, pdus)
         except Exception as exc:  # a bug must cost these requests, not the session
             refusals, accepted, committed = [self._failed(pdu, exc) for pdu in pdus], [], None
-        for response in refusals:
-            self._reply(response)
+        if refusals:
+            self._reply(*refusals)
         if committed is not None:
             self._commits.append(committed)
             committed.add_done_callback(partial(self._submitted, accepted))
@@ -272,8 +273,7 @@ class Connection(asyncio.Protocol):
             responses = self.server.gateway.submitted_many(self.account, pdus, committed)  # type: ignore[arg-type]
         except Exception as exc:
             responses = [self._failed(pdu, exc) for pdu in pdus]
-        for response in responses:
-            self._reply(response)
+        self._reply(*responses)
         # Written now, not at the end of the loop turn: by then the loop may have read and
         # handled more submits, or run the store's next commit, all before this answer
         # left. Only the last of several batches done by one commit writes (their
@@ -296,14 +296,25 @@ class Connection(asyncio.Protocol):
         self.log.exception("request_failed", command=pdu.name, error=repr(exc))
         return pdu.response(status.ESME_RSYSERR)
 
-    def _reply(self, response: Pdu) -> None:
-        if response.command_status:
-            # Throttling answers come by the thousand exactly when the server is busiest:
-            # not one log line each at info.
-            log = self.log.debug if response.command_status == status.ESME_RTHROTTLED else self.log.info
-            log("request_refused", command=response.name.removesuffix("_resp"),
-                status=status.status_name(response.command_status))
-        self.send(response)
+    def _reply(self, *responses: Pdu) -> None:
+        """Send answers (refusals logged): one state check and clock read for them all."""
+        if not self.is_open:
+            return
+        session = self.session
+        assert session is not None
+        now = self.loop.time()
+        for response in responses:
+            if response.command_status:
+                # Throttling answers come by the thousand exactly when the server is busiest:
+                # not one log line each at info.
+                log = self.log.debug if response.command_status == status.ESME_RTHROTTLED else self.log.info
+                log("request_refused", command=response.name.removesuffix("_resp"),
+                    status=status.status_name(response.command_status))
+            try:
+                self._out.append(session.send(response, now=now))
+            except SmppError as exc:
+                self.log.debug("send_refused", command=response.name, error=str(exc))
+        self._sent()
 
     async def _close_after_handlers(self) -> None:
         """Unbound by the client: answer what is in flight, then close."""
@@ -333,21 +344,27 @@ class Connection(asyncio.Protocol):
         session = self.session
         assert session is not None and self.transport is not None
         try:
-            data = session.send(pdu, context=context, now=self.loop.time())
+            self._out.append(session.send(pdu, context=context, now=self.loop.time()))
         except SmppError as exc:
             self.log.debug("send_refused", command=pdu.name, error=str(exc))
             return False
-        if not self._out:
-            self.loop.call_soon(self._flush)
-        self._out.append(data)
-        if self._reading_paused and not session.inbound_window_full:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        self._sent()
         return True
+
+    def _sent(self) -> None:
+        """After PDUs joined `_out`: a write at the end of the loop turn; reading again once
+        the answers open the window."""
+        if self._out and not self._flush_due:
+            self._flush_due = True
+            self.loop.call_soon(self._flush)
+        if self._reading_paused and not self.session.inbound_window_full:  # type: ignore[union-attr]
+            self._reading_paused = False
+            self.transport.resume_reading()  # type: ignore[union-attr]
 
     def _flush(self) -> None:
         # One write per loop turn, not one per PDU: the answers to a whole batch of
         # commits leave in one send() (a system call, and a wake-up of the reader).
+        self._flush_due = False
         if self._out and self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(self._out))
             self._rearm()  # what was sent may bring a deadline nearer (a request's answer due)

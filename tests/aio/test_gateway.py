@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 import pytest
+from msgspec.structs import replace
 
 from smsc.codec import pdu as pdu_codec
 from smsc.config import Account, Config
@@ -137,6 +138,33 @@ def test_rate_counts_segments_and_refills_with_time(run):
         return results
 
     assert run(scenario, account(rate=3.0)) == [0, status.ESME_RTHROTTLED, 0, 0]
+
+
+def test_submits_read_together_are_let_through_by_the_rate_in_order(run):
+    long = {"short_message": b"", "tlvs": payload(b"x" * 300)}  # 2 segments
+
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        limited = account(rate=5.0)
+
+        async def answers(pdus: list[SubmitSm]) -> list[int]:
+            refusals, accepted, committed = gateway.submit_many(limited, pdus)
+            if committed is not None:
+                await committed
+            responses = refusals + (gateway.submitted_many(limited, accepted, committed) if accepted else [])
+            by_sequence = {r.sequence_number: r.command_status for r in responses}
+            return [by_sequence[p.sequence_number] for p in pdus]
+
+        def batch(*kinds: dict[str, Any]) -> list[SubmitSm]:
+            return [replace(submit(**kind), sequence_number=n) for n, kind in enumerate(kinds, 1)]
+
+        over = await answers(batch(long, {}, long, {}, {}))  # 2 + 1 + 2 = the 5 of the burst, then none
+        clocks.mono += 0.6  # 3 tokens back: the whole batch fits at once
+        fits = await answers(batch({}, long))
+        return over, fits
+
+    over, fits = run(scenario, account(rate=5.0))
+    assert over == [0, 0, 0, status.ESME_RTHROTTLED, status.ESME_RTHROTTLED]
+    assert fits == [0, 0]
 
 
 def test_data_sm_takes_its_validity_from_qos_time_to_live(run):
