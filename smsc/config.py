@@ -74,11 +74,12 @@ class Smpp(_Section, frozen=True):
         """Largest PDU a connection on the listener may send: its own, else ours."""
         return listener.max_pdu_size or self.max_pdu_size
 
-    def expiry(self, now: float, asked: float | None) -> float:
-        """When a message accepted at `now` expires: at `asked` (epoch seconds; None: the
-        ESME gave no validity_period, so default_validity), at most max_validity away."""
-        expires = now + self.default_validity if asked is None else asked
-        return expires if self.max_validity is None else min(expires, now + self.max_validity)
+    def expiry(self, start: float, asked: float | None) -> float:
+        """When a message expires: at `asked` (epoch seconds; None: the ESME gave no
+        validity_period, so default_validity after `start`), at most max_validity after
+        `start` (when it may first be sent: its accept time, or its schedule)."""
+        expires = start + self.default_validity if asked is None else asked
+        return expires if self.max_validity is None else min(expires, start + self.max_validity)
 
 
 class Forwarding(_Section, frozen=True):
