@@ -11,6 +11,7 @@ while nobody is bound, never dropped.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING
 
 from smsc.log import get_logger
@@ -33,6 +34,8 @@ class AccountDelivery:
         self._wakeup = asyncio.Event()
         self._previous = previous
         self.task: asyncio.Task[None] | None = None
+        self._unanswered: set[asyncio.Future[Pdu]] = set()  # deliver_sm sent, answer not in
+        self._recording: set[asyncio.Future[None]] = set()  # ack/retry requested, not committed
 
     def add(self, conn: "Connection") -> None:
         self.receivers.append(conn)
@@ -60,21 +63,26 @@ class AccountDelivery:
             await self._previous.task  # its claim must be released before ours is taken
         claim = self.gateway.store.claim_outbound(self.system_id)
         self.log.info("delivery_started")
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.TaskGroup() as group:
-                while self.receivers:
-                    self._wakeup.clear()  # before looking: a wake-up from now on is not lost
-                    ready = self._ready()
-                    room = sum(conn.free_window for conn in ready)
-                    items = await self._take(claim, room) if room else []
-                    for item in items:
-                        conn = max(ready, key=lambda c: c.free_window)
-                        answer: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
-                        group.create_task(self._settle(claim, item, answer))
-                        if not conn.send(self.gateway.deliver_sm(item), context=answer):
-                            answer.set_exception(ConnectionError("the bind cannot take it now"))
-                    if not items:
-                        await self._idle(claim if room else None)
+            while self.receivers:
+                self._wakeup.clear()  # before looking: a wake-up from now on is not lost
+                ready = self._ready()
+                room = sum(conn.free_window for conn in ready)
+                items = await self._take(claim, room) if room else []
+                for item in items:
+                    conn = max(ready, key=lambda c: c.free_window)
+                    answer: asyncio.Future[Pdu] = loop.create_future()
+                    self._unanswered.add(answer)
+                    answer.add_done_callback(functools.partial(self._answered, claim, item))
+                    if not conn.send(self.gateway.deliver_sm(item), context=answer):
+                        answer.set_exception(ConnectionError("the bind cannot take it now"))
+                if not items:
+                    await self._idle(claim if room else None)
+            # The receivers went: their unanswered deliver_sm failed with them; settle
+            # every answer before the claim is released.
+            await asyncio.gather(*self._unanswered, return_exceptions=True)
+            await asyncio.gather(*self._recording, return_exceptions=True)
         finally:
             await claim.release()
             self.log.info("delivery_stopped")
@@ -101,30 +109,33 @@ class AccountDelivery:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _settle(self, claim: OutboundClaim, item: OutboundItem, answer: "asyncio.Future[Pdu]") -> None:
-        """Settle one deliver_sm with the store once its fate is known."""
-        try:
-            await self._record(claim, item, answer)
-        except Exception as exc:  # the store failing: the item's lease offers it again later
-            self.log.error("delivery_record_failed", item=item.id, error=repr(exc))
-
-    async def _record(self, claim: OutboundClaim, item: OutboundItem, answer: "asyncio.Future[Pdu]") -> None:
-        try:
-            response = await answer
-        except ConnectionError:
+    def _answered(self, claim: OutboundClaim, item: OutboundItem, answer: "asyncio.Future[Pdu]") -> None:
+        """Settle one deliver_sm with the store once its fate is known (a callback: no
+        task per item). What the store answers is only logged: a failing store leaves
+        the item leased, offered again when the lease ends."""
+        self._unanswered.discard(answer)
+        self._wakeup.set()  # window freed
+        if answer.cancelled():
+            return
+        error = answer.exception()
+        if isinstance(error, ConnectionError):
             # Its bind went. With others still bound, offer it again after the backoff;
             # with none, the release at the end of the run offers it again at once.
-            if self.receivers:
-                await claim.retry(item.id)
-            return
-        except TimeoutError:
-            await claim.retry(item.id)
-            return
-        finally:
-            self._wakeup.set()  # window freed
-        if response.command_status == 0:
-            await claim.ack(item.id)
+            if not self.receivers:
+                return
+            recorded = claim.retry(item.id)
+        elif error is not None:  # no answer in time
+            recorded = claim.retry(item.id)
+        elif answer.result().command_status == 0:
+            recorded = claim.ack(item.id)
         else:
-            self.log.info("deliver_sm_refused", item=item.id, status=response.command_status)
-            await claim.retry(item.id, error=response.command_status)
+            status = answer.result().command_status
+            self.log.info("deliver_sm_refused", item=item.id, status=status)
+            recorded = claim.retry(item.id, error=status)
+        self._recording.add(recorded)
+        recorded.add_done_callback(self._recorded)
 
+    def _recorded(self, recorded: "asyncio.Future[None]") -> None:
+        self._recording.discard(recorded)
+        if not recorded.cancelled() and recorded.exception() is not None:
+            self.log.error("delivery_record_failed", error=repr(recorded.exception()))

@@ -9,16 +9,30 @@ At-least-once: an item is marked delivered only on deliver_sm_resp with status 0
 pushes the item's next attempt out by the store's lease, so what was taken by a session
 that vanished (or a process that died) is offered again when the lease ends; `release`
 offers the claim's unanswered items again at once.
+
+Once a take found everything due (fewer items than asked), the claim is caught up: the
+store then takes each new item for it as it inserts it (leased, like a take) and hands it
+over after the commit, so a busy queue costs no query per take. A claim that lets handed
+items pile up (FRESH_MAX) goes back to taking from the table; so does one whose retries
+come due, and every LOOK_EVERY seconds one looks anyway (leases of a vanished claimer).
 """
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections import deque
 from typing import TYPE_CHECKING
 
+import msgpack
+
+from smsc.store.ids import format_id
 from smsc.store.types import OutboundItem, OutboundState, StoreError
 
 if TYPE_CHECKING:
     from smsc.store.store import Store
+
+FRESH_MAX = 10_000  # items handed over and not taken yet, at most
+LOOK_EVERY = 1.0  # seconds between looks at the table while caught up
 
 
 class OutboundClaim:
@@ -28,6 +42,10 @@ class OutboundClaim:
         self._in_flight: dict[int, int] = {}  # item id -> attempts so far
         self._ready = asyncio.Event()
         self._released = False
+        self._fresh: deque[tuple[int, str, int | None, bytes, float]] = deque()  # handed over by the store
+        self._is_caught_up = False
+        self._next_look = 0.0  # when a caught-up claim looks at the table again
+        self._retries: list[float] = []  # when its retries come due (a heap): it looks then too
 
     @property
     def in_flight(self) -> int:
@@ -43,45 +61,87 @@ class OutboundClaim:
     async def take(self, limit: int, now: float | None = None) -> list[OutboundItem]:
         """Up to `limit` items due now, oldest due first, each counted as an attempt."""
         self._check()
-        items = await self.store._request("take", (self.account, limit, self._now(now)))
+        now = self._now(now)
+        fresh = self._fresh
+        items = [self._item(*fresh.popleft()) for _ in range(min(limit, len(fresh)))]
+        retries = self._retries
+        if len(items) < limit and (not self._is_caught_up or now >= self._next_look or retries and retries[0] <= now):
+            self._next_look = now + LOOK_EVERY
+            while retries and retries[0] <= now:
+                heapq.heappop(retries)
+            items += await self.store._request("take", (self.account, limit - len(items), now))
         self._in_flight.update((item.id, item.attempts) for item in items)
         return items
 
-    async def ack(self, item_id: int, now: float | None = None) -> None:
-        """The ESME answered deliver_sm_resp 0: the item is delivered."""
+    def ack(self, item_id: int, now: float | None = None) -> "asyncio.Future[None]":
+        """The ESME answered deliver_sm_resp 0: the item is delivered (a future, done
+        once committed)."""
         self._in_flight.pop(item_id, None)
-        await self.store._request("outbound_set", (OutboundState.DELIVERED, self._now(now), None, None, item_id))
+        return self.store._request("outbound_set", (OutboundState.DELIVERED, self._now(now), None, None, item_id))
 
-    async def retry(self, item_id: int, now: float | None = None, error: int | None = None) -> float:
+    def retry(self, item_id: int, now: float | None = None, error: int | None = None) -> "asyncio.Future[float]":
         """The ESME answered an error (or nothing in time): try again after a backoff
-        growing with the attempts; the time of the next attempt."""
+        growing with the attempts; a future of the time of the next attempt."""
         attempts = self._in_flight.pop(item_id, 1)
         store = self.store
-        backoff = min(store.retry_max, store.retry_initial * store.retry_factor ** (attempts - 1))
-        when = self._now(now) + backoff
-        await store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
-        return when
+        when = self._now(now) + min(store.retry_max, store.retry_initial * store.retry_factor ** (attempts - 1))
+        recorded = self.retry_at(item_id, when, error)
+        result: asyncio.Future[float] = recorded.get_loop().create_future()
 
-    async def retry_at(self, item_id: int, when: float, error: int | None = None) -> None:
+        def settle(recorded: "asyncio.Future[None]") -> None:
+            if recorded.exception() is not None:
+                result.set_exception(recorded.exception())  # type: ignore[arg-type]
+            else:
+                result.set_result(when)
+
+        recorded.add_done_callback(settle)
+        return result
+
+    def retry_at(self, item_id: int, when: float, error: int | None = None) -> "asyncio.Future[None]":
         """Offer the item again at `when`: for a claimer with its own backoff (webhooks)."""
         self._in_flight.pop(item_id, None)
-        await self.store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
+        heapq.heappush(self._retries, when)
+        return self.store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
 
-    async def give_up(self, item_id: int, now: float | None = None, error: int | None = None) -> None:
+    def give_up(self, item_id: int, now: float | None = None, error: int | None = None) -> "asyncio.Future[None]":
         """Stop trying: the item is expired now (dead-lettered), kept with its last error."""
         self._in_flight.pop(item_id, None)
-        await self.store._request("outbound_set", (OutboundState.EXPIRED, self._now(now), None, error, item_id))
+        return self.store._request("outbound_set", (OutboundState.EXPIRED, self._now(now), None, error, item_id))
 
     async def release(self, now: float | None = None) -> None:
-        """Give the queue up: unanswered items are due again at once for the next claimer."""
+        """Give the queue up: unanswered items, and those handed over but not taken, are
+        due again at once for the next claimer."""
         if self._released:
             return
         self._released = True
         now = self._now(now)
-        pending = [self.store._request("outbound_set", (OutboundState.PENDING, None, now, None, item_id)) for item_id in self._in_flight]
+        unanswered = [*self._in_flight, *(item[0] for item in self._fresh)]
+        pending = [self.store._request("outbound_set", (OutboundState.PENDING, None, now, None, item_id))
+                   for item_id in unanswered]
         self._in_flight.clear()
+        self._fresh.clear()
         self.store._claims.pop(self.account, None)
         await asyncio.gather(*pending)
+
+    # --- the store's side of the hand-over -------------------------------------------------
+
+    def takes_fresh(self) -> bool:
+        """Whether the store should take a new item for this claim as it inserts it."""
+        if self._is_caught_up and len(self._fresh) >= FRESH_MAX:
+            self._is_caught_up = False  # its receivers lag: let items wait in the table
+        return self._is_caught_up and not self._released
+
+    def _hand(self, item_id: int, kind: str, message: int | None, body: bytes, expires: float) -> None:
+        self._fresh.append((item_id, kind, message, body, expires))
+
+    def _caught_up(self, done: bool, now: float) -> None:
+        """A take in the store found fewer items than asked (`done`) or a full page."""
+        self._is_caught_up = done
+        self._next_look = now + LOOK_EVERY
+
+    def _item(self, item_id: int, kind: str, message: int | None, body: bytes, expires: float) -> OutboundItem:
+        return OutboundItem(item_id, self.account, kind, None if message is None else format_id(message),
+                            msgpack.unpackb(body), 1, expires)
 
     async def next_due(self) -> float | None:
         """When the earliest waiting item falls due (a retry, a lease ending), so the

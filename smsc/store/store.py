@@ -83,8 +83,8 @@ def _update_sql(columns: tuple[int, ...]) -> str:
 
 
 INSERT_HISTORY = "INSERT INTO history (message_id, state, time, error) VALUES (?, ?, ?, ?)"
-INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt, expires)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt, attempts,"
+                   " expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, next_attempt),"
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
 
@@ -191,6 +191,7 @@ class Store:
         self._ids = IdGenerator(last_message)
         self._outbound_ids = IdGenerator(last_outbound)  # time-ordered too: purged by age
         self._woken: set[str] = set()  # accounts given outbound items in the current batch
+        self._fresh: list[tuple[Any, ...]] = []  # items of the current batch taken as inserted, for their claims
         self._ops: deque[tuple[str, Any, asyncio.Future[Any]]] = deque()
         self._wake = asyncio.Event()
         self._closing = False
@@ -536,6 +537,7 @@ class Store:
             groups.setdefault(kind, []).append((payload, future))
         outcomes: list[tuple[asyncio.Future[Any], Any]] = []
         self._woken.clear()
+        self._fresh.clear()
         try:
             for kind in _KIND_ORDER:
                 if kind in groups:
@@ -565,6 +567,8 @@ class Store:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+        for claim, *item in self._fresh:
+            claim._hand(*item)
         for account in self._woken:
             claim = self._claims.get(account)
             if claim is not None:
@@ -613,11 +617,20 @@ class Store:
         return [[next(ids) for _ in payloads] for payloads in lists]
 
     def _insert_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
+        # An item for a claim that has taken everything due is taken as it is inserted
+        # (leased, its first attempt counted) and handed to the claim after the commit:
+        # no query to take it, and no later take can see it twice.
         first = self._outbound_ids.reserve(len(rows), max(row[4] for row in rows))
         ids = list(range(first, first + len(rows)))
-        self._db.executemany(INSERT_OUTBOUND, [
-            (item_id, account, kind, message, body, now, now, expires)
-            for item_id, (account, kind, message, body, now, expires) in zip(ids, rows)])
+        values = []
+        for item_id, (account, kind, message, body, now, expires) in zip(ids, rows):
+            claim = self._claims.get(account)
+            if claim is not None and claim.takes_fresh():
+                self._fresh.append((claim, item_id, kind, message, body, expires))
+                values.append((item_id, account, kind, message, body, now, now + self.lease, 1, expires))
+            else:
+                values.append((item_id, account, kind, message, body, now, now, 0, expires))
+        self._db.executemany(INSERT_OUTBOUND, values)
         self._woken.update(row[0] for row in rows)
         return ids
 
@@ -633,6 +646,9 @@ class Store:
             rows = self._db.execute(sql, (account, now, now, limit)).fetchall()
             self._db.executemany("UPDATE outbound SET next_attempt = ?, attempts = attempts + 1 WHERE id = ?",
                                        [(now + self.lease, row[0]) for row in rows])
+            claim = self._claims.get(account)
+            if claim is not None:  # caught up: from the next batch on, new items are handed to it
+                claim._caught_up(len(rows) < limit, now)
             results.append([
                 OutboundItem(item_id, account, kind, None if message is None else format_id(message),
                              msgpack.unpackb(body), attempts + 1, expires)

@@ -120,3 +120,44 @@ def test_enqueued_mo_wakes_the_waiting_claimer(in_store):
     assert not idle and woken
     assert (item.id, item.kind, item.message_id, item.body["short_message"]) == (item_id, "mo", None, b"STOP")
     assert item.expires == NOW + 1000
+
+
+def test_a_caught_up_claim_is_handed_new_items_taken_as_they_are_stored(in_store):
+    async def scenario(store):
+        claim = store.claim_outbound("acme")
+        assert await claim.take(10, now=NOW) == []  # everything due taken: caught up
+        takes = store.transactions
+        ids = await receipts(store, 2)  # two receipts, each committed in its own batch
+        handed = await claim.take(10, now=NOW)
+        committed = store.transactions - takes  # no transaction to take them
+        rows = await store.outbound("acme")
+        released_before_ack = rows[1][0]
+        await claim.ack(handed[0].id, now=NOW + 1)
+        await claim.release(now=NOW + 1)  # the unanswered one is due again at once
+        again = await store.claim_outbound("acme").take(10, now=NOW + 1)
+        return ids, handed, committed, rows, released_before_ack, again
+
+    ids, handed, committed, rows, second, again = in_store(scenario, **OPTIONS)
+    assert [item.message_id for item in handed] == ids and [item.attempts for item in handed] == [1, 1]
+    assert committed == 4  # 2 accepts + 2 updates: none for the takes
+    assert [(state, attempts) for _, state, attempts in rows] == [(PENDING, 1), (PENDING, 1)]  # leased
+    assert [item.id for item in again] == [second] and again[0].attempts == 2
+
+
+def test_a_claim_whose_items_pile_up_goes_back_to_the_table(in_store, monkeypatch):
+    from smsc.store import outbound
+
+    monkeypatch.setattr(outbound, "FRESH_MAX", 2)
+
+    async def scenario(store):
+        claim = store.claim_outbound("acme")
+        await claim.take(10, now=NOW)
+        await receipts(store, 4)  # two handed over, then the claim falls behind
+        assert len(claim._fresh) == 2  # the other two wait in the table
+        first = await claim.take(10, now=NOW)
+        rest = await claim.take(10, now=NOW)
+        return first, rest
+
+    first, rest = in_store(scenario, **OPTIONS)
+    # Two handed over, two taken from the table in the same take: each once, none twice.
+    assert len({item.id for item in first}) == 4 and rest == []
