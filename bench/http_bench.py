@@ -39,7 +39,7 @@ SEND = msgspec.json.encode({"to": "+447700900001", "from": "Shop", "text": "Your
                             "schedule_at": datetime.fromtimestamp(time.time() + 86400, timezone.utc).isoformat()})
 
 
-def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
+def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0) -> None:
     """The gateway: started, its port and a key sent up, then commands until 'stop'."""
     from smsc import log
     from smsc.aio.runtime import Runtime
@@ -51,7 +51,8 @@ def _child(pipe: Any, state_dir: str, webhook_url: str) -> None:
     log.configure("error", "json")
     account = Account(system_id="shop", password_hash=hash_password("secret1"), rate=1e9,
                       webhook_url=webhook_url, webhook_secret=SECRET)
-    config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=Store(path=os.path.join(state_dir, "smsc.db")),
+    stored = Store(path=os.path.join(state_dir, "smsc.db"), batch_delay=batch_delay)
+    config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=stored,
                     http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
 
     async def main() -> None:
@@ -247,7 +248,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     parent, child = multiprocessing.Pipe()
     state_dir = tempfile.mkdtemp(prefix="http-bench-")
     process = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook"))
+        target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay))
     process.start()
     loop = asyncio.get_running_loop()
     port, key, baseline, child_pid = await loop.run_in_executor(None, parent.recv)
@@ -348,6 +349,8 @@ def main() -> None:
                              " in 1 s turns, --seconds each)")
     parser.add_argument("--rate", type=float, default=5000.0,
                         help="paced phase without the closed one: pace at half this rate")
+    parser.add_argument("--batch-delay", type=float, default=0.0,
+                        help="the gateway's [store] batch_delay (seconds to wait for more requests per commit)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy (raw collapsed stacks) of the gateway's process during the 50-client phase"
                              " (and PATH.bare during the bare app's)")
