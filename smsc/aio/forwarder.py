@@ -356,16 +356,19 @@ class Forwarder:
         if settings.source_npi is not None:
             fields["source_addr_npi"] = settings.source_npi
         validity = "" if message.expires is None else _validity(int(message.expires * 10))
+        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
+        if payload is None or settings.concatenation == "payload":
+            fields["tlvs"] = tlvs  # sent as it came: the common case, built once
+        else:
+            fields["tlvs"] = tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
         base = SubmitSm(service_type=message.service_type, source_addr=message.source,
                         destination_addr=message.destination, registered_delivery=_carrier_receipts(message),
                         validity_period=validity, **fields)
-        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
-        others = tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
-        if payload is None or settings.concatenation == "payload" or message.segments <= 1 and len(payload) <= 140:
-            if payload is not None and settings.concatenation != "payload":
-                return [msgspec.structs.replace(base, short_message=bytes(payload), tlvs=others)]
-            return [msgspec.structs.replace(base, tlvs=tlvs)]
-        return self._split(message, base, payload, others, queue.options)
+        if payload is None or settings.concatenation == "payload":
+            return [base]
+        if message.segments <= 1 and len(payload) <= 140:
+            return [msgspec.structs.replace(base, short_message=bytes(payload))]
+        return self._split(message, base, payload, base.tlvs, queue.options)
 
     def _split(self, message: Message, base: SubmitSm, payload: bytes, others: tuple, options: TextOptions) -> list[SubmitSm]:
         """A message_payload cut into the parts the upstream's concatenation wants."""
