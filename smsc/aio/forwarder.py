@@ -4,29 +4,34 @@
     await forwarder.start() ... forwarder.apply(new_config) ... await forwarder.stop()
 
 The durable queue is the store itself: live messages not yet handed to an upstream
-(`upstream IS NULL`). One scanner walks them in (scheduled, id) order with a cursor,
-routes each (smsc.router) and puts it into the queue of its upstream, up to that
-queue's capacity; a message taken this way is *held* (in memory, by this process only)
-until its fate is committed, so one message is with one bind at a time. Nothing is
-marked sent before the carrier's submit_sm_resp: then the message stays ENROUTE with the
-upstream and the carrier's id stored (store.update), and leaves the durable queue. A
-process that dies loses only its holds: the messages are due again at the next start
-(the carrier may see those that were in flight twice, at most a window per bind).
+(`upstream IS NULL`). One scanner walks them in (scheduled, id) order with a cursor, in
+the store writer's sequence (fw.due_after: it sees every earlier commit), routes each
+(smsc.router) and puts it into the queue of its upstream, up to that queue's capacity; a
+message taken this way is *held* (in memory, by this process only) until its fate is
+committed, so one message is with one bind at a time. Nothing is marked sent before the
+carrier's submit_sm_resp: then the message stays ENROUTE with the upstream and the
+carrier's id stored (store.update, requested at once, so a receipt that overtakes that
+commit still finds the id: Store.apply_receipt), and leaves the durable queue. A process
+that dies loses only its holds: the messages are due again at the next start (the
+carrier may see those that were in flight twice, at most a window per bind).
 
 Per upstream (UpstreamQueue): its binds (UpstreamBind keeps each up), the parts to
-submit in order (PartQueue: retries first, one message per destination with the carrier), and an AdaptiveRate (token bucket with AIMD) counting parts. Routes with a
-rate have their own bucket; a part leaves only when both have a token. Answers:
+submit in order (PartQueue: retries first, one message per destination with the
+carrier), and an AdaptiveRate (token bucket with AIMD) counting parts. Routes with a
+rate have their own bucket; a part leaves only when both have a token. The numbers
+(backoff, attempts, queue size) are [forwarding] settings. Answers:
 - 0: the part is sent; when all parts are, the message is recorded as sent.
 - ESME_RTHROTTLED / ESME_RMSGQFUL: the upstream's rate is halved and the same part goes
   back to the front of the queue, so order per destination holds.
 - other temporary errors (and no answer in time): retried after a growing backoff.
 - a permanent error: re-routed when the route's reroute rule says so (router.next_upstream),
   else the message ends UNDELIVERABLE with that error (the store queues its receipt).
-- no answer within the upstream's response_timeout: a message sent whole goes to the next
-  upstream when the route's reroute rules have `timeout`, else it is retried as above.
+- no answer within the route's re-route wait (min(reroute.timeout, response_timeout)): a
+  message sent whole goes to the next upstream; without `timeout` in the route's reroute
+  rules, no answer within the upstream's response_timeout is retried as above.
 - an UNDELIV receipt whose err: the route re-routes on (smsc.aio.inbound) puts the message
-  back in the store's queue with the upstreams it tried (fw.send_again); taken again, it
-  goes to the next one (router.next_upstream, the same retry budget).
+  back in the store's queue with the upstreams it tried (Store.apply_receipt); taken
+  again, it goes to the next one (router.next_upstream, the same retry budget).
 - the link lost: its unanswered parts go back to the front of the queue at once.
 A message whose validity ended while it waited ends EXPIRED instead of being sent.
 """
