@@ -27,17 +27,19 @@ def is_valid_time(text: str) -> bool:
     sign = text[15]
     if sign == "R":
         return True
-    if sign not in "+-":
+    if sign != "+" and sign != "-":
         return False
-    year, month, day, hour, minute, second = (int(text[i:i + 2]) for i in range(0, 12, 2))
-    return (
-        1 <= month <= 12
-        and 1 <= day <= calendar.monthrange(2000 + year, month)[1]
-        and hour < 24
-        and minute < 60
-        and second < 60
-        and int(text[13:15]) <= MAX_OFFSET_QUARTERS
-    )
+    # Field by field, no calendar call: the codec checks every time field it decodes.
+    month, day = int(text[2:4]), int(text[4:6])
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    # Years are 2000-2099: every fourth is a leap year (2000 too, being a 400th).
+    days = 29 if month == 2 and int(text[0:2]) % 4 == 0 else _DAYS_IN_MONTH[month]
+    return (day <= days and int(text[6:8]) < 24 and int(text[8:10]) < 60 and int(text[10:12]) < 60
+            and int(text[13:15]) <= MAX_OFFSET_QUARTERS)
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def parse_time(text: str, now: datetime) -> datetime | None:
