@@ -265,7 +265,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 run.close()
                 return
             cpu = await server_cpu()
-            profile = {"closed_50": args.profile, "baseline_50": args.profile and args.profile + ".bare"}.get(name)
+            profile = {args.profile_phase: args.profile, "baseline_50": args.profile and args.profile + ".bare"}.get(name)
             with _profiled(child_pid, profile):
                 results[name] = figures = await run
             figures["server_cpu_us"] = (await server_cpu() - cpu) / max(1, figures["requests"]) * 1e6
@@ -352,8 +352,9 @@ def main() -> None:
     parser.add_argument("--batch-delay", type=float, default=0.0,
                         help="the gateway's [store] batch_delay (seconds to wait for more requests per commit)")
     parser.add_argument("--profile", metavar="PATH",
-                        help="py-spy (raw collapsed stacks) of the gateway's process during the 50-client phase"
+                        help="py-spy (raw collapsed stacks) of the gateway's process during --profile-phase"
                              " (and PATH.bare during the bare app's)")
+    parser.add_argument("--profile-phase", default="closed_50", choices=("closed_1", "closed_50", "paced_half"))
     args = parser.parse_args()
     args.phases = set(args.phases.split(","))
     results = uvloop.run(run(args))
