@@ -41,10 +41,6 @@ from smsc.smpp.times import format_absolute, parse_time
 from smsc.store import Message, MessageFinal, NewMessage, OutboundItem, Store, StoreError, UnknownMessage
 from smsc.throttle import TokenBucket
 
-# Validity of a message submitted without one. Not in the config yet (smsc.config has no
-# key for it): two days is the common SMSC default.
-DEFAULT_VALIDITY = 48 * 3600.0
-
 # 8-bit user data per part (TS 23.040): 140 octets alone, 134 beside a concatenation UDH.
 OCTETS_ALONE, OCTETS_PER_PART = 140, 134
 
@@ -303,7 +299,7 @@ class Gateway:
 
     async def _replace_sm(self, account: Account, pdu: ReplaceSm) -> Pdu:
         now = self.clock()
-        scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now, default_validity=None)
+        scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now, default=False)
         stored = await self._stored(account, pdu.message_id, status.ESME_RREPLACEFAIL)
         # The new short_message replaces the text, wherever the old one was carried.
         tlvs = [tlv for tlv in stored.body.get("tlvs", ()) if tlv[0] != Tag.MESSAGE_PAYLOAD]
@@ -331,7 +327,7 @@ class Gateway:
         now = self.clock() if now is None else now
         if isinstance(pdu, DataSm):
             ttl = pdu.tlv(Tag.QOS_TIME_TO_LIVE)
-            scheduled, expires = None, now + (ttl if ttl else DEFAULT_VALIDITY)
+            scheduled, expires = None, self.config.smpp.expiry(now, now + ttl if ttl else None)
         else:
             scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
         body = _BODY_BUILDERS[type(pdu)](pdu)
@@ -356,10 +352,13 @@ class Gateway:
         return self.compliance.screen(account, message, category, self.clock())
 
     def _times(self, schedule: str, validity: str, now: float,
-               default_validity: float | None = DEFAULT_VALIDITY) -> tuple[float | None, float | None]:
-        """(scheduled, expires) in epoch seconds from SMPP times (absolute or relative)."""
+               default: bool = True) -> tuple[float | None, float | None]:
+        """(scheduled, expires) in epoch seconds from SMPP times (absolute or relative).
+        Without a validity_period ([smpp] default_validity from the schedule, or None when
+        not `default`); never more than [smpp] max_validity from now."""
+        smpp = self.config.smpp
         if not schedule and not validity:  # the common case, without a datetime
-            return None, None if default_validity is None else now + default_validity
+            return None, smpp.expiry(now, None) if default else None
         moment = _utc(now)
         try:
             scheduled = _epoch(parse_time(schedule, moment))
@@ -369,8 +368,10 @@ class Gateway:
             expires = _epoch(parse_time(validity, moment))
         except ValueError:
             raise Refused(status.ESME_RINVEXPIRY) from None
-        if expires is None and default_validity is not None:
-            expires = (scheduled or now) + default_validity
+        if expires is None and default:
+            expires = (scheduled or now) + smpp.default_validity
+        if expires is not None:
+            expires = smpp.expiry(now, expires)  # the cap
         if expires is not None and (expires <= now or (scheduled is not None and expires <= scheduled)):
             raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
         return scheduled, expires

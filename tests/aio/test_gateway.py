@@ -9,8 +9,8 @@ import pytest
 from msgspec.structs import replace
 
 from smsc.codec import pdu as pdu_codec
-from smsc.config import Account, Config
-from smsc.gateway import DEFAULT_VALIDITY, Gateway, count_segments
+from smsc.config import Account, Config, Smpp
+from smsc.gateway import Gateway, count_segments
 from smsc.passwords import hash_password
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
@@ -22,6 +22,7 @@ from smsc.store import Store
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 HASH = hash_password("pw")
+DEFAULT_VALIDITY = Smpp().default_validity
 
 
 def account(system_id: str = "shop", **fields: Any) -> Account:
@@ -36,14 +37,14 @@ class Clocks:
 
 @pytest.fixture
 def run(tmp_path) -> Callable[..., Any]:
-    """run(scenario, *accounts): `await scenario(gateway, clocks)` over a fresh store."""
+    """run(scenario, *accounts, smpp=Smpp()): `await scenario(gateway, clocks)` over a fresh store."""
 
-    def go(scenario: Callable[[Gateway, Clocks], Awaitable[Any]], *accounts: Account) -> Any:
+    def go(scenario: Callable[[Gateway, Clocks], Awaitable[Any]], *accounts: Account, smpp: Smpp = Smpp()) -> Any:
         async def main() -> Any:
             clocks = Clocks()
             store = await Store.open(str(tmp_path / "smsc.db"), clock=lambda: clocks.wall)
             try:
-                gateway = Gateway(Config(accounts=accounts or (account(),)), store,
+                gateway = Gateway(Config(smpp=smpp, accounts=accounts or (account(),)), store,
                                   clock=lambda: clocks.wall, monotonic=lambda: clocks.mono)
                 return await scenario(gateway, clocks)
             finally:
@@ -165,6 +166,24 @@ def test_submits_read_together_are_let_through_by_the_rate_in_order(run):
     over, fits = run(scenario, account(rate=5.0))
     assert over == [0, 0, 0, status.ESME_RTHROTTLED, status.ESME_RTHROTTLED]
     assert fits == [0, 0]
+
+
+def test_validity_default_and_cap_come_from_the_config(run):
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        async def expires(pdu: Any) -> float:
+            resp = await gateway.handle(account(), pdu)
+            assert resp.command_status == 0
+            return (await gateway.store.get(resp.message_id)).expires - NOW
+
+        return [await expires(submit()),
+                await expires(submit(validity_period="000000003000000R")),  # 30 minutes
+                await expires(submit(validity_period="000002000000000R")),  # 2 days: cut
+                await expires(submit(schedule_delivery_time="000000000500000R")),  # in 5 minutes
+                await expires(DataSm(source_addr="Shop", destination_addr="447700900001",
+                                     tlvs=((Tag.QOS_TIME_TO_LIVE, 7200),)))]
+
+    assert run(scenario, smpp=Smpp(default_validity=600.0, max_validity=3600.0)) == [
+        600.0, 1800.0, 3600.0, 900.0, 3600.0]
 
 
 def test_data_sm_takes_its_validity_from_qos_time_to_live(run):
