@@ -354,8 +354,8 @@ class Gateway:
     def _times(self, schedule: str, validity: str, now: float,
                default: bool = True) -> tuple[float | None, float | None]:
         """(scheduled, expires) in epoch seconds from SMPP times (absolute or relative).
-        Without a validity_period ([smpp] default_validity from the schedule, or None when
-        not `default`); never more than [smpp] max_validity from now."""
+        Without a validity_period: [smpp] default_validity (None when not `default`);
+        never more than max_validity; both from when the message may first be sent."""
         smpp = self.config.smpp
         if not schedule and not validity:  # the common case, without a datetime
             return None, smpp.expiry(now, None) if default else None
@@ -368,10 +368,8 @@ class Gateway:
             expires = _epoch(parse_time(validity, moment))
         except ValueError:
             raise Refused(status.ESME_RINVEXPIRY) from None
-        if expires is None and default:
-            expires = (scheduled or now) + smpp.default_validity
-        if expires is not None:
-            expires = smpp.expiry(now, expires)  # the cap
+        if expires is not None or default:
+            expires = smpp.expiry(scheduled or now, expires)  # the default, the cap
         if expires is not None and (expires <= now or (scheduled is not None and expires <= scheduled)):
             raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
         return scheduled, expires

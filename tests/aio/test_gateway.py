@@ -179,11 +179,12 @@ def test_validity_default_and_cap_come_from_the_config(run):
                 await expires(submit(validity_period="000000003000000R")),  # 30 minutes
                 await expires(submit(validity_period="000002000000000R")),  # 2 days: cut
                 await expires(submit(schedule_delivery_time="000000000500000R")),  # in 5 minutes
+                await expires(submit(schedule_delivery_time="000000000500000R", validity_period="000002000000000R")),
                 await expires(DataSm(source_addr="Shop", destination_addr="447700900001",
                                      tlvs=((Tag.QOS_TIME_TO_LIVE, 7200),)))]
 
     assert run(scenario, smpp=Smpp(default_validity=600.0, max_validity=3600.0)) == [
-        600.0, 1800.0, 3600.0, 900.0, 3600.0]
+        600.0, 1800.0, 3600.0, 300.0 + 600.0, 300.0 + 3600.0, 3600.0]  # from the schedule, if any
 
 
 def test_data_sm_takes_its_validity_from_qos_time_to_live(run):
