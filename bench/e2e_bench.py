@@ -58,6 +58,7 @@ listeners = [{{ host = "127.0.0.1", port = {smsc_port} }}]
 
 [store]
 path = "smsc.db"
+batch_delay = {args.batch_delay}
 
 [log]
 level = "warning"
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-rate", type=float, default=100000.0, help="the upstream's throughput")
     parser.add_argument("--backlog", type=int, help="accept this many first, with the carrier down")
     parser.add_argument("--no-forward", action="store_true", help="no route: measure accepting alone")
+    parser.add_argument("--batch-delay", type=float, default=0.0, help="the gateway's [store] batch_delay (s)")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--profile", metavar="PATH", help="run smsc under cProfile, its stats written to PATH")
     args = parser.parse_args(argv)
