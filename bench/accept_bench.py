@@ -67,6 +67,7 @@ host = "127.0.0.1"
 port = 0
 [store]
 path = "{path}"
+batch_delay = {batch_delay}
 [log]
 level = "info"
 [[accounts]]
@@ -123,11 +124,11 @@ class Server:
         raise KeyError(key)
 
 
-def gateway(tmp: str) -> Server:
+def gateway(tmp: str, batch_delay: float = 0.0) -> Server:
     path = os.path.join(tmp, "gateway.toml")
     with open(path, "w") as f:
         f.write(CONFIG.format(path=os.path.join(tmp, "smsc.db"), system_id=SYSTEM_ID,
-                              password_hash=hash_password(PASSWORD)))
+                              password_hash=hash_password(PASSWORD), batch_delay=batch_delay))
     return Server("gateway", [sys.executable, "-m", "smsc", "serve", "-c", path], os.path.join(tmp, "gateway.log"))
 
 
@@ -275,6 +276,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds of load per cell (default 5, quick 2)")
     parser.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     parser.add_argument("--dir", help="directory for the store and logs (default: a temp dir)")
+    parser.add_argument("--batch-delay", dest="batch_delay", type=float, default=0.0, metavar="S",
+                        help="the gateway's [store] batch_delay: wait S seconds for more requests (default 0)")
     parser.add_argument("--backlog", type=int, metavar="N", help="only the backlog check with N messages")
     parser.add_argument("--in-process", dest="in_process", type=int, nargs="?", const=300, metavar="ROUNDS",
                         help="only the in-process server path, ROUNDS reads of --per-read submits (default 300)")
@@ -288,10 +291,10 @@ def main() -> None:
         if args.in_process:
             report["in_process"] = in_process(tmp, args.in_process, args.per_read)
         elif args.backlog:
-            with gateway(tmp) as gw:
+            with gateway(tmp, args.batch_delay) as gw:
                 report["backlog"] = backlog(gw, args.backlog)
         else:
-            with gateway(tmp) as gw, echo(tmp) as ec:
+            with gateway(tmp, args.batch_delay) as gw, echo(tmp) as ec:
                 matrix = QUICK_MATRIX if args.quick else MATRIX
                 report["closed"] = closed_matrix([gw, ec], matrix, seconds)
                 full = next(r for r in report["closed"] if (r["binds"], r["window"]) == (1, 100))
