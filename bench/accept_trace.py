@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from time import perf_counter
