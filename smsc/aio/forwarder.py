@@ -168,7 +168,7 @@ class UpstreamQueue:
         self.forwarder._on_lost(self, contexts)
 
     def on_request(self, link: UpstreamLink, pdu: Pdu) -> Any:
-        return self.forwarder.inbound.handle(self.settings, pdu)
+        return self.forwarder.inbound.answer(self.settings, pdu)
 
 
 class Forwarder:

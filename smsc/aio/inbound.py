@@ -2,6 +2,7 @@
 
     inbound = Inbound(config, store)
     code = await inbound.handle(upstream_settings, deliver_sm_or_data_sm)  # the *_resp status
+    future = inbound.answer(upstream_settings, pdu)   # the same, as a future (a link's answer)
     inbound.sent(upstream_settings, carrier_ids)   # when a submit_sm_resp gave them
 
 Every answer to the carrier is given after the commit (design invariant 1): `handle`
@@ -36,6 +37,7 @@ takes is answered ESME_RX_R_APPN, never a silent ESME_ROK.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from typing import Any, Callable
@@ -120,24 +122,66 @@ class Inbound:
         self.mt_table = router.MtTable.of(config)  # for UNDELIV receipts the route re-routes on
 
     async def handle(self, upstream: Upstream, pdu: Pdu) -> int:
+        """The status to answer `pdu` with, once what it says is committed."""
+        return await self.answer(upstream, pdu)
+
+    def answer(self, upstream: Upstream, pdu: Pdu) -> "asyncio.Future[int]":
+        """`handle` as a future (on the loop), for a link's answer without a task."""
         facts = read_receipt(pdu)
-        if facts is not None:
-            return await self._receipt(upstream, facts)
-        return await self._mo(upstream, pdu)
+        if facts is None:
+            return asyncio.ensure_future(self._mo(upstream, pdu))
+        self.counters["receipts"] += 1
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+        if not facts.carrier_id or facts.state is None or facts.state not in FINAL_STATES:
+            kind = "receipts_intermediate" if facts.carrier_id else "receipts_unreadable"
+            self.counters[kind] += 1  # ENROUTE, ACCEPTED...: the message stays where it is
+            if not facts.carrier_id:
+                self.log.warning("receipt_unreadable", upstream=upstream.name)
+            answer.set_result(0)
+            return answer
+        # The common case, a receipt for a message sent whole, is one store request
+        # settled by a callback; the rest (parts, an id not known yet) takes a task.
+        readings = fw.id_readings(facts.carrier_id, upstream.message_id_format)
+        applied = self._request_apply(upstream.name, readings, facts.state, facts.error)
+        applied.add_done_callback(functools.partial(self._applied, upstream, facts, readings, answer))
+        return answer
 
     # --- receipts -------------------------------------------------------------------------
 
-    async def _receipt(self, upstream: Upstream, facts: ReceiptFacts) -> int:
-        self.counters["receipts"] += 1
-        if not facts.carrier_id:
-            self.counters["receipts_unreadable"] += 1
-            self.log.warning("receipt_unreadable", upstream=upstream.name)
-            return 0
-        if facts.state is None or facts.state not in FINAL_STATES:
-            self.counters["receipts_intermediate"] += 1
-            return 0  # ENROUTE, ACCEPTED...: the message stays where it is
-        readings = fw.id_readings(facts.carrier_id, upstream.message_id_format)
-        if await self._apply(upstream.name, readings, facts.state, facts.error):
+    def _request_apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None,
+                       parts_first: bool = True) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
+        reroute = self._reroutes(upstream, error) if state == MessageState.UNDELIVERABLE else None
+        return self.store.apply_receipt(upstream, readings, state, error, reroute=reroute, parts_first=parts_first,
+                                        now=self.clock())
+
+    def _applied(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str], answer: "asyncio.Future[int]",
+                 applied: "asyncio.Future[tuple[ReceiptOutcome, str | None]]") -> None:
+        if applied.exception() is not None:
+            answer.set_exception(applied.exception())  # type: ignore[arg-type]
+        elif self._settled(*applied.result()):
+            answer.set_result(0)
+        else:
+            rest = asyncio.ensure_future(self._receipt_rest(upstream, facts, readings, applied.result()[0]))
+            rest.add_done_callback(functools.partial(_copy_outcome, answer))
+
+    def _settled(self, outcome: ReceiptOutcome, message_id: str | None) -> bool:
+        """Count an outcome that ends the receipt's work; False for PARTS and UNKNOWN."""
+        if outcome == ReceiptOutcome.REROUTED:
+            self.counters["receipts_rerouted"] += 1
+            self.due_again(message_id or "")
+        elif outcome in (ReceiptOutcome.APPLIED, ReceiptOutcome.REPEATED):
+            self.counters["receipts_applied" if outcome == ReceiptOutcome.APPLIED else "receipts_repeated"] += 1
+        else:
+            return False
+        return True
+
+    async def _receipt_rest(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str],
+                            outcome: ReceiptOutcome) -> int:
+        """A receipt the first request did not settle: about one part of a message sent in
+        parts, or for an id no message has (yet)."""
+        assert facts.state is not None
+        if await self._after_apply(upstream.name, readings, facts.state, facts.error, outcome):
             return 0
         self.counters["receipts_unknown"] += 1
         self.log.info("receipt_unknown_id", upstream=upstream.name, carrier_id=facts.carrier_id)
@@ -155,22 +199,17 @@ class Inbound:
         One request to the store, which finds the message on the writer's connection: a
         receipt that overtakes the commit of its submit_sm_resp's carrier id still finds
         it (the forwarder requested that update first)."""
-        reroute = self._reroutes(upstream, error) if state == MessageState.UNDELIVERABLE else None
-        outcome, message_id = await self.store.apply_receipt(upstream, readings, state, error, reroute=reroute,
-                                                             now=self.clock())
+        outcome, message_id = await self._request_apply(upstream, readings, state, error)
+        return self._settled(outcome, message_id) or await self._after_apply(upstream, readings, state, error, outcome)
+
+    async def _after_apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None,
+                           outcome: ReceiptOutcome) -> bool:
         if outcome == ReceiptOutcome.PARTS:
             if await self._in_parts(upstream, readings, state, error):
                 return True
-            outcome, message_id = await self.store.apply_receipt(upstream, readings, state, error, reroute=reroute,
-                                                                 parts_first=False, now=self.clock())
-        if outcome == ReceiptOutcome.UNKNOWN:
-            return await self._in_parts(upstream, readings, state, error)  # a part after the first
-        if outcome == ReceiptOutcome.REROUTED:
-            self.counters["receipts_rerouted"] += 1
-            self.due_again(message_id)
-        else:
-            self.counters["receipts_applied" if outcome == ReceiptOutcome.APPLIED else "receipts_repeated"] += 1
-        return True
+            outcome, message_id = await self._request_apply(upstream, readings, state, error, parts_first=False)
+            return self._settled(outcome, message_id)
+        return await self._in_parts(upstream, readings, state, error)  # UNKNOWN: maybe a part after the first
 
     def _reroutes(self, upstream: str, error: int | None) -> Callable[[Message], bool]:
         """Whether an UNDELIV with `error` sends a message whose route re-routes on it to
@@ -337,6 +376,15 @@ class Inbound:
             self.log.warning("mo_incomplete", upstream=upstream_name, missing=list(incomplete.missing))
             await self._queue(target, upstream, parts, complete=False)
         await fw.drop_mo_parts(self.store, _mo_key(upstream_name, *parts[0]))
+
+
+def _copy_outcome(answer: "asyncio.Future[int]", rest: "asyncio.Future[int]") -> None:
+    if rest.cancelled():
+        answer.cancel()
+    elif rest.exception() is not None:
+        answer.set_exception(rest.exception())  # type: ignore[arg-type]
+    else:
+        answer.set_result(rest.result())
 
 
 def _mo_key(upstream: str, pdu: Pdu, part: Any) -> fw.MoKey:

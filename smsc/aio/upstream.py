@@ -18,6 +18,7 @@ the longer `rebind_pause` after the carrier refused our credentials.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import ssl
@@ -104,7 +105,7 @@ class UpstreamLink(asyncio.Protocol):
         self.writable = True
         self._bound: asyncio.Future[Pdu] = self.loop.create_future()
         self._timer = DeadlineTimer(self.loop, self._on_timer)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: set[asyncio.Future[int]] = set()  # receipts and MO being committed
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
 
     @classmethod
@@ -205,9 +206,7 @@ class UpstreamLink(asyncio.Protocol):
                 self.log.info("upstream_unbound", by="carrier")
                 self.close()
             case RequestReceived(pdu=DeliverSm() | DataSm() as pdu):
-                task = self.loop.create_task(self._answer(pdu))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._answer(pdu)
             case RequestReceived(pdu=pdu):
                 self._send(pdu.response(status.ESME_RINVCMDID))
             case UnmatchedResponse(pdu=pdu):
@@ -221,13 +220,27 @@ class UpstreamLink(asyncio.Protocol):
             case PeerClosed():
                 pass
 
-    async def _answer(self, pdu: Pdu) -> None:
+    def _answer(self, pdu: Pdu) -> None:
+        """Answer a receipt or MO with the status the handler gives once it is committed.
+        A handler that returns a future (the common receipt) costs no task."""
         try:
-            code = await self.handler.on_request(self, pdu)
-        except Exception as exc:  # a bug or a failing store: the carrier retries later
-            self.log.exception("inbound_failed", command=pdu.name, error=repr(exc))
-            code = status.ESME_RX_T_APPN
-        self._send(pdu.response(code))
+            answer = self.handler.on_request(self, pdu)
+            if not asyncio.isfuture(answer):
+                answer = self.loop.create_task(answer)
+        except Exception as exc:
+            answer = self.loop.create_future()
+            answer.set_exception(exc)
+        self._answers.add(answer)
+        answer.add_done_callback(functools.partial(self._respond, pdu))
+
+    def _respond(self, pdu: Pdu, answer: "asyncio.Future[int]") -> None:
+        self._answers.discard(answer)
+        if answer.cancelled():
+            return
+        error = answer.exception()
+        if error is not None:  # a bug or a failing store: the carrier retries later
+            self.log.error("inbound_failed", command=pdu.name, error=repr(error), exc_info=error)
+        self._send(pdu.response(status.ESME_RX_T_APPN if error is not None else answer.result()))
 
     # --- sending ----------------------------------------------------------------------------
 
