@@ -1,6 +1,6 @@
 """Where the time of a durable accept goes, stage by stage, under an open-loop load.
 
-    python bench/accept_trace.py [--rate 15000] [--seconds 4] [--window 100]
+    python bench/accept_trace.py [--rate 15000] [--seconds 4] [--window 100] [--batch-delay S]
 
 `smsc serve` runs as a subprocess with its connection's hot path timed (each read of
 submits: when it was read, handed to the store, committed, answered); the load generator
@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=15000.0, help="open-loop submit_sm/s (default 15000)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--batch-delay", dest="batch_delay", type=float, default=0.0, metavar="S",
+                        help="the gateway's [store] batch_delay (default 0)")
     parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -159,7 +161,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "reads.json")
-        server = gateway(tmp)
+        server = gateway(tmp, args.batch_delay)
         server.args = [sys.executable, __file__, "--serve", server.args[-1], out]
         print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
         with server:
