@@ -60,7 +60,7 @@ from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import Pdu, SubmitSm
 from smsc.smpp.times import format_absolute
-from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage, format_id
+from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage
 from smsc.store import forwarding as fw
 from smsc.throttle import AdaptiveRate, TokenBucket
 
@@ -184,7 +184,7 @@ class Forwarder:
         self.queues: dict[str, UpstreamQueue] = {}
         self.route_buckets: dict[str, TokenBucket] = {}
         self.mt_table = router.MtTable.of(config)
-        self.held: set[str] = set()  # message ids queued or in flight
+        self.held: set[int] = set()  # numbers (smsc.store.ids) of the messages queued or in flight
         self.counters: Counter[str] = Counter()
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
@@ -284,12 +284,12 @@ class Forwarder:
         now = self.clock()
         held = self.held
         page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
-                                                lambda number: format_id(number) in held)
+                                                held.__contains__)
         taken = 0
         self._pumping = False  # queued first, then each queue pumped once
         try:
             for message in page:
-                if message.id in held:  # taken while the page was read
+                if _number(message.id) in held:  # taken while the page was read
                     continue
                 outcome = self._take(message, now)
                 if outcome is None:
@@ -311,7 +311,7 @@ class Forwarder:
         if message.expires is not None and message.expires <= now:
             self._finish(message, MessageState.EXPIRED)
             return 0
-        decision = router.route_mt(self.mt_table, route_facts(message), now, self._is_up)
+        decision = router.route_mt(self.mt_table, router.facts_of(message), now, self._is_up)
         if decision is None:
             self.counters["unroutable"] += 1
             self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVDSTADR)
@@ -334,7 +334,7 @@ class Forwarder:
             return 0
         submission = Submission(message, decision, pdus)
         submission.attempted.extend(attempted)
-        self.held.add(message.id)
+        self.held.add(_number(message.id))
         self._enqueue(queue, submission)
         return 1
 
@@ -628,7 +628,7 @@ class Forwarder:
     def _release(self, message_id: str) -> None:
         """Its fate is committed (or it goes back to the store's queue): the scan may take
         it again if the store says it is due."""
-        self.held.discard(message_id)
+        self.held.discard(_number(message_id))
 
     def _let_go(self, message_id: str) -> None:
         """Back to the store's queue unsent (its queue closed by a reload): due again, with
@@ -643,7 +643,7 @@ class Forwarder:
         self._wake.set()
 
     def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
-        self.held.add(message.id)
+        self.held.add(_number(message.id))
         recorded = self.store.update(message.id, state, error=error, now=self.clock())
         recorded.add_done_callback(lambda future: self._final_recorded(future, message.id, state))
 
@@ -656,10 +656,8 @@ class Forwarder:
             _log.error("record_final_failed", message=message_id, error=repr(error))
 
 
-def route_facts(message: Message) -> router.MtFacts:
-    """What a stored message is routed on."""
-    return router.MtFacts(account=message.account, destination=message.destination, source=message.source,
-                          data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
+def _number(message_id: str) -> int:
+    return int(message_id, 16)  # an id the store gave: no need for parse_id's checks
 
 
 # The stored body fields a submit_sm to the carrier carries over as they are.

@@ -43,7 +43,6 @@ from collections import Counter
 from typing import Any, Callable
 
 from smsc import router
-from smsc.aio.forwarder import route_facts
 from smsc.codec import twin as active_twin
 from smsc.codec.decoding import read_part
 from smsc.codec.reassembly import join_parts
@@ -218,7 +217,7 @@ class Inbound:
         and a handset may already hold some of them."""
 
         def check(message: Message) -> bool:
-            decision = router.route_mt(self.mt_table, route_facts(message), self.clock())
+            decision = router.route_mt(self.mt_table, router.facts_of(message), self.clock())
             tried = [*fw.attempted(message), upstream]
             return decision is not None and router.next_upstream(decision, tried, router.Undelivered(error)) is not None
 
