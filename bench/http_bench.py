@@ -250,6 +250,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     process = multiprocessing.get_context("spawn").Process(
         target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay))
     process.start()
+    child.close()  # the child's end lives in the child only: its death is an EOFError here, not a hang
     loop = asyncio.get_running_loop()
     port, key, baseline, child_pid = await loop.run_in_executor(None, parent.recv)
     ids: list[str] = []
