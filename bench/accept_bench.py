@@ -19,7 +19,7 @@ and reports its peak RSS (VmHWM): the backlog lives on disk, the process must st
 
 --in-process measures the server path alone: one Connection (smsc.aio.connection) of a
 real gateway and store, fed rounds of 100 submit_sm (--per-read N: N) by a transport that
-only counts its writes, no socket, no other process; CPU microseconds per submit, best of
+only keeps its writes, no socket, no other process; CPU microseconds per submit, best of
 three runs. Steadier than the end-to-end figures on a shared machine, and what one core
 can do; with a small --per-read, what each read and commit costs besides its messages.
 """
@@ -195,15 +195,16 @@ def backlog(server: Server, count: int) -> dict[str, Any]:
     return result
 
 
-class _CountingTransport:
-    """Just enough of an asyncio transport for one Connection: writes are counted."""
+class KeepingTransport:
+    """Just enough of an asyncio transport for one Connection (no socket): each write is
+    kept as it came (tests/aio look at them)."""
 
     def __init__(self) -> None:
-        self.writes = 0
+        self.writes: list[bytes] = []
         self.closing = False
 
     def write(self, data: bytes) -> None:
-        self.writes += 1
+        self.writes.append(data)
 
     def get_extra_info(self, name: str) -> Any:
         return ("127.0.0.1", 1) if name == "peername" else None
@@ -230,7 +231,7 @@ async def _in_process_once(tmp: str, rounds: int, window: int = 100) -> float:
     server = SmppServer(config, Gateway(config, store))
     await server.start()  # listens (unused): the connection below is made as its listener would
     conn = server._connection(0)
-    conn.connection_made(_CountingTransport())  # type: ignore[arg-type]
+    conn.connection_made(KeepingTransport())  # type: ignore[arg-type]
     conn.data_received(pdu_codec.encode(BindTransceiver(sequence_number=1, system_id=SYSTEM_ID, password=PASSWORD)))
     while conn.account is None:
         await asyncio.sleep(0.01)

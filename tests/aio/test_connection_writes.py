@@ -1,6 +1,7 @@
 """When a connection writes its answers to submits: as soon as their commit is done, once
 per commit, whatever the reads they came in. A real server, gateway and store; the
-transport is the one thing replaced, by one that keeps what is written (no socket)."""
+transport is the one thing replaced, by one that keeps what is written (no socket: the
+in-process benchmark's)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +9,7 @@ import struct
 from typing import Any
 
 from smsc.aio.server import SmppServer
+from smsc.bench.accept_bench import KeepingTransport
 from smsc.codec import pdu as pdu_codec
 from smsc.config import Account, Config, Listener, Smpp, Store as StoreConfig
 from smsc.gateway import Gateway
@@ -17,32 +19,6 @@ from smsc.smpp.pdus import BindTransceiver, SubmitSm
 from smsc.store import Store
 
 HEADER = struct.Struct(">IIII")
-
-
-class KeepingTransport:
-    """Just enough of an asyncio transport: each write kept as it came."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 1) if name == "peername" else None
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 def answered(data: bytes) -> list[int]:
