@@ -2,14 +2,18 @@
 concurrent clients, then 50 clients paced at half the measured rate (the p99 target),
 and webhooks delivered per second to a local receiver.
 
-    python bench/http_bench.py [--seconds 5] [--json PATH]
+    python bench/http_bench.py [--seconds 5] [--phases baseline,closed,paced,webhooks,alternate]
+                               [--json PATH] [--profile PATH] [--batch-delay S]
 
 The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
-process on its own event loop, as `smsc serve` would; the clients and the webhook
-receiver run in this process (aiohttp on uvloop). A submit counts when its 201 came back,
-i.e. after its commit. Webhooks: the child moves N accepted messages to DELIVERED (what a
-carrier's receipt does), and the time is from that command to the N-th signed POST
-received. Not a test.
+process on its own event loop, as `smsc serve` would; the clients (keep-alive, one
+request at a time each, no pipelining) and the webhook receiver run in this process, on
+the other core. A submit counts when its 201 came back, i.e. after its commit. The bare
+aiohttp app in the child gives the scale of HTTP alone; `alternate` runs it and smsc in
+1 s turns so both meet the same neighbours. Webhooks: the child moves N accepted messages
+to DELIVERED (what a carrier's receipt does), and the time is from that command to the
+N-th signed POST received. --json records every figure with the options, the commit and
+the load averages. Not a test.
 """
 from __future__ import annotations
 
@@ -254,7 +258,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     port, key, baseline, child_pid = await loop.run_in_executor(None, parent.recv)
     ids: list[str] = []
-    results: dict[str, Any] = {"load_average": os.getloadavg()[0]}
+    results: dict[str, Any] = {"load_average": os.getloadavg()[0], "when": time.time(), "commit": _commit(),
+                               "options": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()}}
     try:
         await closed_loop(port, key, 10, 1.0, [])  # warm-up
         async def server_cpu() -> float:
@@ -320,6 +325,15 @@ async def alternate(server_cpu: Any, ports: dict[str, int], key: str, args: argp
     ratio = results["smsc"]["server_cpu_us"] / results["bare"]["server_cpu_us"]
     print(f"alternating: smsc costs {ratio:.2f}x the bare app's server CPU per request", flush=True)
     return results | {"server_cpu_ratio": ratio}
+
+
+def _commit() -> str | None:
+    """The checkout's HEAD, to tell the figures of one build from another's."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 @contextlib.contextmanager
