@@ -1,14 +1,17 @@
 """Webhooks out: every receipt and MO reaches a receiver that checks the signature, at
 least once, across a restart of smsc while the receiver was failing; what cannot be
-delivered in time is dead-lettered and listed by the API."""
+delivered in time is dead-lettered and listed by the API. And once a delivered message is
+purged, the HTTP housekeeping forgets its client reference (listing by it would fail)."""
 from __future__ import annotations
 
 import random
+import time
 
 import msgspec
 
 from smsc.http import webhooks
 from smsc.smpp.constants import MessageState
+from smsc.store import http_tables
 
 from .conftest import SECRET, account, http_config, wait_for
 
@@ -126,3 +129,17 @@ def test_a_reload_adds_webhooks_for_a_new_account_and_new_keywords(serve_http, t
     (event,) = wait_for(lambda: receiver.of_type("message.inbound"), timeout=10)
     assert event["data"]["text"] == "HALT"
     assert server.runtime.http.compliance.opted_out("bank", "", "447700900001")
+
+
+def test_housekeeping_forgets_the_client_ref_of_a_purged_message(serve_http, tmp_path, receiver):
+    config = hooked(tmp_path, receiver)
+    server = serve_http(msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, retention=0.2)))
+    api = server.api()
+    done, live = (api.post("/v1/messages", SEND | {"client_ref": "order-9"})[1]["messages"][0]["id"] for _ in "ab")
+    deliver(server, done)
+    time.sleep(0.3)  # both past the retention; only the final one may be purged
+    assert server.call(server.store.purge(time.time() - 0.2)) == 1
+    server.call(server.runtime.http.housekeeping())
+    status, page, _ = api.get("/v1/messages?client_ref=order-9")
+    assert status == 200 and [m["id"] for m in page["messages"]] == [live]
+    assert server.call(http_tables.by_client_ref(server.store, "shop", "order-9")) == [live]
