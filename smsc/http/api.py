@@ -307,8 +307,7 @@ class HttpApi:
             raise RequestError(422, "invalid_query", "after must be a message id from a previous page", "after")
         client_ref = request.query.get("client_ref")
         if client_ref:
-            ids = await http_tables.by_client_ref(self.store, account, client_ref, after_number, limit)
-            messages = [await self.store.get(message_id) for message_id in ids]
+            messages = await http_tables.by_client_ref(self.store, account, client_ref, after_number, limit)
         else:
             now = self.clock()
             since = _number_arg(request, "since", now - 86400.0)

@@ -153,12 +153,15 @@ async def consent_audit(store: Store, account: str, since: float = 0.0,
         return [tuple(row) for row in await cursor.fetchall()]
 
 
-async def by_client_ref(store: Store, account: str, client_ref: str, after: int = 0, limit: int = 100) -> list[str]:
-    """Ids of the account's messages sent with `client_ref`, oldest first, after id number `after`."""
-    sql = ("SELECT message_id FROM client_refs WHERE account = ? AND client_ref = ? AND message_id > ?"
-           " ORDER BY message_id LIMIT ?")
+async def by_client_ref(store: Store, account: str, client_ref: str, after: int = 0,
+                        limit: int = 100) -> list[Message]:
+    """The account's messages sent with `client_ref`, oldest first, after id number
+    `after`. A reference whose message was purged (and not yet forgotten) is passed over."""
+    sql = (f"SELECT {COLUMNS} FROM messages WHERE id IN (SELECT c.message_id FROM client_refs c"
+           " JOIN messages m ON m.id = c.message_id WHERE c.account = ? AND c.client_ref = ? AND c.message_id > ?"
+           " ORDER BY c.message_id LIMIT ?) ORDER BY id")
     async with store.reader.execute(sql, (account, client_ref, after, limit)) as cursor:
-        return [format_id(number) for (number,) in await cursor.fetchall()]
+        return [_to_message(row) for row in await cursor.fetchall()]
 
 
 async def messages_between(store: Store, account: str, since: float, until: float, after: int = 0,
