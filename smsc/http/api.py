@@ -65,9 +65,15 @@ def _field(error: msgspec.ValidationError) -> str | None:
     return None
 
 
+_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}  # one each: decode(type=) sets one up per call
+
+
 def decode(raw: bytes, kind: type) -> Any:
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        decoder = _DECODERS[kind] = msgspec.json.Decoder(kind)
     try:
-        return msgspec.json.decode(raw, type=kind)
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
         field = _field(exc)
         message = str(exc).replace("`", "").replace("from_", "from")
