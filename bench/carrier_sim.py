@@ -12,6 +12,9 @@ submit_sm answered at once with a fresh id, nothing stored):
   / `expired_share` of UNDELIV / EXPIRED; `receipt_first` sends it before the
   submit_sm_resp. It goes back on the submitting bind when that one can receive, else to
   a receiver bind of the same system_id (kept, up to WAITING_RECEIPTS, until one binds).
+  As carriers do, a deliver_sm (receipt or MO) is delivered at least once: one left
+  unanswered when its connection goes is delivered again on the next bind, one answered
+  with a "not now" status (RETRIED_STATUSES) again after REDELIVER_AFTER seconds.
 - error_shares: {command_status: share} of submits answered with that error.
 - throttle_rate: submits per second over which the answer is ESME_RTHROTTLED.
 - no_response_share: submits never answered.
@@ -245,6 +248,12 @@ class CarrierSim:
         heapq.heappush(self._due, (due, self._due_order, origin.system_id, origin, pdu))
         self._wake.set()
 
+    def redeliver(self, system_id: str, pdu: DeliverSm, delay: float) -> None:
+        """Offer a deliver_sm the ESME refused for now again after `delay` seconds."""
+        self._due_order += 1
+        heapq.heappush(self._due, (time.monotonic() + delay, self._due_order, system_id, None, pdu))
+        self._wake.set()
+
     def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: DeliverSm) -> None:
         """Send a deliver_sm to the origin if it can take it, else to a receiver bind of
         the same system_id; keep it until one binds when there is none."""
@@ -308,6 +317,7 @@ class _CarrierProtocol(asyncio.Protocol):
         self._out = bytearray()
         self._sequence = 0
         self._fast = sim.behaviour.accept_all
+        self._unanswered: dict[int, DeliverSm] = {}  # deliver_sm sent, by sequence number
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -318,6 +328,12 @@ class _CarrierProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.sim.gone(self)
+        # As carriers do: a deliver_sm never answered goes again, on another bind of the
+        # same system_id or the next one to bind.
+        unanswered, self._unanswered = self._unanswered, {}
+        for pdu in unanswered.values():
+            self.counters["deliver_sm_redelivered"] += 1
+            self.sim.deliver(self.system_id, None, pdu)
 
     # A client that does not read its answers stops being read: back-pressure, not memory.
     def pause_writing(self) -> None:
@@ -375,8 +391,17 @@ class _CarrierProtocol(asyncio.Protocol):
         return self._sequence
 
     def deliver(self, pdu: DeliverSm) -> None:
-        self._out += pdu_codec.encode(replace(pdu, sequence_number=self._next_sequence()))
+        sequence = self._next_sequence()
+        self._unanswered[sequence] = pdu
+        self._out += pdu_codec.encode(replace(pdu, sequence_number=sequence))
         self.counters["deliver_sm"] += 1
+
+    def _answered(self, response: Any) -> None:
+        pdu = self._unanswered.pop(response.sequence_number, None)
+        self.counters["deliver_sm_resp"] += 1
+        if pdu is not None and response.command_status in RETRIED_STATUSES:
+            self.counters["deliver_sm_retried"] += 1
+            self.sim.redeliver(self.system_id, pdu, REDELIVER_AFTER)
 
     def _request(self, frame: bytes, command: int, sequence: int) -> bool:
         """One PDU off the slow path; False when the connection is being closed."""
@@ -394,7 +419,7 @@ class _CarrierProtocol(asyncio.Protocol):
         elif command == C.SUBMIT_SM:
             return self._submit(pdu)
         elif command == C.DELIVER_SM_RESP:
-            self.counters["deliver_sm_resp"] += 1
+            self._answered(pdu)
         elif command == C.UNBIND:
             self.sim.gone(self)  # no new deliver_sm after an unbind
             self._out += HEADER.pack(16, C.UNBIND_RESP, 0, sequence)
@@ -455,6 +480,10 @@ class _CarrierProtocol(asyncio.Protocol):
             return False
         return True
 
+
+# deliver_sm_resp statuses that say "not now": the deliver_sm goes again after a pause.
+RETRIED_STATUSES = frozenset({st.ESME_RX_T_APPN, st.ESME_RTHROTTLED, st.ESME_RMSGQFUL, st.ESME_RSYSERR})
+REDELIVER_AFTER = 1.0  # seconds
 
 ANSWERED_REQUESTS = frozenset(cls.command_id for cls in RESPONSE_CLASS)  # requests with a *_resp
 

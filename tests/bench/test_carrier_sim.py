@@ -209,3 +209,43 @@ def test_a_receiver_bind_may_not_submit():
         client.disconnect()
     assert "Incorrect BIND Status" in str(refused.value)  # smpplib's words for ESME_RINVBNDSTS
     assert sim.counters["submit_sm"] == 0
+
+
+class _Vanish(Exception):
+    """Raised from a handler: the client goes before answering the deliver_sm."""
+
+
+def test_a_receipt_left_unanswered_by_a_lost_connection_comes_again_on_the_next_bind():
+    with running_sim(Behaviour(receipts=True)) as sim:
+        client, answers, _ = _smpplib_client(sim.port)
+        seen = []
+
+        def vanish(pdu):
+            seen.append(pdu.receipted_message_id)
+            raise _Vanish
+
+        client.set_message_received_handler(vanish)
+        _submit(client, 1)
+        with pytest.raises(_Vanish):
+            _read_until(client, lambda: False)
+        client._socket.close()  # gone without answering, as a process killed with -9
+        client.state = smpplib.consts.SMPP_CLIENT_STATE_CLOSED
+        again, _, delivered = _smpplib_client(sim.port)
+        _read_until(again, lambda: len(delivered) == 1)
+        again.unbind()
+        again.disconnect()
+    assert [pdu.receipted_message_id for pdu in delivered] == seen
+    assert sim.counters["deliver_sm_redelivered"] == 1
+
+
+def test_a_receipt_answered_not_now_comes_again_after_a_pause():
+    with running_sim(Behaviour(receipts=True)) as sim:
+        client, answers, delivered = _smpplib_client(sim.port)
+        client.set_message_received_handler(
+            lambda pdu: delivered.append(pdu) or (st.ESME_RX_T_APPN if len(delivered) == 1 else None))
+        _submit(client, 1)
+        _read_until(client, lambda: len(delivered) == 2)
+        client.unbind()
+        client.disconnect()
+    assert delivered[0].receipted_message_id == delivered[1].receipted_message_id
+    assert sim.counters["deliver_sm_retried"] == 1
