@@ -55,9 +55,10 @@ def text(sequence: int) -> bytes:
 class Gateway:
     """`smsc serve` in a subprocess on the store in `tmp`."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, more_config: str = "") -> None:
         config = tmp / "smsc.toml"
-        config.write_text(CONFIG.format(store=tmp / "smsc.db", password_hash=password_hash(PASSWORD), window=WINDOW))
+        config.write_text(CONFIG.format(store=tmp / "smsc.db", password_hash=password_hash(PASSWORD), window=WINDOW)
+                          + more_config)
         self.log = open(tmp / "serve.log", "a")
         self.process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(config)],
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -81,8 +82,9 @@ class Gateway:
 class Submitter:
     """Pipelined submits (at most WINDOW unanswered), every answer recorded."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, registered_delivery: int = 0) -> None:
         self.sock = sock
+        self.registered_delivery = registered_delivery
         self.acked: dict[str, int] = {}  # message id -> sequence of its submit
         self.refused = 0
         self.room = threading.Semaphore(WINDOW)
@@ -94,7 +96,8 @@ class Submitter:
             while not self.done.is_set() and sequence < 1_000_000:
                 if not self.room.acquire(timeout=0.2):
                     continue
-                self.sock.sendall(raw.pdu(raw.SUBMIT_SM, sequence, raw.submit_body(text=text(sequence))))
+                body = raw.submit_body(text=text(sequence), registered_delivery=self.registered_delivery)
+                self.sock.sendall(raw.pdu(raw.SUBMIT_SM, sequence, body))
                 sequence += 1
         except OSError:
             pass  # the gateway is gone
