@@ -40,7 +40,8 @@ from smsc.store import Store, StoreError
 
 # How often messages past their validity are expired (with their receipts) and queued
 # deliver_sm past theirs dropped. Not in the config yet.
-EXPIRE_INTERVAL = 5.0
+EXPIRE_INTERVAL = 5.0  # also how often finished messages past retention are purged
+PURGE_BATCH, PURGE_ROUNDS = 1000, 50  # up to 50,000 messages a round, 1,000 a transaction
 HOUSEKEEPING_INTERVAL = 1.0  # unmatched receipts matched again, MO parts timed out
 
 
@@ -149,12 +150,26 @@ class Runtime:
         await self.store.expire_outbound()
         return expired
 
+    async def purge_once(self) -> int:
+        """Delete finished messages accepted more than [store] retention ago, in small
+        transactions (each a short pause of the writer), at most PURGE_ROUNDS of them."""
+        assert self.store is not None
+        before, purged = self.clock() - self.config.store.retention, 0
+        for _ in range(PURGE_ROUNDS):
+            count = await self.store.purge(before, PURGE_BATCH)
+            purged += count
+            if count < PURGE_BATCH:
+                break
+        return purged
+
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(self.expire_interval)
             try:
                 if expired := await self.expire_once():
                     self.log.info("expired", messages=expired)
+                if purged := await self.purge_once():
+                    self.log.info("purged", messages=purged)
             except Exception as exc:  # a busy or failing disk: try again next round
                 self.log.error("expiry_failed", error=repr(exc))
 

@@ -169,6 +169,10 @@ CREATE TABLE mo_parts (
     PRIMARY KEY (upstream, source, destination, reference, total, seq)
 ) WITHOUT ROWID;
 """),
+    (8, """
+-- Client references of purged messages are forgotten by message number (a range).
+CREATE INDEX client_refs_message ON client_refs(message_id);
+"""),
 )
 
 LATEST = MIGRATIONS[-1][0]

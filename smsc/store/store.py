@@ -677,7 +677,8 @@ class Store:
             numbers = [number for (number,) in self._db.execute(sql, (floor, limit))]
             for chunk in _chunks(numbers):
                 marks = ", ".join("?" * len(chunk))
-                self._db.execute(f"DELETE FROM history WHERE message_id IN ({marks})", chunk)
+                for table in ("history", "carrier_parts"):
+                    self._db.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
                 self._db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
             self._db.execute("DELETE FROM outbound WHERE id IN"
                                    " (SELECT id FROM outbound WHERE id < ? AND state != 0 LIMIT ?)", (floor, limit))
