@@ -22,6 +22,7 @@ command_status, never an exception out of `handle`.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -113,6 +114,8 @@ class Gateway:
         self.clock = clock
         self.monotonic = monotonic
         self._buckets: dict[str, TokenBucket] = {}
+        # SMPP requests answered ESME_RTHROTTLED, by account (rate or window; /metrics reads it)
+        self.throttled: Counter[str] = Counter()
         self.compliance: Compliance | None = None  # opt-outs, quiet hours; set by the runtime
         self._log = get_logger("smsc.gateway")
         self._handlers: dict[type, Callable[[Account, Any], Awaitable[Pdu]]] = {

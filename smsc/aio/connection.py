@@ -213,6 +213,8 @@ class Connection(asyncio.Protocol):
                 self.log.warning("protocol_error", status=error.status_name, error=str(error.args[0]),
                                  command_id=error.command_id, sequence_number=error.sequence_number, close=close)
                 if answer is not None:
+                    if answer.command_status == status.ESME_RTHROTTLED:
+                        self._count_throttled()  # beyond the window
                     self.send(answer)
                 if close:
                     self.close()
@@ -292,6 +294,10 @@ class Connection(asyncio.Protocol):
                 self._submits_done = self.loop.create_future()
             await self._submits_done
 
+    def _count_throttled(self) -> None:
+        if self.account is not None:
+            self.server.gateway.throttled[self.account.system_id] += 1
+
     def _failed(self, pdu: Pdu, exc: Exception) -> Pdu:
         self.log.exception("request_failed", command=pdu.name, error=repr(exc))
         return pdu.response(status.ESME_RSYSERR)
@@ -307,7 +313,10 @@ class Connection(asyncio.Protocol):
             if response.command_status:
                 # Throttling answers come by the thousand exactly when the server is busiest:
                 # not one log line each at info.
-                log = self.log.debug if response.command_status == status.ESME_RTHROTTLED else self.log.info
+                throttled = response.command_status == status.ESME_RTHROTTLED
+                if throttled:
+                    self._count_throttled()
+                log = self.log.debug if throttled else self.log.info
                 log("request_refused", command=response.name.removesuffix("_resp"),
                     status=status.status_name(response.command_status))
             try:

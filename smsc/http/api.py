@@ -255,7 +255,7 @@ class HttpApi:
         if len(send.recipients) > self.config.http.max_recipients:
             raise RequestError(422, "too_many_recipients", f"at most {self.config.http.max_recipients} recipients", "to")
         now = self.clock()
-        messages, encoding, parts = new_messages(send, account.system_id, now)
+        messages, encoding, parts = new_messages(send, account.system_id, now, self.config.smpp)
         accepted, rejected = [], []
         for message in messages:
             try:

@@ -16,6 +16,7 @@ import msgspec
 
 from smsc.codec.decoding import part_text, read_part
 from smsc.codec.segmentation import TextCount, TextOptions, count, split, split_binary
+from smsc.config import Smpp
 from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import MessageState
 from smsc.store import Message, NewMessage
@@ -29,7 +30,6 @@ Category = Literal["transactional", "promotional"]
 # Long texts are stored as one message carried in message_payload; the upstream cuts it
 # for carriers that want UDH or SAR parts. Counting matches the cut (segmentation.py).
 _STORE_OPTIONS = TextOptions(concatenation="payload")
-DEFAULT_VALIDITY = 48 * 3600.0
 
 
 class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -117,7 +117,8 @@ def content(request: SendRequest) -> tuple[dict[str, Any], int, str]:
     return _body(short_message, coding, segmented.esm_class, tlvs), segmented.count.parts, "binary"
 
 
-def new_messages(request: SendRequest, account: str, now: float) -> tuple[list[NewMessage], str, int]:
+def new_messages(request: SendRequest, account: str, now: float,
+                 smpp: Smpp = Smpp()) -> tuple[list[NewMessage], str, int]:
     """One NewMessage per recipient (duplicates sent once), their encoding and parts."""
     body, parts, encoding = content(request)
     source, source_ton, source_npi = _sender_address(request.from_)
@@ -134,8 +135,9 @@ def new_messages(request: SendRequest, account: str, now: float) -> tuple[list[N
         scheduled = request.schedule_at.timestamp()
         if scheduled <= now:
             scheduled = None  # due already: at once
-    validity = DEFAULT_VALIDITY if request.validity is None else request.validity
-    expires = (scheduled or now) + validity
+    start = scheduled or now
+    # As over SMPP: [smpp] default_validity when none is asked, capped at max_validity.
+    expires = smpp.expiry(start, None if request.validity is None else start + request.validity)
     messages = [NewMessage(account=account, source=source, destination=to.lstrip("+"), body=body,
                            registered_delivery=1 if request.receipt else 0, segments=parts,
                            scheduled=scheduled, expires=expires)

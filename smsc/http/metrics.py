@@ -12,6 +12,7 @@ live objects are best set by a function in `before_scrape` (see smsc/http/servic
     metrics.upstream_oldest.labels(upstream=...).set(seconds)
     metrics.submit_response.observe(seconds, "smpp"|"http"|"upstream")
     metrics.throttled.inc("smpp"|"http", account name)
+    metrics.forwarding.counts[("forwarder"|"inbound", event)] = n   (copied at scrape)
 
 What is counted on every request (requests, accepts, submit latency, throttling) is a
 Tally or a Timings: plain dicts exported when scraped. A prometheus_client child takes
@@ -112,6 +113,9 @@ class Metrics:
         self.webhooks = Tally("smsc_webhook_deliveries", "Webhook attempts by outcome (delivered, failed, dead)",
                               ("account", "outcome"), registry)
         self.throttled = Tally("smsc_throttled", "Requests refused for rate", ("channel", "name"), registry)
+        self.forwarding = Tally("smsc_forwarding_events", "What happened to submits to carriers and what"
+                                " carriers sent (receipts applied, unknown, repeated; MO queued, unrouted...)",
+                                ("side", "event"), registry)
         self.http_requests = Tally("smsc_http_requests", "HTTP API requests", ("route", "status"), registry)
 
     def webhook(self, account: str, outcome: str) -> None:

@@ -87,13 +87,20 @@ class HttpService:
         await http_tables.forget_client_refs(self.store, now - config.store.retention)
 
     def _live_gauges(self, metrics: Metrics) -> None:
-        """Binds up per account (SMPP server) and per upstream, upstream queue depths."""
+        """Binds up per account (SMPP server) and per upstream, upstream queue depths, SMPP
+        throttling per account, the forwarder's and inbound side's event counters."""
         metrics.binds_up.clear()
         server = self.runtime.server
         accounts = Counter(conn.account.system_id for conn in (server.connections if server else ())
                            if conn.account is not None)
         for name, count in accounts.items():
             metrics.binds_up.labels(kind="account", name=name).set(count)
+        gateway = self.runtime.gateway
+        for name, count in (gateway.throttled.items() if gateway is not None else ()):
+            metrics.throttled.counts[("smpp", name)] = count
+        for side, part in (("forwarder", self.runtime.forwarder), ("inbound", self.runtime.inbound)):
+            for event, count in (part.counters.items() if part is not None else ()):
+                metrics.forwarding.counts[(side, event)] = count
         forwarder = self.runtime.forwarder
         for name, queue in (forwarder.queues.items() if forwarder is not None else ()):
             metrics.binds_up.labels(kind="upstream", name=name).set(sum(link.is_bound for link in queue.links))

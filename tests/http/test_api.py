@@ -6,6 +6,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+import msgspec
 import pytest
 
 from smsc.http import openapi
@@ -195,3 +196,18 @@ def test_no_201_without_a_commit_and_readyz_says_why(serve_http):
     assert status == 503 and body["error"]["code"] == "store_unavailable"
     status, body, _ = Api(server.http_port, None).get("/readyz")
     assert status == 503 and body["status"] == "not_ready" and "store not writable" in body["problems"][0]
+
+
+def test_validity_follows_the_smpp_settings_default_and_cap(serve_http, tmp_path):
+    config = http_config(tmp_path)
+    config = msgspec.structs.replace(config, smpp=msgspec.structs.replace(
+        config.smpp, default_validity=3600.0, max_validity=7200.0))
+    api = serve_http(config).api()
+    expiries = []
+    for extra in ({}, {"validity": 600}, {"validity": 86400}):
+        status, body, _ = api.post("/v1/messages", SEND | extra)
+        assert status == 201
+        message = api.get(f"/v1/messages/{body['messages'][0]['id']}")[1]
+        lived = datetime.fromisoformat(message["expires"]) - datetime.fromisoformat(message["submitted"])
+        expiries.append(round(lived.total_seconds()))
+    assert expiries == [3600, 600, 7200]
