@@ -9,7 +9,6 @@ many messages as were acknowledged (submits in flight may be stored unanswered).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -19,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -118,6 +118,28 @@ class Submitter:
             self.done.set()
 
 
+def kill_under_load(gateway: Gateway, submitter: Submitter, ready: Callable[[], bool] = lambda: True) -> dict[str, int]:
+    """Submit until ACKED_BEFORE_KILL are acknowledged and `ready()`, then SIGKILL the
+    gateway with submits in flight; the acknowledged ids (with their submit's sequence)."""
+    threads = [threading.Thread(target=submitter.send), threading.Thread(target=submitter.read)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while ((len(submitter.acked) < ACKED_BEFORE_KILL or not ready())
+           and time.monotonic() < deadline and not submitter.done.is_set()):
+        time.sleep(0.005)
+    gateway.process.kill()
+    gateway.process.wait(10)
+    submitter.done.wait(10)
+    submitter.done.set()
+    for thread in threads:
+        thread.join(10)
+    submitter.sock.close()
+    acked = dict(submitter.acked)
+    assert len(acked) >= ACKED_BEFORE_KILL and submitter.refused == 0
+    return acked
+
+
 def query_all(sock: socket.socket, ids: list[str]) -> dict[str, tuple[int, int | None]]:
     """(command_status, message_state) of query_sm for each id, pipelined."""
     answers: dict[str, tuple[int, int | None]] = {}
@@ -137,21 +159,7 @@ def query_all(sock: socket.socket, ids: list[str]) -> dict[str, tuple[int, int |
 def test_acknowledged_submits_survive_kill_9(tmp_path):
     gateway = Gateway(tmp_path)
     submitter = Submitter(gateway.connect())
-    threads = [threading.Thread(target=submitter.send), threading.Thread(target=submitter.read)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 30
-    while len(submitter.acked) < ACKED_BEFORE_KILL and time.monotonic() < deadline and not submitter.done.is_set():
-        time.sleep(0.005)
-    gateway.process.kill()  # SIGKILL, with submits in flight
-    gateway.process.wait(10)
-    submitter.done.wait(10)
-    submitter.done.set()
-    for thread in threads:
-        thread.join(10)
-    submitter.sock.close()
-    acked = dict(submitter.acked)
-    assert len(acked) >= ACKED_BEFORE_KILL and submitter.refused == 0
+    acked = kill_under_load(gateway, submitter)
 
     restarted = Gateway(tmp_path)
     try:

@@ -22,7 +22,7 @@ import pytest
 
 from smsc.smpp.constants import MessageState
 
-from .test_crash import ACKED_BEFORE_KILL, Gateway, Submitter
+from .test_crash import Gateway, Submitter, kill_under_load
 
 ROUTING = """
 [[upstreams]]
@@ -65,22 +65,8 @@ def test_acknowledged_messages_reach_one_final_state_across_kill_9(tmp_path):
     try:
         gateway = Gateway(tmp_path, ROUTING.format(port=port))
         submitter = Submitter(gateway.connect(), registered_delivery=1)
-        threads = [threading.Thread(target=submitter.send), threading.Thread(target=submitter.read)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while ((len(submitter.acked) < ACKED_BEFORE_KILL or not receipted(tmp_path / "smsc.db"))
-               and time.monotonic() < deadline and not submitter.done.is_set()):
-            time.sleep(0.005)
-        gateway.process.kill()  # SIGKILL: submits, forwards and receipts in flight
-        gateway.process.wait(10)
-        submitter.done.wait(10)
-        submitter.done.set()
-        for thread in threads:
-            thread.join(10)
-        submitter.sock.close()
-        acked = list(submitter.acked)
-        assert len(acked) >= ACKED_BEFORE_KILL and submitter.refused == 0
+        # SIGKILL with submits, forwards and receipts in flight, once one is receipted.
+        acked = list(kill_under_load(gateway, submitter, lambda: receipted(tmp_path / "smsc.db")))
         before = final_states(tmp_path / "smsc.db", acked)
         assert 0 < sum(1 for state in before.values() if state) < len(acked)  # killed mid-way
 
