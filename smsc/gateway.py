@@ -221,7 +221,7 @@ class Gateway:
         if several) becomes the new one, text, schedule, validity, segments and all, and
         keeps its id; with none, a new message is stored as usual."""
         message = self._new_message(account, pdu, pdu.destination_addr)
-        self._take_rate(account, message.segments)
+        self.take_rate(account, message.segments)
         now = self.clock()
         for message_id in await self._live_like(message):
             try:
@@ -269,7 +269,7 @@ class Gateway:
                                               status.ESME_RINVEXPIRY):
                     raise  # the same for every destination: refuse the request
                 refused.append(_unsuccess(dest, refusal.command_status))
-        self._take_rate(account, sum(message.segments for _, message in messages))
+        self.take_rate(account, sum(message.segments for _, message in messages))
         ids = []
         # One accept after the other: the store commits each; a failure refuses only the
         # destinations not stored yet.
@@ -377,7 +377,9 @@ class Gateway:
             raise Refused(status.ESME_RINVEXPIRY, "validity period ends before delivery could start")
         return scheduled, expires
 
-    def _take_rate(self, account: Account, segments: int) -> None:
+    def take_rate(self, account: Account, segments: int) -> None:
+        """Count `segments` against the account's rate (SMPP and HTTP share it); Refused
+        ESME_RTHROTTLED when over it."""
         now = self.monotonic()
         if not self._bucket(account, now).try_take(segments, now):
             raise Refused(status.ESME_RTHROTTLED, f"over {account.rate:g} segments/s")

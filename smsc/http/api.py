@@ -265,7 +265,7 @@ class HttpApi:
         if not accepted:
             raise RequestError(403, OptedOut.code, rejected[0]["message"], "to")
         try:
-            self.gateway._take_rate(account, sum(message.segments for message in accepted))
+            self.gateway.take_rate(account, sum(message.segments for message in accepted))
         except Refused:
             self.metrics.throttled.inc("http", account.system_id)
             raise RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second",

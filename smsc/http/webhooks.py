@@ -140,6 +140,7 @@ class Dispatcher:
         self.metrics = metrics
         self.log = get_logger("smsc.webhooks")
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._ending: dict[str, asyncio.Task[None]] = {}  # stopped by a reload, releasing their claims
         self._session: aiohttp.ClientSession | None = None
         self.delivered = 0
         self.failed = 0
@@ -152,24 +153,34 @@ class Dispatcher:
         self.sync()
 
     def sync(self) -> None:
-        """One task per account and per webhook MO route (after a reload: new ones get one)."""
+        """One task per account and per webhook MO route. After a reload new ones get one,
+        and those gone (an account or route removed, a route's webhook taken away) stop:
+        their queued events stay in the store, for when they come back."""
         loop = asyncio.get_running_loop()
         config = self.get_config()
         queues = [webhook_queue(a.system_id) for a in config.accounts]
         queues += [route_queue(r.name) for r in config.mo_routes if r.webhook is not None]
+        for queue in [queue for queue in self._tasks if queue not in queues]:
+            ending = self._tasks.pop(queue)
+            ending.cancel()  # it releases its claim as it ends
+            self._ending[queue] = ending
         for queue in queues:
             if queue not in self._tasks:
-                self._tasks[queue] = loop.create_task(self._run(queue), name=queue)
+                previous = self._ending.pop(queue, None)  # back already: after the old claim is released
+                self._tasks[queue] = loop.create_task(self._run(queue, previous), name=queue)
 
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self._tasks.values(), *self._ending.values(), return_exceptions=True)
         self._tasks.clear()
+        self._ending.clear()
         if self._session is not None:
             await self._session.close()
 
-    async def _run(self, queue: str) -> None:
+    async def _run(self, queue: str, previous: "asyncio.Task[None] | None" = None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
         claim = self.store.claim_outbound(queue)
         in_flight: set[asyncio.Task[None]] = set()
         try:

@@ -131,6 +131,20 @@ def test_a_reload_adds_webhooks_for_a_new_account_and_new_keywords(serve_http, t
     assert server.runtime.http.compliance.opted_out("bank", "", "447700900001")
 
 
+def test_a_reload_that_removes_an_account_stops_its_webhook_queue_and_a_later_one_restarts_it(
+        serve_http, tmp_path, receiver):
+    server = serve_http(http_config(tmp_path, account("shop"), account("bank")))
+    dispatcher, queue = server.runtime.http.dispatcher, webhooks.webhook_queue("bank")
+    both = server.runtime.config
+    assert queue in dispatcher._tasks
+    server.call(server.runtime.apply(msgspec.structs.replace(both, accounts=(account("shop"),))))
+    assert queue not in dispatcher._tasks
+    wait_for(lambda: queue not in server.store._claims)  # its claim released: events stay queued
+    server.call(server.runtime.apply(both))  # back again, claimed by a new task without a clash
+    wait_for(lambda: queue in server.store._claims)
+    assert not dispatcher._tasks[queue].done()
+
+
 def test_housekeeping_forgets_the_client_ref_of_a_purged_message(serve_http, tmp_path, receiver):
     config = hooked(tmp_path, receiver)
     server = serve_http(msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, retention=0.2)))
