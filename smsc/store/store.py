@@ -351,21 +351,19 @@ class Store:
         return self._request("change", (op, self.clock() if now is None else now))
 
     def apply_receipt(self, upstream: str, readings: list[str], state: MessageState, error: int | None, *,
-                      hint: str | None = None, reroute: "Callable[[Message], bool] | None" = None,
-                      parts_first: bool = True,
+                      reroute: "Callable[[Message], bool] | None" = None, parts_first: bool = True,
                       now: float | None = None) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
         """A carrier's final receipt for the message `upstream` knows by one of `readings`
         (its id's possible stored forms): a future of (what it did, the message id), done
         once committed. The message is looked up on the writer's own connection, so a
         carrier id recorded by an `update` requested earlier is found even when both are
-        in one transaction; `hint` (a message id the caller expects) saves the lookup.
+        in one transaction.
         - final already: REPEATED; none: UNKNOWN;
         - sent in parts (`parts_first` and segments > 1): PARTS, nothing changed;
         - UNDELIVERABLE and `reroute(message)` says so: the message leaves `upstream`
           and is due again now (REROUTED), `upstream` added to body[ATTEMPTED];
         - else it moves to `state` with `error` (APPLIED; its client receipt queued)."""
-        op = ("receipt", upstream, readings, state, error, None if hint is None else parse_id(hint), reroute,
-              parts_first)
+        op = ("receipt", upstream, readings, state, error, reroute, parts_first)
         return self._request("change", (op, self.clock() if now is None else now))
 
     async def cancel(self, account: str, message_id: str = "", *, source: str = "", destination: str = "",
@@ -783,8 +781,7 @@ class _ChangeBatch:
         elif kind == "cancel":
             return op[2]
         elif kind == "receipt":
-            _, upstream, readings, _, _, hint, _, _ = op
-            return [hint] if hint is not None else self._by_carrier(upstream, readings)
+            return self._by_carrier(op[1], op[2])
         elif kind == "update" and op[5] is not None:  # a carrier id: receipts later in the batch find it
             self.assigned[(op[4], op[5])] = op[1]
             return [op[1]]
@@ -881,9 +878,10 @@ class _ChangeBatch:
         self._move(row, row[STATE], now)
 
     def _receipt(self, op: tuple[Any, ...], numbers: list[int], now: float) -> tuple[ReceiptOutcome, str | None]:
-        _, upstream, readings, state, error, hint, reroute, parts_first = op
-        row = self._receipt_row(numbers, upstream, readings)
-        if row is None:
+        _, upstream, readings, state, error, reroute, parts_first = op
+        row = self.rows.get(numbers[0]) if numbers else None
+        # Checked again: an earlier request of this batch may have moved it on (rerouted).
+        if row is None or row[UPSTREAM] != upstream or row[CARRIER_ID] not in readings:
             return ReceiptOutcome.UNKNOWN, None
         message_id = format_id(row[ID])
         if row[FINAL] is not None:
@@ -901,18 +899,6 @@ class _ChangeBatch:
             return ReceiptOutcome.REROUTED, message_id
         self._move(row, state, now, error)
         return ReceiptOutcome.APPLIED, message_id
-
-    def _receipt_row(self, numbers: list[int], upstream: str, readings: list[str]) -> list[Any] | None:
-        """The row of the message the receipt names, as this batch has it so far; a hint
-        gone stale (the message moved on since) is looked up again as if none was given."""
-        for looked_up in (False, True):
-            if looked_up:
-                numbers = self._by_carrier(upstream, readings)
-                self._load(set(numbers))
-            row = self.rows.get(numbers[0]) if numbers else None
-            if row is not None and row[UPSTREAM] == upstream and row[CARRIER_ID] in readings:
-                return row
-        return None
 
     def _wants_reroute(self, row: list[Any], reroute: Callable[[Message], bool]) -> bool:
         try:
@@ -937,7 +923,7 @@ class _ChangeBatch:
             row, before = self.rows[number], self.loaded[number]
             if number in self.new_bodies:
                 row[BODY] = msgpack.packb(self.bodies[number])
-            columns = tuple(c for c in _MUTABLE if row[c] != before[c] or c == BODY and number in self.new_bodies)
+            columns = tuple(c for c in _MUTABLE if row[c] != before[c])
             if columns:
                 updates.setdefault(columns, []).append([row[c] for c in columns] + [number])
         for columns, rows in updates.items():

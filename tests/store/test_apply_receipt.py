@@ -91,16 +91,3 @@ def test_a_failing_reroute_check_lets_the_receipt_verdict_stand(in_store):
 
     (outcome, _), state = in_store(scenario)
     assert outcome is R.APPLIED and state is S.UNDELIVERABLE
-
-
-def test_a_stale_hint_is_looked_up_again(in_store):
-    async def scenario(store):
-        hinted = await store.accept(message(), now=NOW)
-        actual = await store.accept(message(), now=NOW)
-        await store.update(actual, upstream="sim", carrier_id="5", now=NOW)
-        outcome = await store.apply_receipt("sim", ["5"], S.DELIVERED, None, hint=hinted, now=NOW + 1)
-        return actual, outcome, (await store.get(hinted)).state, (await store.get(actual)).state
-
-    actual, outcome, hinted_state, actual_state = in_store(scenario)
-    assert outcome == (R.APPLIED, actual)
-    assert hinted_state is S.ENROUTE and actual_state is S.DELIVERED
