@@ -189,7 +189,6 @@ class Forwarder:
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
         self._rewind = False  # a message was passed over (its queue full): walk from the start again
-        self._pumping = True  # False while a scan fills the queues
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -286,19 +285,15 @@ class Forwarder:
         page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
                                                 held.__contains__)
         taken = 0
-        self._pumping = False  # queued first, then each queue pumped once
-        try:
-            for message in page:
-                if _number(message.id) in held:  # taken while the page was read
-                    continue
-                outcome = self._take(message, now)
-                if outcome is None:
-                    self._rewind = True  # its queue is full: it stays due, seen on the next walk
-                    continue
-                taken += outcome
-        finally:
-            self._pumping = True
-        for queue in list(self.queues.values()):
+        for message in page:
+            if _number(message.id) in held:  # taken while the page was read
+                continue
+            outcome = self._take(message, now)
+            if outcome is None:
+                self._rewind = True  # its queue is full: it stays due, seen on the next walk
+                continue
+            taken += outcome
+        for queue in list(self.queues.values()):  # queued first, then each queue pumped once
             self._pump(queue)
         self._cursor = cursor
         if read < SCAN_PAGE:  # caught up: the next walk starts a little back
@@ -335,18 +330,18 @@ class Forwarder:
         submission = Submission(message, decision, pdus)
         submission.attempted.extend(attempted)
         self.held.add(_number(message.id))
-        self._enqueue(queue, submission)
+        self._enqueue(queue, submission, pump=False)  # the scan pumps once it has taken its page
         return 1
 
     def _is_up(self, upstream: str) -> bool:
         queue = self.queues.get(upstream)
         return queue is not None and queue.is_up
 
-    def _enqueue(self, queue: UpstreamQueue, submission: Submission) -> None:
+    def _enqueue(self, queue: UpstreamQueue, submission: Submission, pump: bool = True) -> None:
         queue.held += 1
         submission.attempted.append(queue.name)
         queue.parts.add(submission, len(submission.pdus), submission.message.destination)
-        if self._pumping:
+        if pump:
             self._pump(queue)
 
     # --- building the submits -------------------------------------------------------------
@@ -599,25 +594,23 @@ class Forwarder:
             self._spawn(self._record_parts(queue, message, ids))
             return
         recorded = self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
-        recorded.add_done_callback(lambda future: self._sent_recorded(future, message.id))
+        recorded.add_done_callback(lambda future: self._sent_recorded(message.id, future.exception()))
         if self.inbound is not None:
             self.inbound.sent(queue.settings, ids)
 
     async def _record_parts(self, queue: UpstreamQueue, message: Message, ids: list[str]) -> None:
         try:
             await fw.record_parts(self.store, queue.name, message.id, ids, self.clock())
-            recorded = self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
+            await self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
         except StoreError as exc:
-            recorded = self.loop.create_future()
-            recorded.set_exception(exc)
-        recorded.add_done_callback(lambda future: self._sent_recorded(future, message.id))
-        await asyncio.gather(recorded, return_exceptions=True)
+            self._sent_recorded(message.id, exc)
+        else:
+            self._sent_recorded(message.id, None)
         if self.inbound is not None:
             self.inbound.sent(queue.settings, ids)
 
-    def _sent_recorded(self, recorded: "asyncio.Future[None]", message_id: str) -> None:
+    def _sent_recorded(self, message_id: str, error: BaseException | None) -> None:
         self._release(message_id)
-        error = recorded.exception()
         if error is None:
             self.counters["sent"] += 1
         elif isinstance(error, (MessageFinal, UnknownMessage)):  # cancelled or expired meanwhile
@@ -645,11 +638,10 @@ class Forwarder:
     def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
         self.held.add(_number(message.id))
         recorded = self.store.update(message.id, state, error=error, now=self.clock())
-        recorded.add_done_callback(lambda future: self._final_recorded(future, message.id, state))
+        recorded.add_done_callback(lambda future: self._final_recorded(message.id, state, future.exception()))
 
-    def _final_recorded(self, recorded: "asyncio.Future[None]", message_id: str, state: MessageState) -> None:
+    def _final_recorded(self, message_id: str, state: MessageState, error: BaseException | None) -> None:
         self._release(message_id)
-        error = recorded.exception()
         if error is None:
             self.counters[f"final_{state.name.lower()}"] += 1
         elif not isinstance(error, (MessageFinal, UnknownMessage)):
