@@ -238,6 +238,21 @@ def test_receipt_id_from_the_tlv_else_from_the_text():
                      tlvs=tuple((int(t), v) for t, v in receipt_tlvs("abc", 2)))
     assert receipt_of(both) == ("abc", "DELIVRD")
     assert receipt_of(DeliverSm(esm_class=4, short_message=b"hello")) is None
+    # the TLV with a text the quick stat reader does not take: the tolerant parser decides
+    odd = DeliverSm(esm_class=4, short_message=b"id:1 Stat: Undeliv err:001",
+                    tlvs=tuple((int(t), v) for t, v in receipt_tlvs("abc", 5)))
+    assert receipt_of(odd) == ("abc", "UNDELIV")
+
+
+def test_stat_word_reads_the_common_spelling_and_leaves_the_rest():
+    from smsc.bench.loadgen_core import stat_word
+    from smsc.dlr import build_text
+
+    assert stat_word(build_text("a1", 2, 0.0, 60.0).encode()) == "DELIVRD"
+    assert stat_word(b"stat:expired") == "EXPIRED"
+    assert stat_word(b"id:1 substat:X") is None
+    assert stat_word(b"id:1 Stat:DELIVRD") is None
+    assert stat_word(b"id:1 stat: DELIVRD") is None
 
 
 def test_command_line_options_over_the_scenario(tmp_path):
