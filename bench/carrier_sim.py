@@ -40,8 +40,6 @@ from dataclasses import dataclass, field, fields
 from struct import Struct
 from typing import Any
 
-from msgspec.structs import replace
-
 from smsc.codec import pdu as pdu_codec
 from smsc.dlr import receipt_deliver_sm, wants_receipt
 from smsc.smpp import status as st
@@ -51,10 +49,11 @@ from smsc.smpp.errors import SmppError
 from smsc.smpp.pdus import RESPONSE_CLASS, DeliverSm, Pdu
 
 HEADER = Struct(">IIII")
+SEQUENCE = Struct(">I")
 MAX_SEQUENCE = 0x7FFFFFFF
 _BINDS = {C.BIND_TRANSMITTER: False, C.BIND_RECEIVER: True, C.BIND_TRANSCEIVER: True}  # -> receives
 # Plain ints for the accept-all loop: an IntEnum member lookup costs ~0.3 us, per PDU.
-SUBMIT_SM, SUBMIT_SM_RESP = int(C.SUBMIT_SM), int(C.SUBMIT_SM_RESP)
+SUBMIT_SM, SUBMIT_SM_RESP, DELIVER_SM_RESP = int(C.SUBMIT_SM), int(C.SUBMIT_SM_RESP), int(C.DELIVER_SM_RESP)
 ID_DIGITS = 16  # message ids: a counter in 16 hex digits, so every answer has one length
 _ANSWER_LENGTH = 16 + ID_DIGITS + 1
 _DRAIN_EVERY = 0.001  # receipts due are sent in batches this far apart
@@ -125,9 +124,10 @@ class CarrierSim:
         self._next_id = self._random.randrange(1 << 32) << 24 if behaviour.seed is None else 1
         self._receivers: dict[str, list[_CarrierProtocol]] = {}
         self._connections: set[_CarrierProtocol] = set()
-        self._due: list[tuple[float, int, str, _CarrierProtocol | None, DeliverSm]] = []
+        # deliver_sm are held encoded (sequence_number 0: each sending writes its own)
+        self._due: list[tuple[float, int, str, _CarrierProtocol | None, bytes]] = []
         self._due_order = 0
-        self._waiting_receivers: dict[str, deque[DeliverSm]] = {}  # no receiver bound yet
+        self._waiting_receivers: dict[str, deque[bytes]] = {}  # no receiver bound yet
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._throttle_window = (0.0, 0)  # (second started, submits in it)
@@ -207,9 +207,9 @@ class CarrierSim:
                 return status
         return 0
 
-    def receipt(self, submit: Any, message_id: str) -> tuple[DeliverSm, float] | None:
-        """The receipt `submit` asked for and its delay; None when receipts are off or it
-        asked for none in the state drawn (registered_delivery 2: failures only)."""
+    def receipt(self, submit: Any, message_id: str) -> tuple[bytes, float] | None:
+        """The receipt `submit` asked for (encoded) and its delay; None when receipts are
+        off or it asked for none in the state drawn (registered_delivery 2: failures only)."""
         b = self.behaviour
         if not b.receipts:
             return None
@@ -233,7 +233,7 @@ class CarrierSim:
             text=submit.short_message[:20].decode("latin-1"))
         # dlr gives msgpack-friendly lists; a PDU holds tuples
         fields_["tlvs"] = tuple(tuple(tlv) for tlv in fields_["tlvs"])
-        return DeliverSm(**fields_), delay
+        return pdu_codec.encode(DeliverSm(**fields_)), delay
 
     def receipt_delay(self) -> float:
         b = self.behaviour
@@ -243,18 +243,18 @@ class CarrierSim:
             return self._random.expovariate(1 / b.receipt_delay)
         return b.receipt_delay
 
-    def schedule_receipt(self, due: float, origin: "_CarrierProtocol", pdu: DeliverSm) -> None:
+    def schedule_receipt(self, due: float, origin: "_CarrierProtocol", pdu: bytes) -> None:
         self._due_order += 1
         heapq.heappush(self._due, (due, self._due_order, origin.system_id, origin, pdu))
         self._wake.set()
 
-    def redeliver(self, system_id: str, pdu: DeliverSm, delay: float) -> None:
+    def redeliver(self, system_id: str, pdu: bytes, delay: float) -> None:
         """Offer a deliver_sm the ESME refused for now again after `delay` seconds."""
         self._due_order += 1
         heapq.heappush(self._due, (time.monotonic() + delay, self._due_order, system_id, None, pdu))
         self._wake.set()
 
-    def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: DeliverSm) -> None:
+    def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: bytes) -> None:
         """Send a deliver_sm to the origin if it can take it, else to a receiver bind of
         the same system_id; keep it until one binds when there is none."""
         if origin is not None and origin.receives and not origin.closed:
@@ -295,9 +295,9 @@ class CarrierSim:
                 owed -= 1
                 count += 1
                 target = targets[count % len(targets)]
-                target.deliver(DeliverSm(source_addr_ton=1, source_addr_npi=1,
-                                         source_addr=f"4477009{count % 100000:05d}",
-                                         destination_addr="SMSC", short_message=b"MO %d" % count))
+                target.deliver(pdu_codec.encode(DeliverSm(source_addr_ton=1, source_addr_npi=1,
+                                                          source_addr=f"4477009{count % 100000:05d}",
+                                                          destination_addr="SMSC", short_message=b"MO %d" % count)))
                 self.counters["mo_sent"] += 1
                 target.flush()
             owed = min(owed, self.behaviour.mo_rate)  # no burst after a time with no receiver
@@ -317,7 +317,7 @@ class _CarrierProtocol(asyncio.Protocol):
         self._out = bytearray()
         self._sequence = 0
         self._fast = sim.behaviour.accept_all
-        self._unanswered: dict[int, DeliverSm] = {}  # deliver_sm sent, by sequence number
+        self._unanswered: dict[int, bytes] = {}  # deliver_sm sent, by sequence number
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -352,7 +352,7 @@ class _CarrierProtocol(asyncio.Protocol):
         next_id = sim._next_id
         answered = 0
         while size - pos >= 16:
-            length, command, _, sequence = unpack(data, pos)
+            length, command, status, sequence = unpack(data, pos)
             if length < 16 or length > 65536:
                 self.counters["framing_errors"] += 1
                 self.transport.abort()
@@ -365,6 +365,8 @@ class _CarrierProtocol(asyncio.Protocol):
                 answered += 1
                 out += pack(_ANSWER_LENGTH, SUBMIT_SM_RESP, 0, sequence)
                 out += b"%016x\0" % next_id
+            elif command == DELIVER_SM_RESP:  # its body says nothing: read by header
+                self._answered(sequence, status)
             else:
                 sim._next_id = next_id
                 handled = self._request(data[pos:end], command, sequence)
@@ -390,16 +392,19 @@ class _CarrierProtocol(asyncio.Protocol):
         self._sequence = self._sequence % MAX_SEQUENCE + 1
         return self._sequence
 
-    def deliver(self, pdu: DeliverSm) -> None:
+    def deliver(self, pdu: bytes) -> None:
+        """Queue an encoded deliver_sm, under this connection's next sequence number."""
         sequence = self._next_sequence()
         self._unanswered[sequence] = pdu
-        self._out += pdu_codec.encode(replace(pdu, sequence_number=sequence))
+        out = self._out
+        out += pdu
+        SEQUENCE.pack_into(out, len(out) - len(pdu) + 12, sequence)
         self.counters["deliver_sm"] += 1
 
-    def _answered(self, response: Any) -> None:
-        pdu = self._unanswered.pop(response.sequence_number, None)
+    def _answered(self, sequence: int, status: int) -> None:
+        pdu = self._unanswered.pop(sequence, None)
         self.counters["deliver_sm_resp"] += 1
-        if pdu is not None and response.command_status in RETRIED_STATUSES:
+        if pdu is not None and status in RETRIED_STATUSES:
             self.counters["deliver_sm_retried"] += 1
             self.sim.redeliver(self.system_id, pdu, REDELIVER_AFTER)
 
@@ -418,8 +423,6 @@ class _CarrierProtocol(asyncio.Protocol):
             self._out += pdu_codec.encode(_response(pdu, st.ESME_RINVBNDSTS))
         elif command == C.SUBMIT_SM:
             return self._submit(pdu)
-        elif command == C.DELIVER_SM_RESP:
-            self._answered(pdu)
         elif command == C.UNBIND:
             self.sim.gone(self)  # no new deliver_sm after an unbind
             self._out += HEADER.pack(16, C.UNBIND_RESP, 0, sequence)
@@ -464,12 +467,13 @@ class _CarrierProtocol(asyncio.Protocol):
             counters["submit_sm_resp_error"] += 1
             self._out += pdu_codec.encode(_response(pdu, status))
         else:
-            message_id = sim.new_message_id().decode()
+            message_id = sim.new_message_id()
             counters["submit_sm_resp_ok"] += 1
-            receipt = sim.receipt(pdu, message_id)
+            receipt = sim.receipt(pdu, message_id.decode())
             if receipt is not None and sim.behaviour.receipt_first:
                 sim.deliver(self.system_id, self, receipt[0])
-            self._out += pdu_codec.encode(_response(pdu, 0, message_id=message_id))
+            self._out += HEADER.pack(_ANSWER_LENGTH, SUBMIT_SM_RESP, 0, pdu.sequence_number)
+            self._out += message_id + b"\0"
             if receipt is not None and not sim.behaviour.receipt_first:
                 sim.schedule_receipt(now + receipt[1], self, receipt[0])
         b = sim.behaviour
