@@ -9,8 +9,8 @@ one batch is written, the next one queues up: the batch size follows the load by
 The writer's statements run on the event loop itself (the sqlite3 module, no thread):
 in WAL mode they only fill the page cache and append to the WAL, cheaper than handing
 each batch to a thread and back. What waits on the disk runs on threads: under FULL the
-commit (its fsync), and every few thousand requests a checkpoint, which copies the WAL
-into the database while the writer waits (the event loop does not).
+commit (its fsync), and the checkpoints that copy the WAL into the database, mostly beside
+the writer (smsc.store.checkpoint).
 
 synchronous=NORMAL in WAL mode syncs at checkpoints, not at commits: a committed
 transaction survives the process being killed (kill -9, a crash), not a power cut or a
@@ -41,6 +41,7 @@ from smsc.codec.decoding import part_text, read_part
 from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store import schema
+from smsc.store.checkpoint import Checkpointer
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
 from smsc.store.outbound import OutboundClaim
 from smsc.store.types import (
@@ -89,7 +90,6 @@ SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, n
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
 
 PAGE_SIZE = 16384
-_CHECKPOINT_EVERY = 5000  # requests committed between two WAL checkpoints
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
 if TYPE_CHECKING:
@@ -174,7 +174,8 @@ class Store:
     """Open with `await Store.open(path, ...)`; close with `await store.close()` (or use
     `async with`). All times are epoch seconds; `now` defaults to the wall clock."""
 
-    def __init__(self, db: sqlite3.Connection, reader: aiosqlite.Connection, lock: int, *, max_batch: int,
+    def __init__(self, db: sqlite3.Connection, reader: aiosqlite.Connection, lock: int,
+                 checkpointer: Checkpointer, *, max_batch: int,
                  batch_delay: float, receipt_expiry: float, retry_initial: float, retry_max: float,
                  retry_factor: float, lease: float, receipt_builder: ReceiptBuilder,
                  clock: Callable[[], float], last_message: int, last_outbound: int, synchronous: str) -> None:
@@ -202,7 +203,7 @@ class Store:
         # a STOP records its opt-out in the commit that queues the MO.
         self.mo_hook: Callable[[str, dict[str, Any], float, float], Awaitable[int]] | None = None
         self.transactions = 0  # committed batches, for tests and metrics
-        self._written = 0  # requests committed since the last checkpoint
+        self.checkpointer = checkpointer
         self._loop = asyncio.get_running_loop()
         self._pack = msgpack.Packer().pack  # one Packer: packb makes one per call
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
@@ -247,7 +248,7 @@ class Store:
                 async with setup.execute("SELECT COALESCE(MAX(id), 0) FROM outbound") as cursor:
                     (last_outbound,) = await cursor.fetchone()
             # The sqlite3 module begins an IMMEDIATE transaction before a batch's first
-            # write by itself. The writer checkpoints on a thread (_checkpoint), not in commits.
+            # write by itself. Checkpoints run beside it (Checkpointer), not in its commits.
             db = sqlite3.connect(path, isolation_level="IMMEDIATE", check_same_thread=False)
         except BaseException:
             os.close(lock)
@@ -257,13 +258,14 @@ class Store:
                            "temp_store=MEMORY", "wal_autocheckpoint=0"):
                 db.execute(f"PRAGMA {pragma}")
             (level,) = db.execute("PRAGMA synchronous").fetchone()  # read back: SQLite ignores what it does not know
+            checkpointer = Checkpointer(path, synchronous)
             reader = await aiosqlite.connect(path, isolation_level=None)
             await reader.execute("PRAGMA query_only=1")
         except BaseException:
             db.close()
             os.close(lock)
             raise
-        return cls(db, reader, lock, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
+        return cls(db, reader, lock, checkpointer, max_batch=max_batch, batch_delay=batch_delay, receipt_expiry=receipt_expiry,
                    retry_initial=retry_initial, retry_max=retry_max, retry_factor=retry_factor, lease=lease,
                    receipt_builder=receipt_builder, clock=clock, last_message=last_message,
                    last_outbound=last_outbound, synchronous={1: "NORMAL", 2: "FULL"}[level])
@@ -286,6 +288,7 @@ class Store:
             self._closing = True
             self._wake.set()
             await self._writer
+            await self.checkpointer.close()
             self._db.close()
             await self._reader.close()
             os.close(self._lock)
@@ -524,8 +527,9 @@ class Store:
                     await asyncio.sleep(self._batch_delay)
                 batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
                 await self._commit(batch)
-                if self._written >= _CHECKPOINT_EVERY:
-                    await self._checkpoint()
+                tail = self.checkpointer.committed()
+                if tail is not None:
+                    await tail
             if self._closing:
                 return
 
@@ -562,7 +566,6 @@ class Store:
                 raise
             return
         self.transactions += 1
-        self._written += len(batch)
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -575,21 +578,6 @@ class Store:
             claim = self._claims.get(account)
             if claim is not None:
                 claim._wake()
-
-    async def _checkpoint(self) -> None:
-        # Copies the WAL into the database and syncs both, on a thread, while the writer
-        # waits (requests queue meanwhile): with no write beside it the checkpoint copies
-        # the whole WAL, and the next transaction writes the WAL from its start again.
-        # Beside a busy writer a checkpoint never catches up and the WAL only grows.
-        self._written = 0
-        try:
-            await self._loop.run_in_executor(None, self._checkpoint_now)
-        except sqlite3.Error:
-            pass  # busy: the next one copies what this one left
-
-    def _checkpoint_now(self) -> None:
-        # Read to the end: a statement left running would make the next commit fail.
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     # The writer's own steps as `transact` work awaits them.
     async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
