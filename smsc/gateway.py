@@ -240,17 +240,13 @@ class Gateway:
     async def _live_like(self, message: NewMessage) -> list[str]:
         """Ids of the live messages `message` would replace, oldest first."""
         try:
-            ids = await self.store.live_matching(message.account, message.source, message.destination,
-                                                 message.service_type)
+            return await self.store.live_matching(message.account, message.source, message.destination,
+                                                  message.service_type)
         except UnknownMessage:  # no source_addr: nothing to match against
             return []
         except Exception as exc:
             self._log.error("query_failed", account=message.account, error=repr(exc))
             raise Refused(status.ESME_RSYSERR) from None
-        if message.service_type:
-            return ids
-        # live_matching reads an empty service_type as "any": keep those without one.
-        return [message_id for message_id in ids if not (await self.store.get(message_id)).service_type]
 
     async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
         """One stored message per SME address; refused destinations are listed in

@@ -385,18 +385,22 @@ class Store:
         return await self._request("change", (op, self.clock() if now is None else now))
 
     async def live_matching(self, account: str, source: str, destination: str, service_type: str = "") -> list[str]:
-        """Ids of the account's live messages from `source` to `destination` (of
-        `service_type`, if given), oldest first: for submit_sm's replace_if_present_flag."""
-        return list(map(format_id, await self._live_from_to(account, source, destination, service_type)))
+        """Ids of the account's live messages from `source` to `destination` with this very
+        `service_type` (empty matches only messages without one), oldest first: what
+        submit_sm's replace_if_present_flag replaces."""
+        return list(map(format_id, await self._live_from_to(account, source, destination, service_type, exact=True)))
 
-    async def _live_from_to(self, account: str, source: str, destination: str, service_type: str) -> list[int]:
+    async def _live_from_to(self, account: str, source: str, destination: str, service_type: str,
+                            exact: bool = False) -> list[int]:
+        # cancel_sm reads an empty service_type as "any" (exact=False); replacing does not.
         # A rare request, so no index of its own (an index on destination cost every accept
         # more than all the others): the reader walks the live messages, off the writer.
         if not (source and destination):
             raise UnknownMessage("cancel without a message id needs source and destination")
         sql = ("SELECT id FROM messages INDEXED BY messages_live WHERE final IS NULL AND account = ?"
-               " AND destination = ? AND source = ?" + (" AND service_type = ?" if service_type else "") + " ORDER BY id")
-        args = (account, destination, source) + ((service_type,) if service_type else ())
+               " AND destination = ? AND source = ?" + (" AND service_type = ?" if exact or service_type else "")
+               + " ORDER BY id")
+        args = (account, destination, source) + ((service_type,) if exact or service_type else ())
         async with self._reader.execute(sql, args) as cursor:
             return [number for (number,) in await cursor.fetchall()]
 

@@ -72,12 +72,14 @@ def test_live_matching_lists_live_messages_of_one_address_oldest_first(in_store)
         done = await store.accept(message(), now=NOW + 2)
         await store.update(done, MessageState.DELIVERED, now=NOW + 2)
         await store.accept(message(account="globex"), now=NOW + 3)
-        return ((first, second), await store.live_matching("acme", "Shop", "447700900001"),
+        plain = await store.accept(message(), now=NOW + 4)
+        return ((first, second, plain), await store.live_matching("acme", "Shop", "447700900001"),
                 await store.live_matching("acme", "Shop", "447700900001", "B"),
                 await store.live_matching("acme", "Bank", "447700900001"))
 
-    (first, second), both, only_b, none = in_store(scenario)
-    assert both == [first, second] and only_b == [second] and none == []
+    # An empty service_type matches only messages without one (not "any", as for cancel_sm).
+    (first, second, plain), without, only_b, none = in_store(scenario)
+    assert without == [plain] and only_b == [second] and none == []
 
 
 def test_replace_changes_what_is_given_and_keeps_the_rest(in_store):
