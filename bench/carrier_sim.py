@@ -254,9 +254,12 @@ class CarrierSim:
         heapq.heappush(self._due, (time.monotonic() + delay, self._due_order, system_id, None, pdu))
         self._wake.set()
 
-    def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: bytes) -> None:
+    def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: DeliverSm | bytes) -> None:
         """Send a deliver_sm to the origin if it can take it, else to a receiver bind of
-        the same system_id; keep it until one binds when there is none."""
+        the same system_id; keep it until one binds when there is none. Given as a PDU
+        or already encoded (its sequence_number is set as it goes)."""
+        if not isinstance(pdu, bytes):
+            pdu = pdu_codec.encode(pdu)
         if origin is not None and origin.receives and not origin.closed:
             origin.deliver(pdu)
             return
