@@ -216,26 +216,29 @@ class Gateway:
         return self.submitted_many(account, pdus, accepted)[0]
 
     async def _submit_replacing(self, account: Account, pdu: SubmitSm) -> Pdu:
-        """submit_sm with replace_if_present_flag: the account's live message from the same
-        source_addr to the same destination_addr with the same service_type (the oldest,
-        if several) becomes the new one, text, schedule, validity, segments and all, and
-        keeps its id; with none, a new message is stored as usual."""
         message = self._new_message(account, pdu, pdu.destination_addr)
         self.take_rate(account, message.segments)
+        return pdu.response(message_id=await self._replace_or_accept(message))
+
+    async def _replace_or_accept(self, message: NewMessage) -> str:
+        """replace_if_present_flag: the account's live message from the same source_addr to
+        the same destination_addr with the same service_type (the oldest, if several)
+        becomes the new one, text, schedule, validity, segments and all, and keeps its id;
+        with none, a new message is stored as usual. The id either way."""
         now = self.clock()
         for message_id in await self._live_like(message):
             try:
                 # scheduled None would keep the old schedule: "now" is what an accept stores.
                 await self.store.replace(
-                    account.system_id, message_id, body=message.body,
+                    message.account, message_id, body=message.body,
                     scheduled=now if message.scheduled is None else message.scheduled, expires=message.expires,
                     registered_delivery=message.registered_delivery, segments=message.segments, now=now)
             except (UnknownMessage, MessageFinal):
                 continue  # final since it was found: the next one, else a new message
             except Exception as exc:
-                raise Refused(self._accept_failed(account.system_id, exc)) from None
-            return pdu.response(message_id=message_id)
-        return pdu.response(message_id=await self._accept(message))
+                raise Refused(self._accept_failed(message.account, exc)) from None
+            return message_id
+        return await self._accept(message)
 
     async def _live_like(self, message: NewMessage) -> list[str]:
         """Ids of the live messages `message` would replace, oldest first."""
@@ -249,8 +252,9 @@ class Gateway:
             raise Refused(status.ESME_RSYSERR) from None
 
     async def _submit_multi(self, account: Account, pdu: SubmitMulti) -> Pdu:
-        """One stored message per SME address; refused destinations are listed in
-        unsuccess_sme. The response's message_id is the first stored message's."""
+        """One stored message per SME address (with replace_if_present_flag 1, each takes
+        the place of its address's live message as a submit_sm would); refused destinations
+        are listed in unsuccess_sme. The response's message_id is the first stored message's."""
         refused: list[UnsuccessSme] = []
         messages: list[tuple[SmeAddress, NewMessage]] = []
         for dest in pdu.dest_addresses:
@@ -269,9 +273,10 @@ class Gateway:
         ids = []
         # One accept after the other: the store commits each; a failure refuses only the
         # destinations not stored yet.
+        store = self._replace_or_accept if pdu.replace_if_present_flag == 1 else self._accept
         for dest, message in messages:
             try:
-                ids.append(await self._accept(message))
+                ids.append(await store(message))
             except Refused as refusal:
                 refused.append(_unsuccess(dest, refusal.command_status))
         if not ids:

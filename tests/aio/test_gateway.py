@@ -305,3 +305,21 @@ def test_replace_if_present_matches_service_type_exactly_and_takes_the_oldest(ru
     assert messages[plain[1]].body["short_message"] == b"hello" and messages[plain[1]].scheduled == NOW + 86400
     assert messages[typed].body["short_message"] == b"typed 2"
     assert messages[elsewhere].body["short_message"] == b"hello"
+
+
+def test_submit_multi_with_replace_if_present_replaces_per_destination(run):
+    async def scenario(gateway: Gateway, clocks: Clocks):
+        first = (await gateway.handle(account(), submit(destination_addr="447700900001"))).message_id
+        clocks.wall += 10
+        multi = SubmitMulti(source_addr="Shop", short_message=b"updated", replace_if_present_flag=1, dest_addresses=(
+            SmeAddress(1, 1, "447700900001"), SmeAddress(1, 1, "447700900002")))
+        resp = await gateway.handle(account(), multi)
+        live = await gateway.store.live_matching("shop", "Shop", "447700900002")
+        return first, resp, await gateway.store.get(first), live
+
+    first, resp, replaced, live = run(scenario)
+    # The first address had a live message: it keeps its id and takes the new text; the
+    # second had none: a new message.
+    assert resp.command_status == 0 and resp.message_id == first and resp.unsuccess_smes == ()
+    assert replaced.body["short_message"] == b"updated" and replaced.scheduled == NOW + 10
+    assert len(live) == 1 and live[0] != first
