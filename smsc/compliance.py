@@ -191,8 +191,8 @@ class Compliance:
             return None
         from smsc.http.messages import text_body  # the HTTP API builds text bodies the same way
 
-        body, counted = text_body(text)
-        return NewMessage(account=account, source=to, destination=handset, body=body, segments=counted.parts,
+        body, parts, _ = text_body(text)
+        return NewMessage(account=account, source=to, destination=handset, body=body, segments=parts,
                           expires=now + 86400.0)
 
     async def set_consent(self, account: str, handset: str, event: str, *, sender: str = "", source: str = "api",
