@@ -35,10 +35,9 @@ async def accept_messages(store: Store, messages: list[NewMessage], now: float, 
         if earlier is not None:
             return earlier, True
     elif not any(message.body.get("client_ref") for message in messages):
-        # Nothing to record beside the messages: the store's own accept, which shares one
-        # statement and one commit with every other accept queued (SMPP's too), is
-        # cheaper than a transaction step per request. One request for all recipients:
-        # they are committed together, and no gather (a future and a callback each).
+        # Nothing to record beside the messages: the store's own accept (the HTTP API's
+        # submit takes it directly). One request for all recipients: they are committed
+        # together, and no gather (a future and a callback each).
         return answer(await store.accept_many(messages, now)), False
     payloads = [(message, msgpack.packb(message.body), now) for message in messages]
 
