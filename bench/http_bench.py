@@ -3,7 +3,7 @@ concurrent clients, then 50 clients paced at half the measured rate (the p99 tar
 and webhooks delivered per second to a local receiver.
 
     python bench/http_bench.py [--seconds 5] [--phases baseline,closed,paced,webhooks,alternate]
-                               [--json PATH] [--profile PATH] [--batch-delay S]
+                               [--json PATH] [--profile PATH] [--batch-delay S] [--gc-threshold N]
 
 The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
 process on its own event loop, as `smsc serve` would; the clients (keep-alive, one
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -43,7 +44,39 @@ SEND = msgspec.json.encode({"to": "+447700900001", "from": "Shop", "text": "Your
                             "schedule_at": datetime.fromtimestamp(time.time() + 86400, timezone.utc).isoformat()})
 
 
-def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0) -> None:
+class Stalls:
+    """What held the gateway's event loop up, with when (perf_counter, the same clock in
+    both processes on Linux): each garbage collection of 1 ms or more, and each time a
+    1 ms timer fired more than 3 ms late (anything else: a long commit, a checkpoint's
+    wait, a burst of requests). To tell what the slowest requests waited behind."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[str, float, float]] = []  # (what, start, end)
+        self._gc_start = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._gc_start = now
+        elif now - self._gc_start >= 0.001:
+            self.pauses.append((f"gc{info['generation']}", self._gc_start, now))
+
+    async def watch(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            after = time.perf_counter()
+            if after - before > 0.004:
+                self.pauses.append(("loop", before + 0.001, after))
+
+    def take(self) -> list[tuple[str, float, float]]:
+        pauses, self.pauses = self.pauses, []
+        return pauses
+
+
+def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0,
+           gc_threshold: int = 0) -> None:
     """The gateway: started, its port and a key sent up, then commands until 'stop'."""
     from smsc import log
     from smsc.aio.runtime import Runtime
@@ -62,6 +95,11 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
     async def main() -> None:
         runtime = Runtime(config)
         await runtime.start()
+        if gc_threshold:  # what the runtime would gain from it (not what smsc does)
+            gc.freeze()
+            gc.set_threshold(gc_threshold, 10, 10)
+        stalls = Stalls()
+        watcher = asyncio.get_running_loop().create_task(stalls.watch())
         _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
         baseline = await _baseline_app()
         pipe.send((runtime.http.addresses[0][1], key, baseline, os.getpid()))
@@ -73,10 +111,13 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
             if command == "cpu":
                 times = os.times()
                 pipe.send(times.user + times.system)
+            if command == "stalls":
+                pipe.send(stalls.take())
             if command == "deliver":
                 store = runtime.store
                 await asyncio.gather(*(store.update(message_id, MessageState.DELIVERED) for message_id in argument))
                 pipe.send("done")
+        watcher.cancel()
         await runtime.stop()
         pipe.send("stopped")
 
@@ -184,10 +225,14 @@ async def closed_loop(port: int, key: str, clients: int, seconds: float, ids: li
     return _figures(latencies, elapsed, clients)
 
 
-async def paced(port: int, key: str, clients: int, rate: float, seconds: float) -> dict[str, Any]:
+async def paced(port: int, key: str, clients: int, rate: float, seconds: float,
+                stalls: Any = None) -> dict[str, Any]:
     """Open loop: requests due on a fixed schedule at `rate`/s, each sent on the next free
-    one of `clients` connections; latency counts from when it was due (queueing counts)."""
+    one of `clients` connections; latency counts from when it was due (queueing counts).
+    With `stalls` (a coroutine function giving the gateway's Stalls.take()), says what
+    the slowest 1% waited behind."""
     latencies: list[float] = []
+    spans: list[tuple[float, float]] = []
     request = prepared(port, key)
     free: asyncio.Queue[Connection] = asyncio.Queue()
     for conn in await connections(port, clients):
@@ -201,8 +246,12 @@ async def paced(port: int, key: str, clients: int, rate: float, seconds: float) 
             await conn.post(request)
         finally:
             free.put_nowait(conn)
-        latencies.append(time.perf_counter() - due)
+        done = time.perf_counter()
+        latencies.append(done - due)
+        spans.append((due, done))
 
+    if stalls is not None:
+        await stalls()  # forget those of earlier phases
     tasks = []
     for n in range(total):
         due = begin + n / rate
@@ -215,7 +264,24 @@ async def paced(port: int, key: str, clients: int, rate: float, seconds: float) 
         conn = free.get_nowait()
         assert conn.transport is not None
         conn.transport.close()
-    return _figures(latencies, elapsed, clients) | {"target_rate": rate}
+    figures = _figures(latencies, elapsed, clients) | {"target_rate": rate}
+    return figures | ({"tail": _tail(spans, await stalls())} if stalls is not None else {})
+
+
+def _tail(spans: list[tuple[float, float]], pauses: list[tuple[str, float, float]]) -> dict[str, Any]:
+    """The gateway's pauses by kind (count, longest ms, total ms), and how many of the
+    slowest 1% of requests were in flight during one of each kind."""
+    kinds: dict[str, dict[str, float]] = {}
+    for kind, start, end in pauses:
+        entry = kinds.setdefault(kind, {"count": 0, "longest_ms": 0.0, "total_ms": 0.0, "slowest_1pct_behind": 0})
+        entry["count"] += 1
+        entry["longest_ms"] = max(entry["longest_ms"], (end - start) * 1000)
+        entry["total_ms"] += (end - start) * 1000
+    slowest = sorted(spans, key=lambda span: span[0] - span[1])[:max(1, len(spans) // 100)]
+    for due, done in slowest:
+        for kind in {kind for kind, start, end in pauses if start < done and end > due}:
+            kinds[kind]["slowest_1pct_behind"] += 1
+    return {"slowest_1pct": len(slowest), "pauses": kinds}
 
 
 def _figures(latencies: list[float], elapsed: float, clients: int) -> dict[str, Any]:
@@ -252,7 +318,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     parent, child = multiprocessing.Pipe()
     state_dir = tempfile.mkdtemp(prefix="http-bench-")
     process = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay))
+        target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay,
+                             args.gc_threshold))
     process.start()
     child.close()  # the child's end lives in the child only: its death is an EOFError here, not a hang
     loop = asyncio.get_running_loop()
@@ -285,7 +352,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
                         closed_loop(port, key, clients, args.seconds, ids))
         half = results["closed_50"]["per_second"] / 2 if "closed_50" in results else args.rate / 2
-        await phase("paced_half", f"paced at {half:,.0f}/s, 50 clients", paced(port, key, 50, half, args.seconds))
+        async def stalls() -> list[tuple[str, float, float]]:
+            parent.send(("stalls", None))
+            return await loop.run_in_executor(None, parent.recv)
+
+        await phase("paced_half", f"paced at {half:,.0f}/s, 50 clients", paced(port, key, 50, half, args.seconds, stalls))
+        if "tail" in results.get("paced_half", {}):
+            tail = results["paced_half"]["tail"]
+            print(f"  slowest 1% ({tail['slowest_1pct']}) in flight during: " + ", ".join(
+                f"{kind} {entry['slowest_1pct_behind']} (of {entry['count']:.0f}, longest {entry['longest_ms']:.1f} ms)"
+                for kind, entry in sorted(tail["pauses"].items())) or "  no pause of the gateway", flush=True)
         if "webhooks" in args.phases and ids:
             results["webhooks"] = figures = await webhooks(parent, ids, received, min(args.webhooks, len(ids)))
             print(f"webhooks: {figures['events']:,} receipts delivered at {figures['per_second']:,.0f}/s", flush=True)
@@ -366,6 +442,9 @@ def main() -> None:
                         help="paced phase without the closed one: pace at half this rate")
     parser.add_argument("--batch-delay", type=float, default=0.0,
                         help="the gateway's [store] batch_delay (seconds to wait for more requests per commit)")
+    parser.add_argument("--gc-threshold", type=int, default=0,
+                        help="in the gateway's process after start: gc.freeze() and this first-generation"
+                             " threshold (what a runtime setting would give; smsc does not do it)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy (raw collapsed stacks) of the gateway's process during --profile-phase"
                              " (and PATH.bare during the bare app's)")
