@@ -101,9 +101,10 @@ def build_text(
     """The receipt text for one message. `dlvrd` defaults to `sub` when delivered, else 0."""
     if dlvrd is None:
         dlvrd = sub if state == MessageState.DELIVERED else 0
+    # STAT_WORDS by the plain int: an IntEnum key hashes and compares as its value.
     return (
-        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{format_date(submitted)}"
-        f" done date:{format_date(done)} stat:{stat_word(state)} err:{err:03d}"
+        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{_format_minute(int(submitted // 60))}"
+        f" done date:{_format_minute(int(done // 60))} stat:{STAT_WORDS[state]} err:{err:03d}"
         f" text:{text[:TEXT_CHARS]}"
     )
 
@@ -185,13 +186,14 @@ def receipt_tlvs(message_id: str, state: int, error: int | None = None,
                  network_type: int = NETWORK_TYPE_SMSC) -> tuple[tuple[int, Any], ...]:
     """receipted_message_id, message_state and (when there is an error) network_error_code,
     as (tag, value) pairs typed as the codec expects (plain int tags, as decode gives)."""
-    tlvs: list[tuple[int, Any]] = [
-        (int(Tag.RECEIPTED_MESSAGE_ID), message_id),
-        (int(Tag.MESSAGE_STATE), int(state)),
-    ]
+    tlvs: list[tuple[int, Any]] = [(_RECEIPTED_MESSAGE_ID, message_id), (_MESSAGE_STATE, int(state))]
     if error:
-        tlvs.append((int(Tag.NETWORK_ERROR_CODE), network_error_code(error, network_type)))
+        tlvs.append((_NETWORK_ERROR_CODE, network_error_code(error, network_type)))
     return tuple(tlvs)
+
+
+_RECEIPTED_MESSAGE_ID, _MESSAGE_STATE, _NETWORK_ERROR_CODE = (
+    int(Tag.RECEIPTED_MESSAGE_ID), int(Tag.MESSAGE_STATE), int(Tag.NETWORK_ERROR_CODE))
 
 
 def wants_receipt(registered_delivery: int, state: int) -> bool:
@@ -232,9 +234,12 @@ def receipt_deliver_sm(
         "dest_addr_ton": source_ton,
         "dest_addr_npi": source_npi,
         "destination_addr": source,
-        "esm_class": EsmClass.TYPE_DELIVERY_RECEIPT,
+        "esm_class": _RECEIPT_ESM_CLASS,
         # ASCII, which reads the same in every alphabet an ESME may assume for data_coding 0
         # closely enough; the echoed text loses what is not ASCII.
         "short_message": body.encode("ascii", "replace"),
         "tlvs": [list(t) for t in receipt_tlvs(message_id, state, error)],
     }
+
+
+_RECEIPT_ESM_CLASS = int(EsmClass.TYPE_DELIVERY_RECEIPT)

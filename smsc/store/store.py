@@ -37,9 +37,9 @@ import msgpack
 import msgspec
 
 from smsc import dlr
-from smsc.codec.decoding import part_text, read_part
+from smsc.codec.decoding import decode_text, part_text, read_part
 from smsc.codec.text_errors import TextError
-from smsc.smpp.constants import FINAL_STATES, MessageState
+from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState
 from smsc.store import schema
 from smsc.store.checkpoint import Checkpointer
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
@@ -75,7 +75,6 @@ INSERT_MESSAGES = {size: f"INSERT INTO messages ({COLUMNS}) VALUES " + ", ".join
 _MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
             BODY)
 _COLUMN_NAMES = [name.strip() for name in COLUMNS.split(",")]
-FIND_BY_CARRIER = "SELECT id FROM messages WHERE upstream = ? AND carrier_id = ? ORDER BY id DESC LIMIT 1"
 
 
 @functools.cache
@@ -125,14 +124,21 @@ def _excerpt(body: dict[str, Any]) -> str:
     """The start of a message's text, which the customary receipt echoes; nothing for
     binary or undecodable content."""
     coding = body.get("data_coding", 0)
-    tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
+    short_message = body.get("short_message", b"")
     try:
-        part = read_part(body.get("short_message", b""), body.get("esm_class", 0), coding, tlvs)
         # No character takes more than 4 octets: decode only what the excerpt can show.
-        head = msgspec.structs.replace(part, units=part.units[:4 * dlr.TEXT_CHARS])
+        if short_message and not body.get("esm_class", 0) & EsmClass.UDHI:
+            # Most messages: the text itself, no header to read (read_part would say so).
+            return decode_text(short_message[:_EXCERPT_OCTETS], coding)[:dlr.TEXT_CHARS]
+        tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
+        part = read_part(short_message, body.get("esm_class", 0), coding, tlvs)
+        head = msgspec.structs.replace(part, units=part.units[:_EXCERPT_OCTETS])
         return part_text(head, coding)[:dlr.TEXT_CHARS]
     except TextError:
         return ""
+
+
+_EXCERPT_OCTETS = 4 * dlr.TEXT_CHARS
 
 
 def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = None) -> Message:
@@ -749,11 +755,13 @@ class _ChangeBatch:
         self.bodies: dict[int, dict[str, Any]] = {}
         self.new_bodies: set[int] = set()  # bodies changed (the others were only read)
         self.assigned: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, set in this batch
+        self.stored: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, as committed before
         self.changed: set[int] = set()
         self.history: list[tuple[int, int, float, int | None]] = []
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
 
     def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        self._find_carrier_ids([op for op, _ in payloads if op[0] == "receipt"])
         targets = [self._targets(op, now) for op, now in payloads]
         self._load({number for numbers in targets for number in numbers})
         results = []
@@ -781,15 +789,26 @@ class _ChangeBatch:
             return [op[2] if kind == "replace" else op[1]]
         return [number for (number,) in self.db.execute(sql, args)]
 
+    def _find_carrier_ids(self, receipts: list[tuple[Any, ...]]) -> None:
+        # The messages the receipts' carrier ids name, in one query per upstream rather than
+        # one per receipt (the latest message, should a carrier reuse its ids).
+        wanted: dict[str, set[str]] = {}
+        for op in receipts:
+            wanted.setdefault(op[1], set()).update(op[2])
+        for upstream, readings in wanted.items():
+            for chunk in _chunks(list(readings)):
+                sql = (f"SELECT carrier_id, MAX(id) FROM messages WHERE upstream = ?"
+                       f" AND carrier_id IN ({', '.join('?' * len(chunk))}) GROUP BY carrier_id")
+                for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):
+                    self.stored[(upstream, carrier_id)] = number
+
     def _by_carrier(self, upstream: str, readings: list[str]) -> list[int]:
-        for reading in readings:
-            number = self.assigned.get((upstream, reading))
-            if number is not None:
-                return [number]
-        for reading in readings:
-            found = self.db.execute(FIND_BY_CARRIER, (upstream, reading)).fetchone()
-            if found is not None:
-                return [found[0]]
+        # One recorded earlier in this batch first: it is newer than anything committed.
+        for found in (self.assigned, self.stored):
+            for reading in readings:
+                number = found.get((upstream, reading))
+                if number is not None:
+                    return [number]
         return []
 
     def _load(self, numbers: set[int]) -> None:
