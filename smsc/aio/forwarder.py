@@ -117,6 +117,7 @@ class UpstreamQueue:
         self.closed = False
         self.held = 0  # submissions queued or in flight
         self.timer: asyncio.TimerHandle | None = None
+        self.pump_due = False  # a pump is scheduled for this loop turn (Forwarder._pump_soon)
         self.options = TextOptions(concatenation=settings.concatenation, packed=settings.gsm7 == "packed",
                                    gsm_data_coding=settings.data_coding)
 
@@ -394,9 +395,12 @@ class Forwarder:
             return
         now = self.loop.time()
         self._release_delayed(queue, now)
+        # Each link's room read once per pump, counted down as parts go: the bind with the
+        # most room takes the next part.
+        rooms = {link: link.free_window for link in queue.links}
         while True:
-            link = max(queue.links, key=lambda l: l.free_window, default=None)
-            if link is None or link.free_window <= 0:
+            link = max(rooms, key=rooms.__getitem__, default=None)
+            if link is None or rooms[link] <= 0:
                 return  # a response or a new bind pumps again
             taken = queue.parts.next()
             if taken is None:
@@ -417,6 +421,7 @@ class Forwarder:
             if bucket is not None:
                 bucket.try_take(1, now)
             if link.submit(submission.pdus[part], (submission, part)):
+                rooms[link] -= 1
                 queue.in_flight += 1
                 self.counters["submitted"] += 1
                 self._arm_reroute(queue, submission)
@@ -425,6 +430,17 @@ class Forwarder:
                 return
         if queue.delayed:
             self._pump_at(queue, queue.delayed[0][0])
+
+    def _pump_soon(self, queue: UpstreamQueue) -> None:
+        """Pump once later in this loop turn: the answers of one read free their window
+        slots first, then one pass refills them (not a pump per answer)."""
+        if not queue.pump_due:
+            queue.pump_due = True
+            self.loop.call_soon(self._pump_due, queue)
+
+    def _pump_due(self, queue: UpstreamQueue) -> None:
+        queue.pump_due = False
+        self._pump(queue)
 
     def _pump_at(self, queue: UpstreamQueue, when: float) -> None:
         def fire() -> None:
@@ -503,7 +519,7 @@ class Forwarder:
             submission.pending -= 1
             if submission.pending == 0:
                 self._settle(queue, submission)
-        self._pump(queue)
+        self._pump_soon(queue)
 
     def _on_timeout(self, queue: UpstreamQueue, context: tuple[Submission, int]) -> None:
         submission, part = context

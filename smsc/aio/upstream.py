@@ -187,8 +187,17 @@ class UpstreamLink(asyncio.Protocol):
     # --- events -----------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        while (event := self.session.next_event()) is not NEED_DATA:
-            self._on_event(event)
+        next_event, handler = self.session.next_event, self.handler
+        while (event := next_event()) is not NEED_DATA:
+            # The two events of every message first, by type: a response to a submit (its
+            # context a plain tuple of the forwarder's) and a deliver_sm.
+            kind = type(event)
+            if kind is ResponseReceived and type(event.context) is tuple:
+                handler.on_response(self, event.context, event.pdu)
+            elif kind is RequestReceived and type(event.pdu) is DeliverSm:
+                self._answer(event.pdu)
+            else:
+                self._on_event(event)
         self._rearm()
 
     def _on_event(self, event: Any) -> None:
