@@ -141,3 +141,24 @@ async def only_last_part_reported(tmp_path) -> None:
         assert (await store.get(message_id)).state == MessageState.UNDELIVERABLE
     finally:
         await store.close()
+
+
+def test_read_receipt_takes_the_tlvs_else_the_text_and_the_first_of_a_repeated_tag():
+    from smsc.aio.inbound import read_receipt
+    from smsc.smpp.constants import Tag
+
+    both = DeliverSm(esm_class=EsmClass.TYPE_DELIVERY_RECEIPT, short_message=b"id:zz stat:EXPIRED",
+                     tlvs=((int(Tag.RECEIPTED_MESSAGE_ID), "Ab12"), (int(Tag.MESSAGE_STATE), 5),
+                           (int(Tag.NETWORK_ERROR_CODE), dlr.network_error_code(17)),
+                           (int(Tag.MESSAGE_STATE), 2)))
+    facts = read_receipt(both)
+    assert (facts.carrier_id, facts.state, facts.error) == ("Ab12", MessageState.UNDELIVERABLE, 17)
+    text_only = DeliverSm(esm_class=EsmClass.TYPE_DELIVERY_RECEIPT,
+                          short_message=dlr.build_text("77", MessageState.EXPIRED, 0.0, 60.0, err=3).encode())
+    facts = read_receipt(text_only)
+    assert (facts.carrier_id, facts.state, facts.error) == ("77", MessageState.EXPIRED, 3)
+    # an unknown message_state value: the text's stat word decides
+    odd_state = DeliverSm(esm_class=EsmClass.TYPE_DELIVERY_RECEIPT, short_message=b"id:9 stat:DELIVRD",
+                          tlvs=((int(Tag.MESSAGE_STATE), 99),))
+    assert read_receipt(odd_state).state == MessageState.DELIVERED
+    assert read_receipt(DeliverSm(short_message=b"hello")) is None  # MO
