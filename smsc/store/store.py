@@ -33,7 +33,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import aiosqlite
-import msgpack
 import msgspec
 
 from smsc import dlr
@@ -87,6 +86,11 @@ INSERT_OUTBOUND = ("INSERT INTO outbound (id, account, kind, message_id, body, c
                    " expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, next_attempt),"
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
+
+# Message bodies are msgpack blobs, written and read with msgspec's codec: the same
+# format as the msgpack package's, two to three times faster each way.
+pack = msgspec.msgpack.Encoder().encode
+unpack = msgspec.msgpack.Decoder().decode
 
 PAGE_SIZE = 16384
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
@@ -146,7 +150,7 @@ def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = 
         format_id(row[ID]), row[ACCOUNT], row[SOURCE], row[DESTINATION], row[SERVICE_TYPE],
         MessageState(row[STATE]), row[SUBMITTED], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
         row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID], row[ERROR],
-        msgpack.unpackb(row[BODY]) if body is None else body,
+        unpack(row[BODY]) if body is None else body,
     )
 
 
@@ -211,7 +215,6 @@ class Store:
         self.transactions = 0  # committed batches, for tests and metrics
         self.checkpointer = checkpointer
         self._loop = asyncio.get_running_loop()
-        self._pack = msgpack.Packer().pack  # one Packer: packb makes one per call
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
 
     @classmethod
@@ -320,7 +323,7 @@ class Store:
         function, not a coroutine: a caller on the hot path adds a callback, no task.)"""
         try:
             # Packed here so a body msgpack cannot carry fails this caller, not the batch.
-            body = self._pack(message.body)
+            body = pack(message.body)
         except Exception as exc:
             return self._settled(error=exc)
         return self._request("accept", (message, body, self.clock() if now is None else now))
@@ -340,7 +343,7 @@ class Store:
         fails the request."""
         now = self.clock() if now is None else now
         try:
-            payloads = [(message, self._pack(message.body), now) for message in messages]
+            payloads = [(message, pack(message.body), now) for message in messages]
         except Exception as exc:
             return self._settled(error=exc)
         return self._request("accepts", payloads) if payloads else self._settled([])
@@ -433,7 +436,7 @@ class Store:
         if kind == "mo" and self.mo_hook is not None:
             return await self.mo_hook(account, body, now, expiry)
         queue = self.outbound_queue(account, kind, None)
-        return await self._request("enqueue", (queue, kind, None, msgpack.packb(body), now, expiry))
+        return await self._request("enqueue", (queue, kind, None, pack(body), now, expiry))
 
     async def transact(self, work: Callable[["Store", Any], Awaitable[Any]], arg: Any = None) -> Any:
         """Run `await work(store, arg)` inside the writer's next transaction (its result
@@ -651,7 +654,7 @@ class Store:
                 claim._caught_up(len(rows) < limit, now)
             results.append([
                 OutboundItem(item_id, account, kind, None if message is None else format_id(message),
-                             msgpack.unpackb(body), attempts + 1, expires)
+                             unpack(body), attempts + 1, expires)
                 for item_id, kind, message, body, attempts, expires in rows])
         return results
 
@@ -829,7 +832,7 @@ class _ChangeBatch:
     def _body(self, row: list[Any]) -> dict[str, Any]:
         number = row[ID]
         if number not in self.bodies:
-            self.bodies[number] = msgpack.unpackb(row[BODY])
+            self.bodies[number] = unpack(row[BODY])
         return self.bodies[number]
 
     def _move(self, row: list[Any], state: MessageState, now: float, error: int | None = None) -> None:
@@ -847,7 +850,7 @@ class _ChangeBatch:
             fields = self.store._receipt_builder(message, now)
             if fields is not None:
                 queue = self.store.outbound_queue(message.account, "receipt", message)
-                self.receipts.append((queue, "receipt", row[ID], msgpack.packb(fields), now,
+                self.receipts.append((queue, "receipt", row[ID], pack(fields), now,
                                       now + self.store.receipt_expiry))
 
     def _update(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
@@ -933,7 +936,7 @@ class _ChangeBatch:
         for number in self.changed:
             row, before = self.rows[number], self.loaded[number]
             if number in self.new_bodies:
-                row[BODY] = msgpack.packb(self.bodies[number])
+                row[BODY] = pack(self.bodies[number])
             columns = tuple(c for c in _MUTABLE if row[c] != before[c])
             if columns:
                 updates.setdefault(columns, []).append([row[c] for c in columns] + [number])
