@@ -47,8 +47,9 @@ SEND = msgspec.json.encode({"to": "+447700900001", "from": "Shop", "text": "Your
 class Stalls:
     """What held the gateway's event loop up, with when (perf_counter, the same clock in
     both processes on Linux): each garbage collection of 1 ms or more, and each time a
-    1 ms timer fired more than 3 ms late (anything else: a long commit, a checkpoint's
-    wait, a burst of requests). To tell what the slowest requests waited behind."""
+    1 ms timer fired more than 3 ms late: "busy" when the loop's own work held it up (a
+    long commit, a burst of requests), "off-cpu" when the process waited for a core. To
+    tell what the slowest requests waited behind."""
 
     def __init__(self) -> None:
         self.pauses: list[tuple[str, float, float]] = []  # (what, start, end)
@@ -64,11 +65,14 @@ class Stalls:
 
     async def watch(self) -> None:
         while True:
-            before = time.perf_counter()
+            before, cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.001)
             after = time.perf_counter()
             if after - before > 0.004:
-                self.pauses.append(("loop", before + 0.001, after))
+                # Busy: the loop's thread ran most of the time (its own work held the
+                # timer up); else it was off the CPU (other processes had the cores).
+                busy = time.thread_time() - cpu >= (after - before) / 2
+                self.pauses.append(("loop busy" if busy else "loop off-cpu", before + 0.001, after))
 
     def take(self) -> list[tuple[str, float, float]]:
         pauses, self.pauses = self.pauses, []
