@@ -46,15 +46,15 @@ class Checkpointer:
         bulk = self._bulk
         if bulk is None:
             if self._commits >= self.every:
-                self._bulk = self._start()
+                self._bulk = self.start()
             return None
         if not bulk.done():
             return None
         self._bulk = None
         if self._commits > self.every:
-            self._bulk = self._start()  # a long tail: copy most of it beside the writer first
+            self._bulk = self.start()  # a long tail: copy most of it beside the writer first
             return None
-        return self._start()
+        return self.start()
 
     async def close(self) -> None:
         if self._bulk is not None:
@@ -62,7 +62,8 @@ class Checkpointer:
         self._thread.shutdown()
         self._db.close()
 
-    def _start(self) -> "asyncio.Future[None]":
+    def start(self) -> "asyncio.Future[None]":
+        """Start a pass now: a future of its end."""
         self._commits = 0
         return self._loop.run_in_executor(self._thread, self._pass)
 
