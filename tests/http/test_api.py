@@ -118,6 +118,18 @@ def test_bad_requests_are_4xx_naming_the_field(serve_http, raw, status, code, fi
     assert (got, body["error"]["code"], body["error"].get("field")) == (status, code, field)
 
 
+def test_unknown_paths_and_methods_are_json_errors_and_v1_asks_for_a_key_first(serve_http):
+    server = serve_http()
+    anonymous, api = Api(server.http_port, None), server.api()
+    assert anonymous.get("/nowhere")[:2] == (404, {"error": {"code": "not_found", "message": "Not Found"}})
+    assert anonymous.get("/v1/nowhere")[1]["error"]["code"] == "unauthorized"
+    assert api.get("/v1/nowhere")[1]["error"]["code"] == "not_found"
+    status, body, headers = api.request("PUT", "/v1/messages", SEND)
+    assert (status, body["error"]["code"], headers["Allow"]) == (405, "method_not_allowed", "GET,HEAD,POST")
+    assert anonymous.request("HEAD", "/healthz")[0] == 200
+    assert anonymous.request("PATCH", "/healthz")[2]["Allow"] == "GET,HEAD"
+
+
 def test_keys_senders_networks_and_rate_are_per_account(serve_http, tmp_path):
     config = http_config(tmp_path, account("shop", allowed_sources=("Shop",), rate=2.0),
                          account("far", allowed_networks=("10.0.0.0/8",)))
