@@ -4,6 +4,7 @@ and webhooks delivered per second to a local receiver.
 
     python bench/http_bench.py [--seconds 5] [--phases baseline,closed,paced,webhooks,alternate]
                                [--json PATH] [--profile PATH] [--batch-delay S] [--gc-threshold N]
+    python bench/http_bench.py --ab REVISION [--seconds 10]
 
 The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
 process on its own event loop, as `smsc serve` would; the clients (keep-alive, one
@@ -21,12 +22,14 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import multiprocessing
 import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -82,29 +85,15 @@ class Stalls:
 def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0,
            gc_threshold: int = 0) -> None:
     """The gateway: started, its port and a key sent up, then commands until 'stop'."""
-    from smsc import log
-    from smsc.aio.runtime import Runtime
-    from smsc.config import Account, Config, Http, Listener, Smpp, Store
-    from smsc.http import keys
-    from smsc.passwords import hash_password
     from smsc.smpp.constants import MessageState
 
-    log.configure("error", "json")
-    account = Account(system_id="shop", password_hash=hash_password("secret1"), rate=1e9,
-                      webhook_url=webhook_url, webhook_secret=SECRET)
-    stored = Store(path=os.path.join(state_dir, "smsc.db"), batch_delay=batch_delay)
-    config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=stored,
-                    http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
-
     async def main() -> None:
-        runtime = Runtime(config)
-        await runtime.start()
+        runtime, key = await _gateway(state_dir, webhook_url, batch_delay)
         if gc_threshold:  # what the runtime would gain from it (not what smsc does)
             gc.freeze()
             gc.set_threshold(gc_threshold, 10, 10)
         stalls = Stalls()
         watcher = asyncio.get_running_loop().create_task(stalls.watch())
-        _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
         baseline = await _baseline_app()
         pipe.send((runtime.http.addresses[0][1], key, baseline, os.getpid()))
         loop = asyncio.get_running_loop()
@@ -126,6 +115,85 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
         pipe.send("stopped")
 
     uvloop.run(main())
+
+
+async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0) -> tuple[Any, str]:
+    """The real Runtime (store, gateway, compliance, HTTP API) for one account "shop"
+    without a rate limit, started, and an API key of that account."""
+    from smsc import log
+    from smsc.aio.runtime import Runtime
+    from smsc.config import Account, Config, Http, Listener, Smpp, Store
+    from smsc.http import keys
+    from smsc.passwords import hash_password
+
+    log.configure("error", "json")
+    account = Account(system_id="shop", password_hash=hash_password("secret1"), rate=1e9,
+                      webhook_url=webhook_url, webhook_secret=SECRET)
+    stored = Store(path=os.path.join(state_dir, "smsc.db"), batch_delay=batch_delay)
+    config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=stored,
+                    http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
+    runtime = Runtime(config)
+    await runtime.start()
+    _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
+    return runtime, key
+
+
+# The HTTP API's modules that import each other, as another commit had them (--ab).
+_AB_MODULES = {"ab_messages": "smsc/http/messages.py", "ab_tables": "smsc/store/http_tables.py",
+               "ab_api": "smsc/http/api.py"}
+_AB_IMPORTS = (("from smsc.http.messages import", "from ab_messages import"),
+               ("from smsc.store import http_tables\n", "import ab_tables as http_tables\n"),
+               ("from smsc.store.http_tables import", "from ab_tables import"))
+
+
+def _api_at(revision: str) -> Any:
+    """smsc.http.api as commit `revision` had it (with its messages and tables modules),
+    importable beside the checkout's: the module ab_api."""
+    directory = tempfile.mkdtemp(prefix="http-ab-")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for module, path in _AB_MODULES.items():
+        text = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True,
+                              cwd=root).stdout
+        for before, after in _AB_IMPORTS:
+            text = text.replace(before, after)
+        with open(os.path.join(directory, module + ".py"), "w", encoding="utf-8") as file:
+            file.write(text)
+    sys.path.insert(0, directory)
+    return importlib.import_module("ab_api")
+
+
+async def ab(revision: str, turns: int) -> dict[str, Any]:
+    """The checkout's HTTP API against `revision`'s, each on its own port in front of ONE
+    gateway in this process, 50 clients on each in 1 s turns: this process's CPU per
+    request (client included, the same for both) compares two builds of the handler
+    steadily on a shared machine, where two separate runs differ by more than most
+    changes. The gateway's store, rate and compliance are shared, so only the HTTP
+    module differences count."""
+    runtime, key = await _gateway(tempfile.mkdtemp(prefix="http-ab-"), "http://127.0.0.1:9/hook")
+    current = runtime.http.api
+    other = _api_at(revision).HttpApi(current.gateway, current.compliance, current.metrics)
+    await other.start()
+    ports = {revision: other.addresses[0][1], "checkout": current.addresses[0][1]}
+    totals = {name: {"requests": 0, "cpu": 0.0, "elapsed": 0.0, "latencies": []} for name in ports}
+    try:
+        for port in ports.values():
+            await closed_loop(port, key, 10, 0.5, [])  # warm-up
+        for _ in range(turns):
+            for name, port in ports.items():
+                total, cpu, began = totals[name], time.process_time(), time.perf_counter()
+                await closed_loop(port, key, 50, 1.0, [], total["latencies"])
+                total["cpu"] += time.process_time() - cpu
+                total["elapsed"] += time.perf_counter() - began
+    finally:
+        await other.stop()
+        await runtime.stop()
+    results = {}
+    for name, total in totals.items():
+        results[name] = figures = _figures(total["latencies"], total["elapsed"], 50) | {
+            "cpu_us": total["cpu"] / len(total["latencies"]) * 1e6}
+        print(f"{name:>12}: {figures['per_second']:8,.0f}/s  p99 {figures['p99_ms']:6.2f} ms"
+              f"  {figures['cpu_us']:5.1f} CPU us/request (client and gateway in one process)", flush=True)
+    return results
 
 
 async def _baseline_app() -> int:
@@ -453,8 +521,19 @@ def main() -> None:
                         help="py-spy (raw collapsed stacks) of the gateway's process during --profile-phase"
                              " (and PATH.bare during the bare app's)")
     parser.add_argument("--profile-phase", default="closed_50", choices=("closed_1", "closed_50", "paced_half"))
+    parser.add_argument("--ab", metavar="REVISION",
+                        help="instead of the phases: this checkout's HTTP API against REVISION's on one gateway"
+                             " in this process, in 1 s turns (--seconds turns each)")
     args = parser.parse_args()
     args.phases = set(args.phases.split(","))
+    if args.ab:
+        results = {"ab": uvloop.run(ab(args.ab, max(1, round(args.seconds)))), "load_average": os.getloadavg()[0]}
+        print(f"load average: {results['load_average']:.2f}")
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as file:
+                json.dump(results | {"commit": _commit(), "options": vars(args) | {"phases": sorted(args.phases)}},
+                          file, indent=2)
+        return
     results = uvloop.run(run(args))
     print(f"load average: {results['load_average']:.2f} before, {results['load_average_after']:.2f} after")
     if args.json:
