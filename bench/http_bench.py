@@ -187,6 +187,9 @@ async def ab(revision: str, turns: int) -> dict[str, Any]:
     finally:
         await other.stop()
         await runtime.stop()
+        # Without this the interpreter often died at exit, in the collector (a segfault,
+        # 4 runs in 6; none since), after the second copy of the modules was used.
+        gc.freeze()
     results = {}
     for name, total in totals.items():
         results[name] = figures = _figures(total["latencies"], total["elapsed"], 50) | {
