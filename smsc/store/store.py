@@ -539,10 +539,11 @@ class Store:
                 if self._batch_delay and len(self._ops) < self._max_batch:
                     await asyncio.sleep(self._batch_delay)
                 batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
+                wait = self.checkpointer.before_commit()
+                if wait is not None:
+                    await wait
                 await self._commit(batch)
-                tail = self.checkpointer.committed()
-                if tail is not None:
-                    await tail
+            self.checkpointer.idle()
             if self._closing:
                 return
 

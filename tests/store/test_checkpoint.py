@@ -11,7 +11,8 @@ from smsc.store.checkpoint import Checkpointer
 
 from .conftest import NOW, message
 
-EVERY = 32  # commits between bulk passes: small, so a short test sees many cycles
+EVERY = 16  # commits between passes: small, so a short test sees many
+LIMIT = 4 * EVERY
 
 
 def wal_salt(db_path: str) -> bytes:
@@ -31,59 +32,82 @@ def test_the_wal_is_reused_under_continuous_accepts(in_store, db_path):
             salts.add(wal_salt(db_path))
 
     async def scenario(store):
-        store.checkpointer.every = EVERY
-        # Five callers keep the writer busy: there is never a pause between two batches.
+        store.checkpointer.every, store.checkpointer.limit = EVERY, LIMIT
+        # Five callers keep the writer committing back to back.
         await asyncio.gather(*(caller(store, 6000) for _ in range(5)))
         count = await store.reader.execute_fetchall("SELECT COUNT(*) FROM messages")
-        return store.transactions, store.checkpointer.passes, count
+        return store.transactions, count
 
-    transactions, passes, [(count,)] = in_store(scenario)
-    assert count >= 6000
-    cycles = transactions // (2 * EVERY)  # a bulk pass after EVERY commits, the tail after as many at most
-    assert cycles >= 5 and passes >= 2 * cycles
-    assert len(salts) >= cycles  # written from its start again, cycle after cycle
+    transactions, [(count,)] = in_store(scenario)
+    assert count >= 6000 and transactions >= 10 * LIMIT
+    assert len(salts) >= transactions // LIMIT  # written from its start again, time after time
     # Grown with every commit, the WAL would end at about `transactions` commits' worth;
-    # reused, it holds a cycle's (EVERY commits, the tail after them, a few more).
+    # reused, it holds at most about twice LIMIT commits (a pass slow to end: a slow disk).
     per_commit = max(size for done, size in sizes if done <= EVERY) / EVERY
-    assert max(size for _, size in sizes) < 4 * EVERY * per_commit < transactions * per_commit / 3
+    assert max(size for _, size in sizes) < (2 * LIMIT + EVERY) * per_commit < transactions * per_commit / 3
 
 
-def test_the_writer_waits_only_for_the_tail(db_path):
+class Writer:
+    """A bare writer on a WAL file: the checkpointer counts each commit before it."""
+
+    def __init__(self, db_path: str, **options: int) -> None:
+        self.db = sqlite3.connect(db_path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.db.execute("CREATE TABLE t (x BLOB)")
+        self.checkpointer = Checkpointer(db_path, "NORMAL", **options)
+
+    def commit(self):
+        wait = self.checkpointer.before_commit()
+        if wait is None:  # else the caller awaits the pass, then commits
+            self.db.execute("INSERT INTO t VALUES (?)", (os.urandom(2000),))
+        return wait
+
+    async def passes(self, count: int) -> None:
+        for _ in range(500):  # the pass runs on the checkpointer's thread: up to 5 s
+            if self.checkpointer.passes >= count:
+                await asyncio.sleep(0)  # its end seen on the loop too
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{count} passes expected, {self.checkpointer.passes} done")
+
+    async def close(self) -> None:
+        await self.checkpointer.close()
+        self.db.close()
+
+
+def test_an_idle_writer_has_the_wal_copied_and_started_over(db_path):
     async def main():
-        db = sqlite3.connect(db_path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA wal_autocheckpoint=0")
-        db.execute("CREATE TABLE t (x BLOB)")
-        checkpointer = Checkpointer(db_path, "NORMAL", every=3)
-
-        def commit():
-            db.execute("INSERT INTO t VALUES (?)", (os.urandom(2000),))
-            return checkpointer.committed()
-
+        writer = Writer(db_path, every=100, limit=1000, idle_after=3)
         try:
-            assert commit() is None and commit() is None
-            assert commit() is None  # the third commit starts a bulk pass; nobody waits for it
-            bulk = checkpointer._bulk
-            assert bulk is not None
-            await bulk
+            assert [writer.commit() for _ in range(3)] == [None] * 3  # nobody waits
             salt = wal_salt(db_path)
-            tail = commit()  # the first commit after the bulk pass: the writer waits for the tail
-            assert tail is not None
-            await tail
-            assert checkpointer.passes == 2
-            commit()  # every frame copied: this transaction writes the WAL from its start
+            writer.checkpointer.idle()
+            await writer.passes(1)
+            writer.commit()  # nothing was committed beside the pass: the WAL starts over
             assert wal_salt(db_path) != salt
-
-            # Commits that pile up behind a bulk pass (its end is only seen once the loop
-            # runs) make another bulk pass, not a long tail.
-            assert [commit() for _ in range(3)] == [None, None, None]
-            bulk = checkpointer._bulk
-            assert [commit() for _ in range(4)] == [None] * 4
-            await bulk
-            assert commit() is None
-            assert checkpointer._bulk is not None and checkpointer._bulk is not bulk
         finally:
-            await checkpointer.close()
-            db.close()
+            await writer.close()
+
+    asyncio.run(main())
+
+
+def test_a_busy_writer_waits_only_when_the_wal_has_gone_too_long(db_path):
+    async def main():
+        writer = Writer(db_path, every=3, limit=8, idle_after=1000)
+        try:
+            # Every third commit starts a pass beside the writer; commits keep landing
+            # beside it, so the WAL cannot start over, and nobody waits for it...
+            assert [writer.commit() for _ in range(7)] == [None] * 7
+            await writer.passes(1)
+            salt = wal_salt(db_path)
+            # ...until `limit` commits went by: then the writer waits for a pass, which has
+            # nothing beside it, and its next commit writes the WAL from the start.
+            wait = writer.commit()
+            assert wait is not None and await wait
+            writer.commit()
+            assert wal_salt(db_path) != salt
+        finally:
+            await writer.close()
 
     asyncio.run(main())
