@@ -10,6 +10,7 @@ The codec only validates (`is_valid_time`, no clock, no I/O); the gateway parses
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import datetime, timedelta, timezone
 
 TIME_LENGTH = 16
@@ -18,8 +19,11 @@ MAX_OFFSET_QUARTERS = 48  # section 7.1.1.1: nn is 00-48
 MAX_RELATIVE_DAYS = 99  # DD has two digits; longer spans would need calendar years/months
 
 
+@functools.lru_cache(maxsize=4096)
 def is_valid_time(text: str) -> bool:
-    """True when `text` is empty or a well-formed absolute or relative SMPP time."""
+    """True when `text` is empty or a well-formed absolute or relative SMPP time. (Cached:
+    the codec checks every time field of every PDU, and a stream of submits repeats the
+    same few validity periods.)"""
     if not text:
         return True
     if len(text) != TIME_LENGTH or not text[:15].isdigit() or not text[:15].isascii():
