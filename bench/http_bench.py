@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -50,12 +51,16 @@ SEND = msgspec.json.encode({"to": "+447700900001", "from": "Shop", "text": "Your
 class Stalls:
     """What held the gateway's event loop up, with when (perf_counter, the same clock in
     both processes on Linux): each garbage collection of 1 ms or more, and each time a
-    1 ms timer fired more than 3 ms late: "busy" when the loop's own work held it up (a
-    long commit, a burst of requests), "off-cpu" when the process waited for a core. To
-    tell what the slowest requests waited behind."""
+    1 ms timer fired more than 3 ms late, by what the loop's thread did meanwhile (the
+    kernel's schedstat): "busy" when it ran most of the time (its own work held the timer
+    up), "waiting for a core" when it was mostly runnable but not running (other
+    processes had the cores), "blocked" otherwise (in a system call: a write, a lock,
+    a sync). To tell what the slowest requests waited behind; `counters()` gives (store commits,
+    HTTP accepts) so far, to say how much work a late loop did meanwhile."""
 
-    def __init__(self) -> None:
-        self.pauses: list[tuple[str, float, float]] = []  # (what, start, end)
+    def __init__(self, counters: Any) -> None:
+        self.pauses: list[tuple[str, float, float, int, int]] = []  # (what, start, end, commits, accepts)
+        self._counters = counters
         self._gc_start = 0.0
         gc.callbacks.append(self._on_gc)
 
@@ -64,20 +69,28 @@ class Stalls:
         if phase == "start":
             self._gc_start = now
         elif now - self._gc_start >= 0.001:
-            self.pauses.append((f"gc{info['generation']}", self._gc_start, now))
+            self.pauses.append((f"gc{info['generation']}", self._gc_start, now, 0, 0))
 
     async def watch(self) -> None:
-        while True:
-            before, cpu = time.perf_counter(), time.thread_time()
-            await asyncio.sleep(0.001)
-            after = time.perf_counter()
-            if after - before > 0.004:
-                # Busy: the loop's thread ran most of the time (its own work held the
-                # timer up); else it was off the CPU (other processes had the cores).
-                busy = time.thread_time() - cpu >= (after - before) / 2
-                self.pauses.append(("loop busy" if busy else "loop off-cpu", before + 0.001, after))
+        # Nanoseconds the thread ran and waited runnable (Linux: /proc/<pid>/task/<tid>/schedstat).
+        stat = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        try:
+            while True:
+                before, (ran, queued, _) = time.perf_counter(), os.pread(stat, 100, 0).split()
+                commits, accepts = self._counters()
+                await asyncio.sleep(0.001)
+                after = time.perf_counter()
+                if after - before > 0.004:
+                    ran_after, queued_after, _ = os.pread(stat, 100, 0).split()
+                    half = (after - before) * 1e9 / 2
+                    kind = ("loop busy" if int(ran_after) - int(ran) >= half else
+                            "loop waiting for a core" if int(queued_after) - int(queued) >= half else "loop blocked")
+                    commits_after, accepts_after = self._counters()
+                    self.pauses.append((kind, before + 0.001, after, commits_after - commits, accepts_after - accepts))
+        finally:
+            os.close(stat)
 
-    def take(self) -> list[tuple[str, float, float]]:
+    def take(self) -> list[tuple[str, float, float, int, int]]:
         pauses, self.pauses = self.pauses, []
         return pauses
 
@@ -92,7 +105,8 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
         if gc_threshold:  # what the runtime would gain from it (not what smsc does)
             gc.freeze()
             gc.set_threshold(gc_threshold, 10, 10)
-        stalls = Stalls()
+        accepted = runtime.http.api.metrics.accepted.counts
+        stalls = Stalls(lambda: (runtime.store.transactions, sum(accepted.values())))
         watcher = asyncio.get_running_loop().create_task(stalls.watch())
         baseline = await _baseline_app()
         pipe.send((runtime.http.addresses[0][1], key, baseline, os.getpid()))
@@ -343,20 +357,24 @@ async def paced(port: int, key: str, clients: int, rate: float, seconds: float,
     return figures | ({"tail": _tail(spans, await stalls())} if stalls is not None else {})
 
 
-def _tail(spans: list[tuple[float, float]], pauses: list[tuple[str, float, float]]) -> dict[str, Any]:
+def _tail(spans: list[tuple[float, float]], pauses: list[tuple[str, float, float, int, int]]) -> dict[str, Any]:
     """The gateway's pauses by kind (count, longest ms, total ms), and how many of the
-    slowest 1% of requests were in flight during one of each kind."""
+    slowest 1% of requests were in flight during one of each kind; each pause as (kind,
+    ms from the first request due, its ms, store commits and HTTP accepts during it)."""
     kinds: dict[str, dict[str, float]] = {}
-    for kind, start, end in pauses:
+    for kind, start, end, _, _ in pauses:
         entry = kinds.setdefault(kind, {"count": 0, "longest_ms": 0.0, "total_ms": 0.0, "slowest_1pct_behind": 0})
         entry["count"] += 1
         entry["longest_ms"] = max(entry["longest_ms"], (end - start) * 1000)
         entry["total_ms"] += (end - start) * 1000
     slowest = sorted(spans, key=lambda span: span[0] - span[1])[:max(1, len(spans) // 100)]
     for due, done in slowest:
-        for kind in {kind for kind, start, end in pauses if start < done and end > due}:
+        for kind in {kind for kind, start, end, _, _ in pauses if start < done and end > due}:
             kinds[kind]["slowest_1pct_behind"] += 1
-    return {"slowest_1pct": len(slowest), "pauses": kinds}
+    begin = min((due for due, _ in spans), default=0.0)
+    return {"slowest_1pct": len(slowest), "pauses": kinds,
+            "each": [(kind, round((start - begin) * 1000, 2), round((end - start) * 1000, 2), commits, accepts)
+                     for kind, start, end, commits, accepts in pauses]}
 
 
 def _figures(latencies: list[float], elapsed: float, clients: int) -> dict[str, Any]:
@@ -427,7 +445,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await phase(f"closed_{clients}", f"closed loop, {clients:2} clients",
                         closed_loop(port, key, clients, args.seconds, ids))
         half = results["closed_50"]["per_second"] / 2 if "closed_50" in results else args.rate / 2
-        async def stalls() -> list[tuple[str, float, float]]:
+        async def stalls() -> list[tuple[str, float, float, int, int]]:
             parent.send(("stalls", None))
             return await loop.run_in_executor(None, parent.recv)
 
