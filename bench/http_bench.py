@@ -3,7 +3,7 @@ concurrent clients, then 50 clients paced at half the measured rate (the p99 tar
 and webhooks delivered per second to a local receiver.
 
     python bench/http_bench.py [--seconds 5] [--phases baseline,closed,paced,webhooks,alternate]
-                               [--json PATH] [--profile PATH] [--batch-delay S] [--gc-threshold N]
+                               [--json PATH] [--profile PATH] [--batch-delay S] [--default-gc]
     python bench/http_bench.py --ab REVISION [--seconds 10]
 
 The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
@@ -95,16 +95,12 @@ class Stalls:
         return pauses
 
 
-def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0,
-           gc_threshold: int = 0) -> None:
+def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0, settle: bool = True) -> None:
     """The gateway: started, its port and a key sent up, then commands until 'stop'."""
     from smsc.smpp.constants import MessageState
 
     async def main() -> None:
-        runtime, key = await _gateway(state_dir, webhook_url, batch_delay)
-        if gc_threshold:  # what the runtime would gain from it (not what smsc does)
-            gc.freeze()
-            gc.set_threshold(gc_threshold, 10, 10)
+        runtime, key = await _gateway(state_dir, webhook_url, batch_delay, settle)
         accepted = runtime.http.api.metrics.accepted.counts
         stalls = Stalls(lambda: (runtime.store.transactions, sum(accepted.values())))
         watcher = asyncio.get_running_loop().create_task(stalls.watch())
@@ -131,11 +127,13 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
     uvloop.run(main())
 
 
-async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0) -> tuple[Any, str]:
+async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0,
+                   settle: bool = True) -> tuple[Any, str]:
     """The real Runtime (store, gateway, compliance, HTTP API) for one account "shop"
-    without a rate limit, started, and an API key of that account."""
+    without a rate limit, started as `smsc serve` starts it (its garbage collector
+    settled, unless not `settle`), and an API key of that account."""
     from smsc import log
-    from smsc.aio.runtime import Runtime
+    from smsc.aio.runtime import Runtime, settle_gc
     from smsc.config import Account, Config, Http, Listener, Smpp, Store
     from smsc.http import keys
     from smsc.passwords import hash_password
@@ -148,6 +146,8 @@ async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0) -
                     http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
     runtime = Runtime(config)
     await runtime.start()
+    if settle:
+        settle_gc()
     _, key = keys.create(keys.keys_path(config.store.path, config.http.api_keys), "shop")
     return runtime, key
 
@@ -412,7 +412,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     state_dir = tempfile.mkdtemp(prefix="http-bench-")
     process = multiprocessing.get_context("spawn").Process(
         target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay,
-                             args.gc_threshold))
+                             not args.default_gc))
     process.start()
     child.close()  # the child's end lives in the child only: its death is an EOFError here, not a hang
     loop = asyncio.get_running_loop()
@@ -535,9 +535,9 @@ def main() -> None:
                         help="paced phase without the closed one: pace at half this rate")
     parser.add_argument("--batch-delay", type=float, default=0.0,
                         help="the gateway's [store] batch_delay (seconds to wait for more requests per commit)")
-    parser.add_argument("--gc-threshold", type=int, default=0,
-                        help="in the gateway's process after start: gc.freeze() and this first-generation"
-                             " threshold (what a runtime setting would give; smsc does not do it)")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="leave the gateway's garbage collector as Python sets it (smsc serve settles it"
+                             " once started: smsc.aio.runtime.settle_gc)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy (raw collapsed stacks) of the gateway's process during --profile-phase"
                              " (and PATH.bare during the bare app's)")
