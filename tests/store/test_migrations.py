@@ -24,12 +24,12 @@ def test_a_new_file_gets_every_migration_in_wal_mode(in_store, db_path):
     assert versions(db_path) == [number for number, _ in schema.MIGRATIONS]
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA page_size").fetchone() == (16384,)
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
 
 
 def test_a_file_made_with_other_pages_keeps_them(in_store, db_path):
     with sqlite3.connect(db_path) as db:
-        db.execute("PRAGMA page_size=4096")
+        db.execute("PRAGMA page_size=16384")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE made_before (x)")
 
@@ -38,7 +38,7 @@ def test_a_file_made_with_other_pages_keeps_them(in_store, db_path):
 
     assert in_store(scenario)
     with sqlite3.connect(db_path) as db:
-        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert db.execute("PRAGMA page_size").fetchone() == (16384,)
 
 
 def test_an_old_schema_is_migrated_and_its_messages_kept(db_path):
