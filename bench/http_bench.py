@@ -178,38 +178,48 @@ def _api_at(revision: str) -> Any:
 
 async def ab(revision: str, turns: int) -> dict[str, Any]:
     """The checkout's HTTP API against `revision`'s, each on its own port in front of ONE
-    gateway in this process, 50 clients on each in 1 s turns: this process's CPU per
-    request (client included, the same for both) compares two builds of the handler
-    steadily on a shared machine, where two separate runs differ by more than most
-    changes. The gateway's store, rate and compliance are shared, so only the HTTP
-    module differences count."""
+    gateway in this process, 50 clients on each in 1 s turns (which goes first alternates):
+    this process's CPU per request (client included, the same for both) compares two
+    builds of the handler steadily on a shared machine, where two separate runs differ by
+    more than most changes. The turns' differences (median and range) show how much the
+    load moved under the totals (the same build against itself at load 3.2: totals 226.7
+    and 226.4 us, turns -61 to +36). The gateway's store, rate and compliance are shared,
+    so only the HTTP modules' differences count."""
     runtime, key = await _gateway(tempfile.mkdtemp(prefix="http-ab-"), "http://127.0.0.1:9/hook")
     current = runtime.http.api
     other = _api_at(revision).HttpApi(current.gateway, current.compliance, current.metrics)
     await other.start()
     ports = {revision: other.addresses[0][1], "checkout": current.addresses[0][1]}
-    totals = {name: {"requests": 0, "cpu": 0.0, "elapsed": 0.0, "latencies": []} for name in ports}
+    totals = {name: {"cpu": 0.0, "elapsed": 0.0, "latencies": [], "turns": []} for name in ports}
     try:
         for port in ports.values():
             await closed_loop(port, key, 10, 0.5, [])  # warm-up
-        for _ in range(turns):
-            for name, port in ports.items():
+        for turn in range(turns):
+            for name in sorted(ports, reverse=bool(turn % 2)):
                 total, cpu, began = totals[name], time.process_time(), time.perf_counter()
-                await closed_loop(port, key, 50, 1.0, [], total["latencies"])
-                total["cpu"] += time.process_time() - cpu
+                latencies: list[float] = []
+                await closed_loop(ports[name], key, 50, 1.0, [], latencies)
+                used = time.process_time() - cpu
+                total["cpu"] += used
                 total["elapsed"] += time.perf_counter() - began
+                total["latencies"] += latencies
+                total["turns"].append(used / max(1, len(latencies)) * 1e6)
     finally:
         await other.stop()
         await runtime.stop()
         # Without this the interpreter often died at exit, in the collector (a segfault,
         # 4 runs in 6; none since), after the second copy of the modules was used.
         gc.freeze()
-    results = {}
+    results: dict[str, Any] = {}
     for name, total in totals.items():
         results[name] = figures = _figures(total["latencies"], total["elapsed"], 50) | {
-            "cpu_us": total["cpu"] / len(total["latencies"]) * 1e6}
+            "cpu_us": total["cpu"] / len(total["latencies"]) * 1e6, "cpu_us_turns": total["turns"]}
         print(f"{name:>12}: {figures['per_second']:8,.0f}/s  p99 {figures['p99_ms']:6.2f} ms"
               f"  {figures['cpu_us']:5.1f} CPU us/request (client and gateway in one process)", flush=True)
+    differences = sorted(b - a for a, b in zip(totals[revision]["turns"], totals["checkout"]["turns"]))
+    results["difference_us"] = {"median": statistics.median(differences), "min": differences[0], "max": differences[-1]}
+    print(f"checkout - {revision}: median {statistics.median(differences):+.1f} CPU us/request over {turns} turns"
+          f" ({differences[0]:+.1f} to {differences[-1]:+.1f})", flush=True)
     return results
 
 
