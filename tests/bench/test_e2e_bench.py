@@ -1,0 +1,25 @@
+"""bench/e2e_bench.py end to end for a second: the three processes as the benchmark runs
+them (this one generating, `smsc serve`, `smsc carrier-sim --receipts`), and every
+figure it reports agreeing with the others."""
+from __future__ import annotations
+
+import json
+
+from smsc.bench import e2e_bench
+
+
+def test_a_short_run_receipts_every_message_once_and_reports_each_process(tmp_path):
+    out = tmp_path / "e2e.json"
+    assert e2e_bench.main(["--duration", "1", "--rate", "200", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    generated, store = result["generator"], result["store"]
+    assert generated["sent"] == generated["answered"] >= 150 and not generated["errors"]
+    receipts = generated["receipts"]
+    assert receipts["matched"] == receipts["expected"] == generated["answered"]
+    assert receipts["duplicates"] == receipts["unmatched"] == receipts["never_receipted"] == 0
+    assert receipts["by_stat"] == {"DELIVRD": generated["answered"]}
+    # what the generator heard is what the store holds: forwarded, final, nothing more
+    assert store["messages"] == store["forwarded"] == store["final"] == generated["answered"]
+    assert set(result["cpu_us_per_message"]) == {"smsc", "generator", "carrier_sim"}
+    assert all(cpu > 0 for cpu in result["cpu_us_per_message"].values())
+    assert result["rss_peak_mb"] > 10
