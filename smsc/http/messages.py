@@ -50,10 +50,6 @@ class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     client_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     webhook_url: Url | None = None
 
-    @property
-    def recipients(self) -> list[str]:
-        return [self.to] if isinstance(self.to, str) else list(self.to)
-
 
 class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=10000)]
