@@ -2,6 +2,7 @@
 
     python bench/e2e_bench.py --duration 60 --rate 10000 --json e2e.json
     python bench/e2e_bench.py --backlog 1000000 --upstream-rate 5000 --json backlog.json
+    python bench/e2e_bench.py --duration 20 --py-spy spy/   # where each process spends its CPU
 
 Three processes, as deployed: `smsc carrier-sim` (receipts at once), `smsc serve` on a
 fresh state directory with one account, one upstream (the simulator) and one route, and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -133,6 +135,34 @@ class RssSampler(threading.Thread):
             self.samples += 1
 
 
+def sample_with_py_spy(directory: Path, pids: dict[str, int | None], seconds: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy record each process (only while it runs, not its idle waits) from one second
+    on, so that the start and the binds are left out. Unlike --profile (cProfile) it reads
+    the process from outside without pausing it (--nonblocking)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for name, pid in pids.items():
+        if pid is not None:
+            record = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
+                      "--nonblocking", "--format", "raw", "--output", str(directory / f"{name}.txt")]
+            spies.append(subprocess.Popen(["sh", "-c", f"sleep 1; exec {shlex.join(record)}"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
+
+
+def samples_by_file(path: Path, top: int = 10) -> dict[str, float]:
+    """Percent of a py-spy raw profile's samples whose innermost frame is in each source
+    file (self time; the C code a line calls counts for that line)."""
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        innermost = stack.rpartition(";")[2]
+        where = innermost.rpartition("(")[2].partition(":")[0] or innermost
+        counts[where] = counts.get(where, 0) + int(count)
+    total = sum(counts.values()) or 1
+    return {name: round(100 * n / total, 1) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]}
+
+
 def store_figures(path: Path) -> dict[str, Any]:
     db = sqlite3.connect(path)
     first, last_accept = db.execute("SELECT MIN(submitted), MAX(submitted) FROM messages").fetchone()
@@ -174,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-delay", type=float, default=0.0, help="the gateway's [store] batch_delay (s)")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--profile", metavar="PATH", help="run smsc under cProfile, its stats written to PATH")
+    parser.add_argument("--py-spy", metavar="DIR", dest="py_spy",
+                        help="sample smsc, the simulator and this generator with py-spy while sending (from the "
+                             "second second, for --duration less two): DIR/<process>.txt, collapsed stacks")
     args = parser.parse_args(argv)
 
     smsc_port, carrier_port = free_port(), free_port()
@@ -194,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args)}
         cpu_before = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
                       "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
+        samplers = [] if not args.py_spy else sample_with_py_spy(
+            Path(args.py_spy), {"smsc": smsc.pid, "carrier_sim": carrier.pid if carrier else None,
+                                "generator": os.getpid()}, seconds=max(1, int(args.duration) - 2))
         try:
             generated = load_run(load, progress=False)
             cpu = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
@@ -213,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "drain_per_s": args.backlog / drained, "rss_peak_mb_filling": rss_before,
                                      "rss_peak_mb_draining": sampler.peak}
         finally:
+            for spy in samplers:
+                spy.wait(30)
             sampler.stopping.set()
             smsc.send_signal(signal.SIGTERM)
             smsc.wait(60)
@@ -220,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                 carrier.send_signal(signal.SIGINT)
                 carrier.wait(30)
         result["store"] = store_figures(state / "smsc.db")
+        if args.py_spy:
+            result["py_spy_self_percent_by_file"] = {
+                path.stem: samples_by_file(path) for path in sorted(Path(args.py_spy).glob("*.txt"))}
         result["rss_peak_mb"] = sampler.peak
         result["load_average_after"] = os.getloadavg()
     print(json.dumps(result, indent=2, default=str))

@@ -23,3 +23,13 @@ def test_a_short_run_receipts_every_message_once_and_reports_each_process(tmp_pa
     assert set(result["cpu_us_per_message"]) == {"smsc", "generator", "carrier_sim"}
     assert all(cpu > 0 for cpu in result["cpu_us_per_message"].values())
     assert result["rss_peak_mb"] > 10
+
+
+def test_py_spy_samples_are_summed_by_the_file_of_their_innermost_frame(tmp_path):
+    raw = tmp_path / "smsc.txt"
+    raw.write_text("main (smsc/cli.py:3);_commit (smsc/store/store.py:551) 6\n"
+                   "main (smsc/cli.py:3);_drain (smsc/aio/upstream.py:191);next_event (smsc/smpp/session.py:164) 3\n"
+                   "main (smsc/cli.py:3) 1\n")
+    assert e2e_bench.samples_by_file(raw) == {"smsc/store/store.py": 60.0, "smsc/smpp/session.py": 30.0,
+                                              "smsc/cli.py": 10.0}
+    assert list(e2e_bench.samples_by_file(raw, top=1)) == ["smsc/store/store.py"]
