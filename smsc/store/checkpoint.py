@@ -13,9 +13,10 @@ writer falls idle with transactions not yet copied. A pass copies what was commi
 when it began; once one finds everything copied and no transaction began while it ran,
 the writer's next transaction writes the WAL from its start again, so the file stays
 small. Under load that never leaves the writer idle, transactions keep landing during
-the passes: when `limit` of them have gone by without the WAL starting over, the writer
-waits for one pass before its next, and that pass has only what came since the last one
-to copy (a few milliseconds).
+the passes: once the WAL has grown past `limit_bytes` (64 MB) without starting over, the
+writer waits for one pass before its next transaction, and that pass has only what came
+since the last one to copy (a few milliseconds; rarely, since 64 MB is thousands of
+transactions).
 """
 from __future__ import annotations
 
@@ -24,47 +25,53 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 EVERY = 256  # transactions between two passes under load: a few MB of WAL, synced in ~10 ms
-LIMIT = 4 * EVERY  # transactions without the WAL starting over before the writer waits for a pass
+LIMIT_BYTES = 64 << 20  # WAL beyond which the writer waits for a pass before its next transaction
 IDLE_AFTER = 32  # transactions since the last pass before an idle writer starts one
 
 
 class Checkpointer:
-    def __init__(self, path: str, synchronous: str, every: int = EVERY, limit: int = LIMIT,
+    def __init__(self, path: str, synchronous: str, every: int = EVERY, limit_bytes: int = LIMIT_BYTES,
                  idle_after: int = IDLE_AFTER) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        (page_size,) = self._db.execute("PRAGMA page_size").fetchone()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="smsc-checkpoint")
         self._loop = asyncio.get_running_loop()
-        self.every, self.limit, self.idle_after = every, limit, idle_after
+        self.every, self.idle_after = every, idle_after
+        self.limit_frames = limit_bytes // (page_size + _FRAME_HEADER)
         self._since_pass = 0  # transactions begun since the running (or last) pass began
-        self._uncopied = 0  # transactions since everything in the WAL was last known copied
-        self._pass: asyncio.Future[bool] | None = None
+        self._frames = 0  # in the WAL when the last pass began (0: it starts over)
+        self._pass: asyncio.Future[tuple[int, int]] | None = None
         self.passes = 0  # completed passes: for tests
 
-    def before_commit(self) -> "asyncio.Future[bool] | None":
+    def before_commit(self) -> "asyncio.Future[tuple[int, int]] | None":
         """Count the transaction the writer is about to begin. Returns a pass to await
-        first when the WAL has gone `limit` transactions without starting over (the
+        first when the WAL has grown past the limit without starting over (the
         transaction then begins after it, with every frame copied), else None. So the
-        WAL holds at most about 2 x `limit` transactions, whatever the disk's speed."""
-        self._uncopied += 1
+        WAL stays within about twice the limit, whatever the disk's speed."""
         if self._pass is None or self._pass.done():
-            if self._uncopied >= self.limit:
+            if self._frames >= self.limit_frames:
                 return self.start()
             if self._since_pass >= self.every:
                 self.start()
-        elif self._uncopied >= 2 * self.limit:
+        elif self._frames >= 2 * self.limit_frames:
             return self._pass  # a pass slow to end (a slow disk): the next one after it
         self._since_pass += 1  # begun beside the pass, if one runs
         return None
 
+    @property
+    def running(self) -> "asyncio.Future[tuple[int, int]] | None":
+        """The pass under way, if any."""
+        return None if self._pass is None or self._pass.done() else self._pass
+
     def idle(self) -> None:
         """The writer has nothing to do: copy what is left, so the WAL can start over
         (at most once every `idle_after` transactions: each pass syncs the disk twice)."""
-        if (self._pass is None or self._pass.done()) and self._uncopied and self._since_pass >= self.idle_after:
+        if (self._pass is None or self._pass.done()) and self._since_pass >= self.idle_after:
             self.start()
 
-    def start(self) -> "asyncio.Future[bool]":
-        """Start a pass now: a future of whether it found every frame copied."""
+    def start(self) -> "asyncio.Future[tuple[int, int]]":
+        """Start a pass now: a future of (frames in the WAL, frames copied)."""
         self._since_pass = 0
         self._pass = self._loop.run_in_executor(self._thread, self._copy)
         self._pass.add_done_callback(self._passed)
@@ -76,19 +83,24 @@ class Checkpointer:
         self._thread.shutdown()
         self._db.close()
 
-    def _passed(self, copy: "asyncio.Future[bool]") -> None:
-        # Runs on the loop, in order with the writer: no transaction begun since the pass
-        # began means none wrote beside it, so the WAL holds nothing left to copy. (Only
-        # for the latest pass: the next may have begun between this one's end and now.)
-        if (copy is self._pass and not copy.cancelled() and copy.exception() is None and copy.result()
-                and self._since_pass == 0):
-            self._uncopied = 0
+    def _passed(self, copy: "asyncio.Future[tuple[int, int]]") -> None:
+        # Runs on the loop, in order with the writer. Only the latest pass counts: the
+        # next may have begun between this one's end and now.
+        if copy is not self._pass or copy.cancelled() or copy.exception() is not None:
+            return
+        frames, copied = copy.result()
+        # Every frame copied and no transaction begun since the pass began (none wrote
+        # beside it): the writer's next transaction writes the WAL from its start.
+        self._frames = 0 if frames == copied and self._since_pass == 0 else frames
 
-    def _copy(self) -> bool:
+    def _copy(self) -> tuple[int, int]:
         try:
             # Read to the end: the statement must finish before the connection is reused.
             (_, frames, copied), = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
-            return False  # busy or failing: the next pass copies what this one left
+            return self._frames, -1  # busy or failing: the next pass copies what this one left
         self.passes += 1
-        return frames == copied
+        return frames, copied
+
+
+_FRAME_HEADER = 24  # octets before each page in the WAL
