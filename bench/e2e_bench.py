@@ -3,6 +3,7 @@
     python bench/e2e_bench.py --duration 60 --rate 10000 --json e2e.json
     python bench/e2e_bench.py --backlog 1000000 --upstream-rate 5000 --json backlog.json
     python bench/e2e_bench.py --duration 20 --py-spy spy/   # where each process spends its CPU
+    python bench/e2e_bench.py --duration 15 --against ../before --rounds 4   # a change, alternating runs
 
 Three processes, as deployed: `smsc carrier-sim` (receipts at once), `smsc serve` on a
 fresh state directory with one account, one upstream (the simulator) and one route, and
@@ -28,6 +29,7 @@ import os
 import shlex
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,6 +165,50 @@ def samples_by_file(path: Path, top: int = 10) -> dict[str, float]:
     return {name: round(100 * n / total, 1) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]}
 
 
+def passed_on(argv: list[str]) -> list[str]:
+    """The options each run of `alternate` gets: all but --against, --rounds and --json."""
+    kept, skip = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in ("--against", "--rounds", "--json"):
+            skip = "=" not in arg
+        else:
+            kept.append(arg)
+    return kept
+
+
+def alternate(other: Path, rounds: int, options: list[str]) -> int:
+    """A change measured as this project measures them: the tree without it and the tree
+    with it run in turn (machine load drifts; alternating spreads it over both), each run
+    a fresh set of three processes. The other tree needs smsc/bench linked to its bench/
+    (made here when missing): else the editable install would hand it this tree's bench."""
+    here = Path(__file__).resolve().parents[1]
+    trees = {"against": other.resolve(), "this": here}
+    link = trees["against"] / "smsc" / "bench"
+    if not link.exists():
+        link.symlink_to(Path("..") / "bench")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    with tempfile.TemporaryDirectory(prefix="smsc-e2e-ab-") as tmp:
+        for round_ in range(rounds):
+            for name, tree in trees.items():
+                out = Path(tmp) / f"{name}-{round_}.json"
+                subprocess.run([sys.executable, str(tree / "bench" / "e2e_bench.py"), *options, "--json", str(out)],
+                               cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), check=True,
+                               stdout=subprocess.DEVNULL)
+                run = json.loads(out.read_text())
+                runs[name].append({"cpu_us_per_message": run["cpu_us_per_message"],
+                                   "answered_per_s": run["generator"]["rate"]["answered_per_s"],
+                                   "load_average": run["load_average"][0]})
+                print(name, json.dumps(runs[name][-1]), flush=True)
+    medians = {name: {process: statistics.median(r["cpu_us_per_message"][process] for r in got)
+                      for process in got[0]["cpu_us_per_message"]} for name, got in runs.items()}
+    print(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "medians_cpu_us_per_message": medians,
+                      "runs": runs}, indent=2))
+    return 0
+
+
 def store_figures(path: Path) -> dict[str, Any]:
     db = sqlite3.connect(path)
     first, last_accept = db.execute("SELECT MIN(submitted), MAX(submitted) FROM messages").fetchone()
@@ -207,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", metavar="DIR", dest="py_spy",
                         help="sample smsc, the simulator and this generator with py-spy while sending (from the "
                              "second second, for --duration less two): DIR/<process>.txt, collapsed stacks")
+    parser.add_argument("--against", metavar="TREE", type=Path,
+                        help="alternate runs of TREE (another copy of the repository: `git worktree add TREE REV`)"
+                             " and of this one, --rounds each, with the other options; prints every run's CPU per"
+                             " message and the medians")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --against (default 3)")
     args = parser.parse_args(argv)
+    if args.against:
+        return alternate(args.against, args.rounds, passed_on(sys.argv[1:] if argv is None else argv))
 
     smsc_port, carrier_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="smsc-e2e-") as tmp:

@@ -33,3 +33,9 @@ def test_py_spy_samples_are_summed_by_the_file_of_their_innermost_frame(tmp_path
     assert e2e_bench.samples_by_file(raw) == {"smsc/store/store.py": 60.0, "smsc/smpp/session.py": 30.0,
                                               "smsc/cli.py": 10.0}
     assert list(e2e_bench.samples_by_file(raw, top=1)) == ["smsc/store/store.py"]
+
+
+def test_alternating_runs_pass_on_every_option_but_their_own_and_the_json_path():
+    argv = ["--duration", "15", "--against", "../before", "--rounds=4", "--rate", "2500", "--json", "out.json",
+            "--py-spy=spy"]
+    assert e2e_bench.passed_on(argv) == ["--duration", "15", "--rate", "2500", "--py-spy=spy"]
