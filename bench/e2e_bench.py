@@ -189,6 +189,9 @@ def alternate(other: Path, rounds: int, options: list[str]) -> int:
     link = trees["against"] / "smsc" / "bench"
     if not link.exists():
         link.symlink_to(Path("..") / "bench")
+    for tree in trees.values():  # a tree without the compiled codec would run the pure-Python twin
+        if not list((tree / "smsc" / "codec").glob("_pdu_c.*")):
+            raise SystemExit(f"{tree}: the Cython codec is not built (`python setup.py build_ext --inplace` there)")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory(prefix="smsc-e2e-ab-") as tmp:
         for round_ in range(rounds):
