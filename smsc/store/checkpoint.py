@@ -40,7 +40,7 @@ class Checkpointer:
         self.every, self.idle_after = every, idle_after
         self.limit_frames = limit_bytes // (page_size + _FRAME_HEADER)
         self._since_pass = 0  # transactions begun since the running (or last) pass began
-        self._frames = 0  # in the WAL when the last pass began (0: it starts over)
+        self._frames = 0  # in the WAL as the last pass found it (0: starting over)
         self._pass: asyncio.Future[tuple[int, int]] | None = None
         self.passes = 0  # completed passes: for tests
 
@@ -49,13 +49,14 @@ class Checkpointer:
         first when the WAL has grown past the limit without starting over (the
         transaction then begins after it, with every frame copied), else None. So the
         WAL stays within about twice the limit, whatever the disk's speed."""
-        if self._pass is None or self._pass.done():
+        running = self.running
+        if running is None:
             if self._frames >= self.limit_frames:
                 return self.start()
             if self._since_pass >= self.every:
                 self.start()
         elif self._frames >= 2 * self.limit_frames:
-            return self._pass  # a pass slow to end (a slow disk): the next one after it
+            return running  # a pass slow to end (a slow disk): the next one after it
         self._since_pass += 1  # begun beside the pass, if one runs
         return None
 
@@ -67,7 +68,7 @@ class Checkpointer:
     def idle(self) -> None:
         """The writer has nothing to do: copy what is left, so the WAL can start over
         (at most once every `idle_after` transactions: each pass syncs the disk twice)."""
-        if (self._pass is None or self._pass.done()) and self._since_pass >= self.idle_after:
+        if self.running is None and self._since_pass >= self.idle_after:
             self.start()
 
     def start(self) -> "asyncio.Future[tuple[int, int]]":
