@@ -54,8 +54,8 @@ class Stalls:
     1 ms timer fired more than 3 ms late, by what the loop's thread did meanwhile (the
     kernel's schedstat): "busy" when it ran most of the time (its own work held the timer
     up), "waiting for a core" when it was mostly runnable but not running (other
-    processes had the cores), "blocked" otherwise (in a system call: a write, a lock,
-    a sync). To tell what the slowest requests waited behind; `counters()` gives (store commits,
+    processes had the cores), "blocked" otherwise (in a system call that waits: a write,
+    a lock, a sync; or, in a virtual machine, its CPU held by the host: steal time). To tell what the slowest requests waited behind; `counters()` gives (store commits,
     HTTP accepts) so far, to say how much work a late loop did meanwhile."""
 
     def __init__(self, counters: Any) -> None:
