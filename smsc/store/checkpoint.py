@@ -42,6 +42,7 @@ class Checkpointer:
         self._since_pass = 0  # transactions begun since the running (or last) pass began
         self._frames = 0  # in the WAL as the last pass found it (0: starting over)
         self._pass: asyncio.Future[tuple[int, int]] | None = None
+        self._starting_over = False  # the next commit writes the WAL from its start
         self.passes = 0  # completed passes: for tests
 
     def before_commit(self) -> "asyncio.Future[tuple[int, int]] | None":
@@ -59,6 +60,13 @@ class Checkpointer:
             return running  # a pass slow to end (a slow disk): the next one after it
         self._since_pass += 1  # begun beside the pass, if one runs
         return None
+
+    def starts_over(self) -> bool:
+        """Whether the commit under way writes the WAL from its start again, which syncs
+        the WAL's new header (under NORMAL too): worth a thread, not the event loop.
+        Asked once per commit."""
+        starting_over, self._starting_over = self._starting_over, False
+        return starting_over
 
     @property
     def running(self) -> "asyncio.Future[tuple[int, int]] | None":
@@ -92,7 +100,8 @@ class Checkpointer:
         frames, copied = copy.result()
         # Every frame copied and no transaction begun since the pass began (none wrote
         # beside it): the writer's next transaction writes the WAL from its start.
-        self._frames = 0 if frames == copied and self._since_pass == 0 else frames
+        self._starting_over = frames == copied and self._since_pass == 0
+        self._frames = 0 if self._starting_over else frames
 
     def _copy(self) -> tuple[int, int]:
         try:

@@ -570,8 +570,10 @@ class Store:
                     if kind == "call":
                         results = await results
                     outcomes.extend(zip((future for _, future in ops), results))
-            if self.synchronous == "FULL":
-                await asyncio.get_running_loop().run_in_executor(None, self._db.commit)
+            # A commit that syncs runs on a thread: under FULL every one, under NORMAL the
+            # one that writes the WAL from its start again (it syncs the WAL's new header).
+            if self.checkpointer.starts_over() or self.synchronous == "FULL":
+                await self._loop.run_in_executor(None, self._db.commit)
             else:
                 self._db.commit()
         except BaseException as exc:

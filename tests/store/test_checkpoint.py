@@ -81,9 +81,13 @@ def test_an_idle_writer_has_the_wal_copied_and_started_over(db_path):
         try:
             assert [writer.commit() for _ in range(3)] == [None] * 3  # nobody waits
             salt = wal_salt(db_path)
+            assert not writer.checkpointer.starts_over()
             writer.checkpointer.idle()
             await writer.pass_ends()
-            writer.commit()  # nothing was committed beside the pass: the WAL starts over
+            # Nothing was committed beside the pass: the next commit writes the WAL from its
+            # start (and syncs its header, so the store commits it on a thread).
+            assert writer.checkpointer.starts_over() and not writer.checkpointer.starts_over()
+            writer.commit()
             assert wal_salt(db_path) != salt
         finally:
             await writer.close()
