@@ -107,8 +107,8 @@ class Checkpointer:
         try:
             # Read to the end: the statement must finish before the connection is reused.
             (_, frames, copied), = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            return self._frames, -1  # busy or failing: the next pass copies what this one left
+        except Exception:  # busy, failing (a full disk...): the next pass copies what this one left;
+            return self._frames, -1  # the writer, which may be waiting on it, must never see it raise
         self.passes += 1
         return frames, copied
 
