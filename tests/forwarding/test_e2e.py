@@ -4,7 +4,7 @@ from __future__ import annotations
 import smpplib.consts
 
 from smsc.smpp import status
-from smsc.smpp.constants import MessageState, Tag
+from smsc.smpp.constants import MessageState
 from smsc.bench.carrier_sim import Behaviour
 from smsc.smpp.pdus import DeliverSm, DeliverSmResp
 from smsc.config import MoRoute

@@ -9,7 +9,6 @@ from smsc.aio.upstream import UpstreamLink
 from smsc.bench.carrier_sim import Behaviour
 from smsc.config import Route
 from smsc.smpp import status
-from smsc.smpp.constants import Tag
 from smsc.smpp.pdus import SubmitSm, SubmitSmResp
 from tests.forwarding.conftest import Wire, bound, forwarding_config, upstream, wait_for
 
