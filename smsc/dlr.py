@@ -103,8 +103,8 @@ def build_text(
         dlvrd = sub if state == MessageState.DELIVERED else 0
     # STAT_WORDS by the plain int: an IntEnum key hashes and compares as its value.
     return (
-        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{_format_minute(int(submitted // 60))}"
-        f" done date:{_format_minute(int(done // 60))} stat:{STAT_WORDS[state]} err:{err:03d}"
+        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{format_date(submitted)}"
+        f" done date:{format_date(done)} stat:{STAT_WORDS[state]} err:{err:03d}"
         f" text:{text[:TEXT_CHARS]}"
     )
 
