@@ -358,14 +358,12 @@ class Forwarder:
             fields["source_addr_npi"] = settings.source_npi
         validity = "" if message.expires is None else _validity(int(message.expires * 10))
         payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
-        if payload is None or settings.concatenation == "payload":
-            fields["tlvs"] = tlvs  # sent as it came: the common case, built once
-        else:
-            fields["tlvs"] = tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
+        as_it_came = payload is None or settings.concatenation == "payload"  # the common case, built once
+        fields["tlvs"] = tlvs if as_it_came else tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
         base = SubmitSm(service_type=message.service_type, source_addr=message.source,
                         destination_addr=message.destination, registered_delivery=_carrier_receipts(message),
                         validity_period=validity, **fields)
-        if payload is None or settings.concatenation == "payload":
+        if as_it_came:
             return [base]
         if message.segments <= 1 and len(payload) <= 140:
             return [msgspec.structs.replace(base, short_message=bytes(payload))]
