@@ -266,15 +266,18 @@ class Store:
         except BaseException:
             os.close(lock)
             raise
+        reader: aiosqlite.Connection | None = None
         try:
             for pragma in (f"synchronous={synchronous}", "busy_timeout=10000", "cache_size=-32768",
                            "temp_store=MEMORY", "wal_autocheckpoint=0"):
                 db.execute(f"PRAGMA {pragma}")
             (level,) = db.execute("PRAGMA synchronous").fetchone()  # read back: SQLite ignores what it does not know
-            checkpointer = Checkpointer(path, synchronous)
             reader = await aiosqlite.connect(path, isolation_level=None)
             await reader.execute("PRAGMA query_only=1")
+            checkpointer = Checkpointer(path, synchronous)  # last: nothing after it can fail
         except BaseException:
+            if reader is not None:
+                await reader.close()
             db.close()
             os.close(lock)
             raise
