@@ -14,13 +14,13 @@ import pytest
 
 from smsc.smpp.constants import MessageState
 from smsc.store import NewMessage, Store
+from tests.config_helpers import HASH
 from tests.integration import raw
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROUTING = CONF / "routing.example.toml"
 PASSWORDS = {"CARRIER_UK1_PASSWORD": "uk1", "CARRIER_UK2_PASSWORD": "uk2", "HUB_PASSWORD": "hub",
              "FR_PASSWORD": "fr"}
-HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
 SIMULATED = f"""
 [[smpp.listeners]]
 port = 0

@@ -8,11 +8,10 @@ import msgspec
 import pytest
 
 from smsc import config as cfg
-from tests.config_helpers import error, parse
+from tests.config_helpers import HASH, error, parse
 from smsc.passwords import hash_password, verify_password
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "conf" / "smsc.example.toml"
-HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
 
 
 def account(**keys):

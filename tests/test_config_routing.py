@@ -5,7 +5,7 @@ import msgspec
 import pytest
 
 from smsc import config as cfg
-from tests.config_helpers import error, parse
+from tests.config_helpers import HASH, error, parse
 from smsc import router
 from smsc.smpp.status import ESME_RSYSERR
 
@@ -14,7 +14,6 @@ EXAMPLE = CONF / "smsc.example.toml"
 ROUTING = CONF / "routing.example.toml"
 PASSWORDS = {"CARRIER_UK1_PASSWORD": "uk1", "CARRIER_UK2_PASSWORD": "uk2", "HUB_PASSWORD": "hub",
              "FR_PASSWORD": "fr"}
-HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
 BASE = f"""
 [[accounts]]
 system_id = "acme"

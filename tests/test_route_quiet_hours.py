@@ -9,9 +9,8 @@ import pytest
 from smsc import config as cfg
 from smsc.compliance import Compliance
 from smsc.store import NewMessage, Store
-from tests.config_helpers import error, parse
+from tests.config_helpers import HASH, error, parse
 
-HASH = "scrypt$16384$8$1$oHlH8mctjewe772xqztPxQ$YOh-LElZ2qiX6du-NZpgpBKnpqcZBUUq-Lg8ArD0GvA"
 LONDON = ZoneInfo("Europe/London")
 UK, FR = "447700900001", "33612345678"
 
