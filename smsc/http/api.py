@@ -21,13 +21,13 @@ import math
 import ssl
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 import msgspec
 from aiohttp import web
 
 from smsc.compliance import Compliance, OptedOut
-from smsc.config import Account, Config
+from smsc.config import Account, Config, Http
 from smsc.gateway import Gateway, Refused
 from smsc.http import keys
 from smsc.http.messages import (
@@ -37,7 +37,7 @@ from smsc.http.metrics import Metrics
 from smsc.http.webhooks import route_queue, webhook_queue
 from smsc.log import get_logger
 from smsc.smpp.constants import MessageState
-from smsc.store import MessageFinal, UnknownMessage, parse_id
+from smsc.store import MessageFinal, NewMessage, UnknownMessage, parse_id
 from smsc.store import http_tables
 from smsc.store.http_tables import IdempotencyConflict
 
@@ -118,6 +118,92 @@ def _number_arg(request: web.Request, name: str, default: float) -> float:
     return number
 
 
+# The client's address on a request a worker process passed on over the internal unix
+# socket (smsc.http.worker); read only when the request has no TCP peer of its own.
+PEER_HEADER = "X-Smsc-Peer"
+
+
+def error_response(exc: BaseException, max_body: int, log: Any, path: str) -> web.Response:
+    """The JSON answer to a request that raised `exc` (a 500 for a bug, logged);
+    aiohttp's redirects and other non-errors are raised again."""
+    if isinstance(exc, RequestError):
+        return json_response(exc.body(), exc.status, exc.headers)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        error = RequestError(413, "body_too_large", f"the body is over {max_body} octets")
+        return json_response(error.body(), 413)
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        code = exc.reason.lower().replace(" ", "_")
+        return json_response({"error": {"code": code, "message": exc.reason}}, exc.status,
+                             {k: v for k, v in exc.headers.items() if k == "Allow"})
+    if not isinstance(exc, Exception):
+        raise exc  # a cancellation
+    log.error("http_failed", path=path, error=repr(exc))  # a bug or a broken disk: a 500 that says so
+    return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
+
+
+class Authenticator:
+    """The account behind a request's API key, from an allowed address (RequestError 401
+    or 403 if not)."""
+
+    def __init__(self, ring: keys.KeyRing) -> None:
+        self.keys = ring
+        # What is read on every request, for the config in force: accounts by name, and
+        # (account name, address) -> allowed. A reload starts both afresh.
+        self._config_seen: Config | None = None
+        self._accounts: dict[str, Account] = {}
+        self._peers: dict[tuple[str, str], bool] = {}
+
+    def account(self, request: web.Request, config: Config) -> Account:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
+        if config is not self._config_seen:
+            self._config_seen, self._peers = config, {}
+            self._accounts = {account.system_id: account for account in config.accounts}
+        account = None if name is None else self._accounts.get(name)
+        if account is None:
+            raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
+                               headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
+        peer = request.remote or request.headers.get(PEER_HEADER, "")
+        allowed = self._peers.get((name, peer))  # type: ignore[arg-type]
+        if allowed is None:  # parsing the address costs more than the rest of the check
+            if len(self._peers) > 10_000:
+                self._peers.clear()
+            allowed = self._peers[(name, peer)] = account.allows_peer(peer)  # type: ignore[index]
+        if not allowed:
+            raise RequestError(403, "address_not_allowed", f"{peer} is not in the account's allowed_networks")
+        return account
+
+
+def check_send(account: Account, send: SendRequest, config: Config) -> None:
+    """What the account and [http] allow of a send, before its messages are built."""
+    if not account.allows_source(send.from_):
+        raise RequestError(403, "sender_not_allowed", f"sender {send.from_!r} is not allowed for this account",
+                           "from")
+    if send.webhook_url is not None and not account.webhook_secret:
+        raise RequestError(422, "webhook_secret_missing", "a webhook_url needs the account's webhook_secret"
+                           " (webhooks are signed)", "webhook_url")
+    if not isinstance(send.to, str) and len(send.to) > config.http.max_recipients:
+        raise RequestError(422, "too_many_recipients", f"at most {config.http.max_recipients} recipients", "to")
+
+
+def sent(accepted: Iterable[tuple[str, str, float | None]], encoding: str, parts: int,
+         rejected: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 201's body: each accepted message as (id, destination, scheduled)."""
+    return {"messages": [{"id": message_id, "to": to, "state": "enroute", "scheduled": rfc3339(scheduled)}
+                         for message_id, to, scheduled in accepted],
+            "encoding": encoding, "parts": parts, "rejected": rejected}
+
+
+def tls_context(settings: Http) -> ssl.SSLContext | None:
+    if settings.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
 class HttpApi:
     def __init__(self, gateway: Gateway, compliance: Compliance, metrics: Metrics, *,
                  ready: Callable[[], list[str]] = lambda: [], clock: Callable[[], float] = time.time) -> None:
@@ -129,15 +215,10 @@ class HttpApi:
         self.clock = clock
         self.log = get_logger("smsc.http")
         config = self.config
-        self.keys = keys.KeyRing(keys.keys_path(config.store.path, config.http.api_keys))
+        self.auth = Authenticator(keys.KeyRing(keys.keys_path(config.store.path, config.http.api_keys)))
         self.app = self._app()
         self._runner: web.AppRunner | None = None
         self.addresses: list[tuple[str, int, bool]] = []
-        # What authentication reads on every request, for the config in force: accounts by
-        # name, and (account name, address) -> allowed. A reload starts both afresh.
-        self._config_seen: Config | None = None
-        self._accounts: dict[str, Account] = {}
-        self._peers: dict[tuple[str, str], bool] = {}
         # Per route (None: no route matched): its label and whether it needs an API key.
         self._resources: dict[Any, tuple[str, bool]] = {}
 
@@ -164,20 +245,22 @@ class HttpApi:
         app.router.add_get(ROUTE_DEAD_LETTERS, self.route_dead_letters)
         return app
 
-    async def start(self) -> None:
+    async def start(self, public: bool = True, internal: str | None = None) -> None:
+        """Listen on [http] host:port when `public`; on the unix socket `internal` too when
+        given (where worker processes pass on what they do not answer themselves)."""
         settings = self.config.http
-        context = None
-        if settings.tls_cert is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(settings.tls_cert, settings.tls_key)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=context, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.addresses = [(sock.getsockname()[0], sock.getsockname()[1], context is not None)
-                          for sock in server.sockets]  # type: ignore[union-attr]
+        if internal is not None:
+            await web.UnixSite(self._runner, internal).start()
+        if public:
+            context = tls_context(settings)
+            site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=context, backlog=1024)
+            await site.start()
+            server = site._server
+            assert server is not None
+            self.addresses = [(sock.getsockname()[0], sock.getsockname()[1], context is not None)
+                              for sock in server.sockets]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -200,45 +283,12 @@ class HttpApi:
         route, authenticated = known
         try:
             if authenticated or (resource is None and request.path.startswith("/v1/")):
-                request[ACCOUNT] = self._authenticate(request)
+                request[ACCOUNT] = self.auth.account(request, self.config)
             response = await handler(request)
-        except RequestError as exc:
-            response = json_response(exc.body(), exc.status, exc.headers)
-        except web.HTTPRequestEntityTooLarge:
-            error = RequestError(413, "body_too_large", f"the body is over {self.config.http.max_body} octets")
-            response = json_response(error.body(), 413)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            code = exc.reason.lower().replace(" ", "_")
-            response = json_response({"error": {"code": code, "message": exc.reason}}, exc.status,
-                                     {k: v for k, v in exc.headers.items() if k == "Allow"})
-        except Exception as exc:  # a bug or a broken disk: a 500 that says so, logged
-            self.log.error("http_failed", path=request.path, error=repr(exc))
-            response = json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
+        except Exception as exc:
+            response = error_response(exc, self.config.http.max_body, self.log, request.path)
         self.metrics.http_requests.inc(route, _STATUS.get(response.status) or str(response.status))
         return response
-
-    def _authenticate(self, request: web.Request) -> Account:
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
-        config = self.config
-        if config is not self._config_seen:
-            self._config_seen, self._peers = config, {}
-            self._accounts = {account.system_id: account for account in config.accounts}
-        account = None if name is None else self._accounts.get(name)
-        if account is None:
-            raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
-                               headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
-        peer = request.remote or ""
-        allowed = self._peers.get((name, peer))  # type: ignore[arg-type]
-        if allowed is None:  # parsing the address costs more than the rest of the check
-            if len(self._peers) > 10_000:
-                self._peers.clear()
-            allowed = self._peers[(name, peer)] = account.allows_peer(peer)  # type: ignore[index]
-        if not allowed:
-            raise RequestError(403, "address_not_allowed", f"{peer} is not in the account's allowed_networks")
-        return account
 
     # --- messages ---------------------------------------------------------------------
 
@@ -263,35 +313,14 @@ class HttpApi:
                 raise RequestError(422, "idempotency_key_reused", str(exc), "Idempotency-Key") from None
             if earlier is not None:
                 return json_response(earlier, 201, {"Idempotent-Replayed": "true"})
-        if not account.allows_source(send.from_):
-            raise RequestError(403, "sender_not_allowed", f"sender {send.from_!r} is not allowed for this account",
-                               "from")
-        if send.webhook_url is not None and not account.webhook_secret:
-            raise RequestError(422, "webhook_secret_missing", "a webhook_url needs the account's webhook_secret"
-                               " (webhooks are signed)", "webhook_url")
-        if not isinstance(send.to, str) and len(send.to) > config.http.max_recipients:
-            raise RequestError(422, "too_many_recipients", f"at most {config.http.max_recipients} recipients", "to")
+        check_send(account, send, config)
         now = self.clock()
         messages, encoding, parts = new_messages(send, account.system_id, now, config.smpp)
-        accepted, rejected = [], []
-        for message in messages:
-            try:
-                accepted.append(self.gateway.screen(account, message, send.category))
-            except OptedOut as exc:
-                rejected.append({"to": message.destination, "code": exc.code, "message": str(exc)})
-        if not accepted:
-            raise RequestError(403, OptedOut.code, rejected[0]["message"], "to")
-        try:
-            self.gateway.take_rate(account, parts * len(accepted))
-        except Refused:
-            self.metrics.throttled.inc("http", account.system_id)
-            raise RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second",
-                               headers={"Retry-After": "1"}) from None
+        accepted, rejected = self.admit(account, messages, send.category, parts)
 
         def answer(ids: list[str]) -> dict[str, Any]:
-            return {"messages": [{"id": message_id, "to": message.destination, "state": "enroute",
-                                  "scheduled": rfc3339(message.scheduled)} for message_id, message in zip(ids, accepted)],
-                    "encoding": encoding, "parts": parts, "rejected": rejected}
+            return sent(((message_id, message.destination, message.scheduled)
+                         for message_id, message in zip(ids, accepted)), encoding, parts, rejected)
 
         replayed = False
         try:
@@ -306,12 +335,37 @@ class HttpApi:
         except IdempotencyConflict as exc:
             raise RequestError(422, "idempotency_key_reused", str(exc), "Idempotency-Key") from None
         except Exception as exc:
-            self.log.error("accept_failed", account=account.system_id, error=repr(exc))
-            raise RequestError(503, "store_unavailable", "the message could not be stored; try again") from None
+            raise self.not_stored(account, exc) from None
         if not replayed:
             self.metrics.accepted.inc(account.system_id, "http", amount=len(accepted))
         self.metrics.submit_response.observe(time.perf_counter() - started, "http")
         return json_response(body, 201, {"Idempotent-Replayed": "true"} if replayed else None)
+
+    def admit(self, account: Account, messages: list[NewMessage], category: str,
+              parts: int) -> tuple[list[NewMessage], list[dict[str, Any]]]:
+        """(accepted, rejected) of a send's messages: compliance screens each (opted-out
+        recipients are rejected, a 403 if all are), then the account's rate is taken for
+        what is left (a 429 if over it). Run where the gateway is: the rate and the
+        opt-outs are that process's."""
+        accepted, rejected = [], []
+        for message in messages:
+            try:
+                accepted.append(self.gateway.screen(account, message, category))
+            except OptedOut as exc:
+                rejected.append({"to": message.destination, "code": exc.code, "message": str(exc)})
+        if not accepted:
+            raise RequestError(403, OptedOut.code, rejected[0]["message"], "to")
+        try:
+            self.gateway.take_rate(account, parts * len(accepted))
+        except Refused:
+            self.metrics.throttled.inc("http", account.system_id)
+            raise RequestError(429, "rate_limited", f"over the account's {account.rate:g} segments a second",
+                               headers={"Retry-After": "1"}) from None
+        return accepted, rejected
+
+    def not_stored(self, account: Account, exc: BaseException) -> RequestError:
+        self.log.error("accept_failed", account=account.system_id, error=repr(exc))
+        return RequestError(503, "store_unavailable", "the message could not be stored; try again")
 
     async def _message(self, request: web.Request) -> Any:
         message_id = request.match_info["id"]
