@@ -322,6 +322,9 @@ class Http(_Section, frozen=True):
     webhook_retry_max: Positive = 600.0
     webhook_retry_for: Positive = 86400.0  # then the event is dead-lettered
     webhook_concurrency: Count = 32  # requests in flight per queue
+    # Processes that serve the listener (smsc.http.worker): 0 serves it in the gateway's
+    # own process. The store, rates and opt-outs stay in the gateway's process.
+    workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
 
 
 _TIME_ZONES = {"1": "America/New_York", "31": "Europe/Amsterdam", "33": "Europe/Paris", "34": "Europe/Madrid",

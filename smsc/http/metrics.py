@@ -47,6 +47,11 @@ class Tally:
     def inc(self, *labels: str, amount: float = 1) -> None:
         self.counts[labels] = self.counts.get(labels, 0) + amount
 
+    def take(self) -> list[tuple[list[str], float]]:
+        """The counts so far, forgotten here (a worker process sends them on)."""
+        counts, self.counts = self.counts, {}
+        return [(list(labels), value) for labels, value in counts.items()]
+
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
         for labels, value in list(self.counts.items()):
@@ -70,6 +75,18 @@ class Timings:
             series = self.series[labels] = [0.0] * (len(self.bounds) + 2)
         series[bisect_left(self.bounds, seconds)] += 1  # le: a value on a bound is in it
         series[-1] += seconds
+
+    def take(self) -> list[tuple[list[str], list[float]]]:
+        series, self.series = self.series, {}
+        return [(list(labels), values) for labels, values in series.items()]
+
+    def add(self, labels: tuple[str, ...], values: list[float]) -> None:
+        """Another process's series (from take()) added to this one."""
+        series = self.series.get(labels)
+        if series is None:
+            series = self.series[labels] = [0.0] * (len(self.bounds) + 2)
+        for i, value in enumerate(values[:len(series)]):
+            series[i] += value
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -117,6 +134,13 @@ class Metrics:
                                 " carriers sent (receipts applied, unknown, repeated; MO queued, unrouted...)",
                                 ("side", "event"), registry)
         self.http_requests = Tally("smsc_http_requests", "HTTP API requests", ("route", "status"), registry)
+
+    def add(self, requests: list[tuple[list[str], float]], timings: list[tuple[list[str], list[float]]]) -> None:
+        """What an HTTP worker process counted (smsc.http.rpc.Counts)."""
+        for labels, amount in requests:
+            self.http_requests.inc(*labels, amount=amount)
+        for labels, values in timings:
+            self.submit_response.add(tuple(labels), values)
 
     def webhook(self, account: str, outcome: str) -> None:
         self.webhooks.inc(account, outcome)

@@ -1,6 +1,7 @@
 """What the runtime starts for the HTTP side, in one object: compliance (used by SMPP
 submits too), the webhook queues and their dispatcher, metrics, and the API listener
-when [http] enabled.
+when [http] enabled: in this process, or with [http] workers = N in N worker processes
+(smsc.http.pool) that hand plain sends to this one.
 
     http = HttpService(runtime)      # after the runtime made its store and gateway
     await http.start(); ...; await http.stop()   # stop before the store closes
@@ -15,6 +16,7 @@ from smsc.compliance import Compliance
 from smsc.config import Config
 from smsc.http.api import HttpApi
 from smsc.http.metrics import Metrics
+from smsc.http.pool import WorkerPool
 from smsc.http.webhooks import Dispatcher, queue_for
 from smsc.log import get_logger
 from smsc.store import http_tables
@@ -31,6 +33,7 @@ class HttpService:
         self.compliance = Compliance(self.config, self.store)
         self.dispatcher = Dispatcher(self.store, lambda: self.config, clock=runtime.clock, metrics=self.metrics)
         self.api: HttpApi | None = None
+        self.pool: WorkerPool | None = None  # [http] workers >= 1
         self._housekeeping: asyncio.Task[None] | None = None
         self.log = get_logger("smsc.http")
 
@@ -40,6 +43,8 @@ class HttpService:
 
     @property
     def addresses(self) -> list[tuple[str, int, bool]]:
+        if self.pool is not None:
+            return self.pool.addresses
         return [] if self.api is None else self.api.addresses
 
     def _ready(self) -> list[str]:
@@ -56,18 +61,26 @@ class HttpService:
         if self.config.http.enabled:
             self.api = HttpApi(self.gateway, self.compliance, self.metrics, ready=self._ready,
                                clock=self.runtime.clock)
-            await self.api.start()
+            if self.config.http.workers:
+                self.pool = WorkerPool(self.api, self.config.http.workers)
+                await self.pool.start()  # it starts the API, on its internal socket
+            else:
+                await self.api.start()
 
     def apply(self, config: Config) -> None:
         """A reload: compliance rules, and webhook queues for accounts added."""
         self.compliance.apply(config)
         self.dispatcher.sync()
+        if self.pool is not None:
+            self.pool.apply(config)
 
     async def stop(self) -> None:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
-        if self.api is not None:
+        if self.pool is not None:
+            await self.pool.stop()  # the workers finish what is in flight: the API and store still up
+        elif self.api is not None:
             await self.api.stop()
         await self.dispatcher.stop()
 

@@ -1,0 +1,181 @@
+"""An HTTP API worker process: with [http] workers = N, `smsc serve` starts N of these
+(smsc.http.workers) on the public listener it made, so the API's CPU (aiohttp, the key
+check, decoding, the text core, the JSON answer) is spread over the cores.
+
+A plain send (POST /v1/messages without Idempotency-Key or client_ref) is built and
+checked here and goes to the gateway's process as one Submit frame (smsc.http.rpc),
+which screens, rates and commits it there; the 201 comes back after the commit. Every
+other request is passed on whole, with the client's address, to the gateway's own API
+on an internal unix socket: one implementation of those paths.
+
+    python -m smsc.http.worker --listen-fd N --channel-fd M --internal PATH
+
+SIGTERM: stop accepting, finish the requests in flight, send the last counts, exit.
+SIGINT and SIGHUP are the gateway's (the config comes over the channel). When the
+channel closes (the gateway is gone) the worker stops the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from smsc.aio.runtime import new_event_loop, settle_gc
+from smsc.config import Config
+from smsc.http import keys
+from smsc.http.api import (
+    PEER_HEADER, Authenticator, check_send, decode, error_response, json_response, sent, tls_context, whole_body,
+)
+from smsc.http.messages import RequestError, SendRequest, new_messages
+from smsc.http.metrics import _LATENCY, Tally, Timings
+from smsc.http.rpc import Counts, Ready, WorkerChannel
+from smsc.log import get_logger
+
+COUNTS_INTERVAL = 1.0
+SEND_ROUTE = "/v1/messages"
+# Not passed on either way: they describe one connection, or are recomputed.
+_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
+                  "proxy-connection", "content-length", "host", PEER_HEADER.lower()})
+_HOP_BACK = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"})
+_STATUS = {status: str(status) for status in (201, 400, 401, 403, 413, 422, 429, 503)}
+
+
+class Worker:
+    def __init__(self, config: Config, channel: WorkerChannel, internal: str) -> None:
+        self.config = config
+        self.channel = channel
+        self.auth = Authenticator(keys.KeyRing(keys.keys_path(config.store.path, config.http.api_keys)))
+        registry = CollectorRegistry()  # the gateway's /metrics shows these (Counts frames)
+        self.requests = Tally("smsc_http_requests", "", ("route", "status"), registry)
+        self.timings = Timings("smsc_submit_response_seconds", "", ("channel",), _LATENCY, registry)
+        self.log = get_logger("smsc.http.worker")
+        self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(internal), auto_decompress=False,
+                                             timeout=aiohttp.ClientTimeout(total=120))
+        app = web.Application(client_max_size=config.http.max_body)
+        app.router.add_post(SEND_ROUTE, self.send)
+        app.router.add_route("*", "/{tail:.*}", self.forward)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10.0)
+
+    async def start(self, listener: socket.socket) -> None:
+        await self.runner.setup()
+        await web.SockSite(self.runner, listener, ssl_context=tls_context(self.config.http)).start()
+
+    async def stop(self) -> None:
+        """Stop accepting, let the requests in flight finish."""
+        await self.runner.cleanup()
+        await self.session.close()
+
+    def send_counts(self) -> None:
+        """What was counted since the last time, to the gateway's metrics."""
+        if self.requests.counts or self.timings.series:
+            self.channel.send(Counts(self.requests.take(), self.timings.take()))
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        config = self.config
+        try:
+            account = self.auth.account(request, config)
+            raw = whole_body(request, config.http.max_body)
+            if raw is None:
+                raw = await request.read()
+            if "Idempotency-Key" in request.headers:
+                return await self._pass_on(request, raw)  # remembered by the gateway's store
+            send = decode(raw, SendRequest)
+            if send.client_ref is not None:
+                return await self._pass_on(request, raw)
+            check_send(account, send, config)
+            now = time.time()
+            messages, encoding, parts = new_messages(send, account.system_id, now, config.smpp)
+            accepted = await self.channel.submit(send.category, parts, now, messages)
+            response = json_response(sent(accepted.messages, encoding, parts, accepted.rejected), 201)
+            self.timings.observe(time.perf_counter() - started, "http")
+        except Exception as exc:
+            response = error_response(exc, config.http.max_body, self.log, request.path)
+        self.requests.inc(SEND_ROUTE, _STATUS.get(response.status) or str(response.status))
+        return response
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        try:
+            raw = await request.read()
+        except Exception as exc:  # over max_body
+            response = error_response(exc, self.config.http.max_body, self.log, request.path)
+            self.requests.inc("other", str(response.status))
+            return response
+        return await self._pass_on(request, raw)
+
+    async def _pass_on(self, request: web.Request, raw: bytes) -> web.StreamResponse:
+        """The gateway's own API answers (and counts) it."""
+        headers = [(name, value) for name, value in request.headers.items() if name.lower() not in _HOP]
+        headers.append((PEER_HEADER, request.remote or ""))
+        try:
+            async with self.session.request(request.method, "http://smsc" + request.raw_path, headers=headers,
+                                            data=raw or None, allow_redirects=False) as answer:
+                body = await answer.read()
+                back = [(name, value) for name, value in answer.headers.items() if name.lower() not in _HOP_BACK]
+                return web.Response(body=body, status=answer.status, headers=back)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.log.warning("http_pass_on_failed", path=request.path, error=repr(exc))
+            error = RequestError(503, "gateway_unavailable", "the gateway is not answering; try again")
+            self.requests.inc("other", "503")
+            return json_response(error.body(), 503)
+
+
+async def serve(listen_fd: int, channel_fd: int, internal: str) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, lambda: None)
+    settings: asyncio.Future[Config] = loop.create_future()
+    worker: Worker | None = None
+
+    def on_settings(config: Config) -> None:
+        if worker is not None:
+            worker.config = config
+        elif not settings.done():
+            settings.set_result(config)
+
+    _, channel = await loop.create_unix_connection(lambda: WorkerChannel(on_settings),
+                                                   sock=socket.socket(fileno=channel_fd))
+    await asyncio.wait([settings, channel.closed], return_when=asyncio.FIRST_COMPLETED)
+    if not settings.done():
+        return
+    worker = Worker(settings.result(), channel, internal)
+    await worker.start(socket.socket(fileno=listen_fd))
+    settle_gc()
+    channel.send(Ready(os.getpid()))
+    ending = loop.create_task(stopping.wait())
+    while not ending.done() and not channel.closed.done():
+        await asyncio.wait([ending, channel.closed], timeout=COUNTS_INTERVAL, return_when=asyncio.FIRST_COMPLETED)
+        worker.send_counts()
+    ending.cancel()
+    await worker.stop()
+    worker.send_counts()
+    channel.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m smsc.http.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen-fd", type=int, required=True, help="the public listening socket")
+    parser.add_argument("--channel-fd", type=int, required=True, help="this worker's end of the socket pair")
+    parser.add_argument("--internal", required=True, help="the gateway's internal unix socket")
+    args = parser.parse_args(argv)
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(serve(args.listen_fd, args.channel_fd, args.internal))
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
