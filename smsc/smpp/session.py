@@ -71,9 +71,26 @@ The inbound window: requests received and not yet answered. A request over the w
 comes out as a ProtocolError whose answer is the *_resp with ESME_RTHROTTLED; the adapter
 may also stop reading while `inbound_window_full` is true. enquire_link, unbind and their
 answers bypass both windows: a full window must not stop a link check or a goodbye.
+
+The hot path: `next_hot()` is `next_event()` without the event records for the two things
+a busy link reads all day. A response matching a request of ours comes out as the tuple
+(response, Outstanding) and a request accepted by the window and the state table as the
+bare Pdu; everything else (errors, unmatched responses, the close) as the Event
+`next_event` gives. The session moves exactly as with `next_event`, so an adapter may mix
+the two::
+
+    while (item := session.next_hot()) is not NEED_DATA:
+        if type(item) is tuple:                  # (response, Outstanding)
+            pdu, sent = item
+            sent.context.set_result(pdu)
+        elif isinstance(item, Pdu):              # a request to answer
+            write(session.send(item.response()))
+        else:
+            await handle(item)                   # an Event, as above
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NamedTuple
 
 from msgspec.structs import replace
@@ -88,7 +105,7 @@ from smsc.smpp.events import (
 )
 from smsc.smpp.framing import DEFAULT_MAX_PDU_SIZE, Framer
 from smsc.smpp.pdus import PDU_CLASSES, RESPONSE_CLASS, GenericNack, Pdu
-from smsc.smpp.state import BOUND, Role, State, transition
+from smsc.smpp.state import BOUND, TRANSITIONS, Role, State, transition
 
 MAX_SEQUENCE = 0x7FFFFFFF  # section 3.2: sequence numbers run 0x00000001..0x7FFFFFFF
 OUTSIDE_WINDOW = frozenset({CommandId.ENQUIRE_LINK, CommandId.UNBIND})
@@ -154,6 +171,20 @@ class Session:
 
     def next_event(self) -> Event | NeedData:
         """The next thing that happened on the wire, or NEED_DATA."""
+        item = self._next()
+        if type(item) is tuple:
+            pdu, sent = item
+            return ResponseReceived(pdu, sent.request, sent.sent_at, sent.context)
+        if isinstance(item, Pdu):
+            return RequestReceived(item)
+        return item  # type: ignore[return-value]
+
+    def next_hot(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
+        """`next_event` without the records for the common two (see the module's docs): a
+        matched response as (response, Outstanding), a request as the Pdu itself."""
+        return self._next()
+
+    def _next(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
         if self.state is State.CLOSED or self._broken:
             return NEED_DATA
         try:
@@ -167,30 +198,38 @@ class Session:
             return PeerClosed(self._framer.buffered)
         return NEED_DATA
 
-    def _handle(self, frame: bytes) -> Event:
+    def _handle(self, frame: bytes) -> "tuple[Pdu, Outstanding] | Pdu | Event":
         try:
             pdu = pdu_codec.decode(frame)
-            next_state = transition(self.state, pdu, self._peer)
+            next_state = self._moves(pdu, self._peer)
         except SmppError as error:
             return self._protocol_error(error)
-        if pdu.command_id & RESPONSE_BIT:
-            return self._response_received(pdu, next_state)
-        if len(self._unanswered) >= self.window and pdu.command_id not in OUTSIDE_WINDOW:
+        command_id = pdu.command_id
+        if command_id & RESPONSE_BIT:
+            sent = self._outstanding.get(pdu.sequence_number)
+            if sent is None or not _answers(command_id, sent.request):
+                return UnmatchedResponse(pdu)
+            del self._outstanding[pdu.sequence_number]
+            self.state = next_state
+            return pdu, sent
+        if len(self._unanswered) >= self.window and command_id not in OUTSIDE_WINDOW:
             return self._protocol_error(WindowFullError(
                 f"over the window of {self.window} unanswered requests",
-                sequence_number=pdu.sequence_number, command_id=pdu.command_id))
+                sequence_number=pdu.sequence_number, command_id=command_id))
         self.state = next_state
         if type(pdu) in RESPONSE_CLASS:  # outbind and alert_notification get no answer
             self._unanswered.add(pdu.sequence_number)
-        return RequestReceived(pdu)
+        return pdu
 
-    def _response_received(self, pdu: Pdu, next_state: State) -> Event:
-        sent = self._outstanding.get(pdu.sequence_number)
-        if sent is None or not _answers(pdu, sent.request):
-            return UnmatchedResponse(pdu)
-        del self._outstanding[pdu.sequence_number]
-        self.state = next_state
-        return ResponseReceived(pdu, sent.request, sent.sent_at, sent.context)
+    def _moves(self, pdu: Pdu, sender: Role) -> State:
+        """`transition(self.state, pdu, sender)`, read from the current state's own table
+        when that says all (a refusal, and an answer with a non-zero status, go through
+        `transition`)."""
+        if not pdu.command_status:
+            after = _moves_from(self.state, sender).get(pdu.command_id)
+            if after is not None:
+                return after
+        return transition(self.state, pdu, sender)
 
     def _protocol_error(self, error: SmppError) -> ProtocolError:
         if error.fatal:
@@ -213,7 +252,7 @@ class Session:
         is_request = not pdu.command_id & RESPONSE_BIT
         if is_request:
             pdu = self._numbered(pdu)
-        next_state = transition(self.state, pdu, self.role)
+        next_state = self._moves(pdu, self.role)
         if (is_request and len(self._outstanding) >= self.window
                 and pdu.command_id not in OUTSIDE_WINDOW):
             raise WindowFullError(f"{self.window} requests already unanswered",
@@ -301,8 +340,15 @@ class Session:
         return self._last_activity + self.enquire_link_interval
 
 
-def _answers(response: Pdu, request: Pdu) -> bool:
-    return response.command_id in (request.command_id | RESPONSE_BIT, CommandId.GENERIC_NACK)
+def _answers(command_id: int, request: Pdu) -> bool:
+    return command_id == request.command_id | RESPONSE_BIT or command_id == CommandId.GENERIC_NACK
+
+
+@cache
+def _moves_from(state: State, sender: Role) -> dict[int, State]:
+    """What `sender` may send in `state`: command_id -> the state after (status 0)."""
+    return {command_id: after for (before, command_id, by), after in TRANSITIONS.items()
+            if before is state and by is sender}
 
 
 def _answer_to(error: SmppError) -> Pdu | None:
