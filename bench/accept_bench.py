@@ -137,18 +137,35 @@ def echo(tmp: str) -> Server:
                   os.path.join(tmp, "echo.log"))
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine so far (/proc/stat). Steal is the time this
+    VM's virtual CPUs were ready but the host ran something else: a run whose tail moved
+    with nothing else running here usually had some."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(ticks), ticks[7]
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return round(100 * (after[1] - before[1]) / max(1, after[0] - before[0]), 1)
+
+
 def drive(server: Server, **load: Any) -> dict[str, Any]:
-    """One load run against `server`: the generator's figures and the server's CPU."""
+    """One load run against `server`: the generator's figures, the server's CPU and the
+    machine's steal time."""
     config = LoadConfig(port=server.port, system_id=SYSTEM_ID, password=PASSWORD, receipt_wait=0,
                         messages=MESSAGE, **load)
     cpu = server.cpu()
+    ticks = machine_ticks()
     result = loadgen.run(config, progress=False)
+    steal = steal_percent(ticks, machine_ticks())
     latency = result["latency"]
     return {"answered_per_s": result["rate"]["answered_per_s"], "p50_ms": latency["p50_ms"],
             "p99_ms": latency["p99_ms"], "send_lag_p99_ms": result["rate"]["send_lag_p99_ms"], "server_cpu_s": round(server.cpu() - cpu, 2),
             "server_cpu_us_per_msg": round((server.cpu() - cpu) / max(1, result["answered"]) * 1e6, 1),
             "loadgen_cpu_s": result["cpu_s"], "sent": result["sent"], "answered": result["answered"],
-            "errors": result["error_total"] + result["timeouts"], "seconds": result["elapsed_s"]}
+            "errors": result["error_total"] + result["timeouts"], "seconds": result["elapsed_s"],
+            "steal_percent": steal}
 
 
 def closed_matrix(servers: list[Server], matrix: list[tuple[int, int]], seconds: float) -> list[dict[str, Any]]:
@@ -165,7 +182,8 @@ def closed_matrix(servers: list[Server], matrix: list[tuple[int, int]], seconds:
                            f" {row[s.name]['server_cpu_us_per_msg']:>6.1f}" for s in servers)
         ratio = row["gateway"]["answered_per_s"] / row["echo"]["answered_per_s"]
         row["gateway_over_echo"] = round(ratio, 3)
-        print(f"{binds:>5} {window:>6} | {cells} | {ratio:>7.2f}", flush=True)
+        steal = max(row[s.name]["steal_percent"] for s in servers)
+        print(f"{binds:>5} {window:>6} | {cells} | {ratio:>7.2f}  (VM steal up to {steal}%)", flush=True)
         rows.append(row)
     return rows
 
@@ -178,7 +196,7 @@ def half_load(server: Server, full_rate: float, seconds: float) -> dict[str, Any
     print(f"open loop at {rate:,}/s (half of 1 x 100): {server.name} answered {result['answered_per_s']:,.0f}/s,"
           f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms ({verdict}: limit {P99_LIMIT_MS} ms),"
           f" {server.name} CPU {result['server_cpu_s']:.2f} s; the generator's own send lag p99"
-          f" {result['send_lag_p99_ms']:.2f} ms (not in the latency)", flush=True)
+          f" {result['send_lag_p99_ms']:.2f} ms (not in the latency); VM steal {result['steal_percent']}%", flush=True)
     return result
 
 
