@@ -4,6 +4,7 @@ and webhooks delivered per second to a local receiver.
 
     python bench/http_bench.py [--seconds 5] [--phases baseline,closed,paced,webhooks,alternate]
                                [--json PATH] [--profile PATH] [--batch-delay S] [--default-gc]
+                               [--workers N[,M...]] [--repeat K]
     python bench/http_bench.py --ab REVISION [--seconds 10]
 
 The gateway (the real Runtime: store, gateway, compliance, HTTP API) runs in a child
@@ -13,7 +14,10 @@ the other core. A submit counts when its 201 came back, i.e. after its commit. T
 aiohttp app in the child gives the scale of HTTP alone; `alternate` runs it and smsc in
 1 s turns so both meet the same neighbours. Webhooks: the child moves N accepted messages
 to DELIVERED (what a carrier's receipt does), and the time is from that command to the
-N-th signed POST received. --json records every figure with the options, the commit and
+N-th signed POST received. With --workers N the API runs in N worker processes ([http]
+workers) and the server CPU is theirs and the gateway's process's together (each shown
+too); a list (--workers 2,0 --repeat 3) alternates whole runs for an A/B on a noisy
+machine. --json records every figure with the options, the commit and
 the load averages. Not a test.
 """
 from __future__ import annotations
@@ -95,12 +99,13 @@ class Stalls:
         return pauses
 
 
-def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0, settle: bool = True) -> None:
+def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0, settle: bool = True,
+           workers: int = 0) -> None:
     """The gateway: started, its port and a key sent up, then commands until 'stop'."""
     from smsc.smpp.constants import MessageState
 
     async def main() -> None:
-        runtime, key = await _gateway(state_dir, webhook_url, batch_delay, settle)
+        runtime, key = await _gateway(state_dir, webhook_url, batch_delay, settle, workers)
         accepted = runtime.http.api.metrics.accepted.counts
         stalls = Stalls(lambda: (runtime.store.transactions, sum(accepted.values())))
         watcher = asyncio.get_running_loop().create_task(stalls.watch())
@@ -113,7 +118,9 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
                 break
             if command == "cpu":
                 times = os.times()
-                pipe.send(times.user + times.system)
+                pool = runtime.http.pool
+                pipe.send((times.user + times.system,
+                           sum(_cpu_of(worker.process.pid) for worker in (pool.workers if pool else ()))))
             if command == "stalls":
                 pipe.send(stalls.take())
             if command == "deliver":
@@ -127,11 +134,20 @@ def _child(pipe: Any, state_dir: str, webhook_url: str, batch_delay: float = 0.0
     uvloop.run(main())
 
 
+def _cpu_of(pid: int) -> float:
+    """A process's user+system CPU seconds so far (a worker's: os.times() counts children
+    only once they exited)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0,
-                   settle: bool = True) -> tuple[Any, str]:
+                   settle: bool = True, workers: int = 0) -> tuple[Any, str]:
     """The real Runtime (store, gateway, compliance, HTTP API) for one account "shop"
     without a rate limit, started as `smsc serve` starts it (its garbage collector
-    settled, unless not `settle`), and an API key of that account."""
+    settled, unless not `settle`), its API in `workers` processes ([http] workers), and
+    an API key of that account."""
     from smsc import log
     from smsc.aio.runtime import Runtime, settle_gc
     from smsc.config import Account, Config, Http, Listener, Smpp, Store
@@ -143,7 +159,7 @@ async def _gateway(state_dir: str, webhook_url: str, batch_delay: float = 0.0,
                       webhook_url=webhook_url, webhook_secret=SECRET)
     stored = Store(path=os.path.join(state_dir, "smsc.db"), batch_delay=batch_delay)
     config = Config(smpp=Smpp(listeners=(Listener(port=0),)), store=stored,
-                    http=Http(enabled=True, port=0, webhook_concurrency=64), accounts=(account,))
+                    http=Http(enabled=True, port=0, webhook_concurrency=64, workers=workers), accounts=(account,))
     runtime = Runtime(config)
     await runtime.start()
     if settle:
@@ -404,7 +420,7 @@ async def webhooks(pipe: Any, ids: list[str], received: asyncio.Queue[None], cou
     return {"events": count, "per_second": count / elapsed}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, workers: int = 0) -> dict[str, Any]:
     from smsc.http.webhooks import SIGNATURE_HEADER, verify
 
     received: asyncio.Queue[None] = asyncio.Queue()
@@ -422,31 +438,43 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     state_dir = tempfile.mkdtemp(prefix="http-bench-")
     process = multiprocessing.get_context("spawn").Process(
         target=_child, args=(child, state_dir, f"http://127.0.0.1:{hook_port}/hook", args.batch_delay,
-                             not args.default_gc))
+                             not args.default_gc, workers))
     process.start()
     child.close()  # the child's end lives in the child only: its death is an EOFError here, not a hang
     loop = asyncio.get_running_loop()
     port, key, baseline, child_pid = await loop.run_in_executor(None, parent.recv)
     ids: list[str] = []
     results: dict[str, Any] = {"load_average": os.getloadavg()[0], "when": time.time(), "commit": _commit(),
+                               "workers": workers,
                                "options": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()}}
     try:
         await closed_loop(port, key, 10, 1.0, [])  # warm-up
-        async def server_cpu() -> float:
+        async def server_cpus() -> tuple[float, float]:
+            """CPU seconds so far: the gateway's process, its HTTP workers."""
             parent.send(("cpu", None))
             return await loop.run_in_executor(None, parent.recv)
+
+        async def server_cpu() -> float:
+            return sum(await server_cpus())
 
         async def phase(name: str, label: str, run: Any) -> None:
             if name.split("_")[0] not in args.phases:
                 run.close()
                 return
-            cpu = await server_cpu()
+            gateway, workers = await server_cpus()
             profile = {args.profile_phase: args.profile, "baseline_50": args.profile and args.profile + ".bare"}.get(name)
             with _profiled(child_pid, profile):
                 results[name] = figures = await run
-            figures["server_cpu_us"] = (await server_cpu() - cpu) / max(1, figures["requests"]) * 1e6
+            gateway_after, workers_after = await server_cpus()
+            requests = max(1, figures["requests"])
+            figures["gateway_cpu_us"] = (gateway_after - gateway) / requests * 1e6
+            figures["workers_cpu_us"] = (workers_after - workers) / requests * 1e6
+            figures["server_cpu_us"] = figures["gateway_cpu_us"] + figures["workers_cpu_us"]
+            split = (f" (gateway {figures['gateway_cpu_us']:.0f}, workers {figures['workers_cpu_us']:.0f})"
+                     if workers_after else "")
             print(f"{label}: {figures['per_second']:8,.0f} submits/s  p50 {figures['p50_ms']:6.2f} ms"
-                  f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit", flush=True)
+                  f"  p99 {figures['p99_ms']:6.2f} ms  server {figures['server_cpu_us']:5.0f} CPU us/submit{split}",
+                  flush=True)
 
         if "alternate" in args.phases:
             results["alternate"] = await alternate(server_cpu, {"bare": baseline, "smsc": port}, key, args)
@@ -534,6 +562,8 @@ def _profiled(pid: int, path: str | None) -> Iterator[None]:
 
 
 def main() -> None:
+    from smsc.config import Http
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop and paced phase")
     parser.add_argument("--webhooks", type=int, default=5000, help="receipts to deliver by webhook")
@@ -552,11 +582,16 @@ def main() -> None:
                         help="py-spy (raw collapsed stacks) of the gateway's process during --profile-phase"
                              " (and PATH.bare during the bare app's)")
     parser.add_argument("--profile-phase", default="closed_50", choices=("closed_1", "closed_50", "paced_half"))
+    parser.add_argument("--workers", default=str(Http().workers),
+                        help="[http] workers of the gateway (API worker processes; 0: in the gateway's process);"
+                             " a comma-separated list runs the phases once for each, in turn (e.g. 2,0)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the --workers list this many times")
     parser.add_argument("--ab", metavar="REVISION",
                         help="instead of the phases: this checkout's HTTP API against REVISION's on one gateway"
                              " in this process, in 1 s turns (--seconds turns each)")
     args = parser.parse_args()
     args.phases = set(args.phases.split(","))
+    args.workers = [int(count) for count in args.workers.split(",")]
     if args.ab:
         results = {"ab": uvloop.run(ab(args.ab, max(1, round(args.seconds)))), "load_average": os.getloadavg()[0]}
         print(f"load average: {results['load_average']:.2f}")
@@ -565,11 +600,15 @@ def main() -> None:
                 json.dump(results | {"commit": _commit(), "options": vars(args) | {"phases": sorted(args.phases)}},
                           file, indent=2)
         return
-    results = uvloop.run(run(args))
-    print(f"load average: {results['load_average']:.2f} before, {results['load_average_after']:.2f} after")
+    runs = []
+    for turn in range(args.repeat):
+        for workers in args.workers:
+            print(f"--- [http] workers = {workers} (run {turn + 1} of {args.repeat})", flush=True)
+            runs.append(results := uvloop.run(run(args, workers)))
+            print(f"load average: {results['load_average']:.2f} before, {results['load_average_after']:.2f} after")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(results, file, indent=2)
+            json.dump(runs[0] if len(runs) == 1 else {"runs": runs}, file, indent=2)
 
 
 if __name__ == "__main__":

@@ -219,6 +219,7 @@ class HttpApi:
         self.app = self._app()
         self._runner: web.AppRunner | None = None
         self.addresses: list[tuple[str, int, bool]] = []
+        self.before_scrape: list[Callable[[], Awaitable[None]]] = []  # what others count (worker processes)
         # Per route (None: no route matched): its label and whether it needs an API key.
         self._resources: dict[Any, tuple[str, bool]] = {}
 
@@ -486,6 +487,8 @@ class HttpApi:
                              200 if not problems else 503)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
+        for collect in self.before_scrape:
+            await collect()
         await self.metrics.refresh(self.store)
         response = web.Response(body=self.metrics.render())
         response.content_type = "text/plain"

@@ -1,8 +1,9 @@
 """The HTTP worker processes of the gateway's process ([http] workers = N >= 1).
 
-The gateway's process makes the public listening socket ([http] host:port) and starts N
-`python -m smsc.http.worker` processes that inherit it (the kernel hands each new
-connection to one of them), each with a socket pair to this process (smsc.http.rpc). The
+The gateway's process makes the public listening sockets ([http] host:port, one a worker,
+SO_REUSEPORT: the kernel spreads new connections over them) and starts N
+`python -m smsc.http.worker` processes, each inheriting its socket, each with a socket
+pair to this process (smsc.http.rpc). The
 gateway's own API (HttpApi) then listens only on a unix socket in a private directory,
 for what the workers pass on. A worker that dies is started again (and it is logged);
 a worker whose gateway died stops by itself (its channel closes).
@@ -61,7 +62,7 @@ class WorkerPool:
         self.addresses: list[tuple[str, int, bool]] = []
         self.restarts = 0
         self.log = get_logger("smsc.http.pool")
-        self._listener: socket.socket | None = None
+        self._listeners: list[socket.socket] = []  # one a worker, all on one port (SO_REUSEPORT)
         self._directory: str | None = None
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -74,27 +75,29 @@ class WorkerPool:
     async def start(self) -> None:
         settings = self.api.config.http
         self._directory = tempfile.mkdtemp(prefix="smsc-http-")  # mode 0700: only this user reaches the API there
+        self.api.before_scrape.append(self.collect)
         await self.api.start(public=False, internal=self.internal)
-        self._listener = listener = _listen(settings.host, settings.port)
-        host, port = listener.getsockname()[:2]
+        first = _listen(settings.host, settings.port)
+        host, port = first.getsockname()[:2]
+        self._listeners = [first] + [_listen(host, port) for _ in range(self.count - 1)]
         self.addresses = [(host, port, settings.tls_cert is not None)]
         try:
-            self.workers = list(await asyncio.gather(*(self._spawn() for _ in range(self.count))))
+            self.workers = list(await asyncio.gather(*(self._spawn(slot) for slot in range(self.count))))
         except BaseException:
             await self.stop()
             raise
         self._watchers = [asyncio.get_running_loop().create_task(self._watch(slot), name=f"smsc-http-worker-{slot}")
                           for slot in range(self.count)]
 
-    async def _spawn(self) -> WorkerProcess:
-        assert self._listener is not None
+    async def _spawn(self, slot: int) -> WorkerProcess:
         loop = asyncio.get_running_loop()
+        listener = self._listeners[slot].fileno()
         mine, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "smsc.http.worker", "--listen-fd", str(self._listener.fileno()),
+                [sys.executable, "-m", "smsc.http.worker", "--listen-fd", str(listener),
                  "--channel-fd", str(theirs.fileno()), "--internal", self.internal],
-                pass_fds=(self._listener.fileno(), theirs.fileno()))
+                pass_fds=(listener, theirs.fileno()))
         finally:
             theirs.close()
         _, channel = await loop.create_unix_connection(lambda: GatewayChannel(self.api), sock=mine)
@@ -122,11 +125,18 @@ class WorkerPool:
                 await asyncio.sleep(RESTART_DELAY)  # not in a tight loop when it cannot start
             while not self._stopping:
                 try:
-                    self.workers[slot] = await self._spawn()
+                    self.workers[slot] = await self._spawn(slot)
                     break
                 except OSError as exc:
                     self.log.error("http_worker_start_failed", error=str(exc))
                     await asyncio.sleep(RESTART_DELAY)
+
+    async def collect(self) -> None:
+        """The workers' counts into the gateway's metrics (before a scrape); a worker that
+        does not answer within a second is not waited for."""
+        flushes = [worker.channel.flush() for worker in self.workers]
+        if flushes:
+            await asyncio.wait(flushes, timeout=1.0)
 
     def apply(self, config: Config) -> None:
         for worker in self.workers:
@@ -143,20 +153,25 @@ class WorkerPool:
         await asyncio.gather(*(worker.exited() for worker in self.workers))
         for worker in self.workers:
             worker.channel.close()
-        if self._listener is not None:
-            self._listener.close()
+        for listener in self._listeners:
+            listener.close()
         await self.api.stop()
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The public listening socket, inheritable by the workers."""
+    """A listening socket for one worker, inheritable. Each worker has its own on the one
+    port (SO_REUSEPORT): the kernel then spreads connections evenly over them, where
+    workers sharing one socket let whichever woke first take a whole burst of them. This
+    process keeps them open, so a worker's connections wait in its backlog while it is
+    started again."""
     family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                                          flags=socket.AI_PASSIVE)[0]
     listener = socket.socket(family, kind, proto)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(address)
         listener.listen(1024)
         listener.set_inheritable(True)

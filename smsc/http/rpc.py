@@ -10,7 +10,7 @@ flight at once, answered by id; the frames of one loop turn go out in one write.
 
     worker -> gateway: Submit, Counts (the worker's request counters, each second), Ready
     gateway -> worker: Accepted, Refusal (by Submit id), Settings (the config, at start
-                       and after each reload)
+                       and after each reload), Flush (before a scrape of /metrics)
 """
 from __future__ import annotations
 
@@ -57,10 +57,16 @@ class Submit(msgspec.Struct, array_like=True, tag="submit", gc=False):
 
 class Counts(msgspec.Struct, array_like=True, tag="counts", gc=False):
     """What a worker counted since its last Counts: (route, status) -> requests, and the
-    submit-to-response histogram's series (Timings.series) by label."""
+    submit-to-response histogram's series (Timings.series) by label; `flushed` when it
+    answers a Flush."""
 
     requests: list[tuple[list[str], float]]
     timings: list[tuple[list[str], list[float]]]
+    flushed: bool = False
+
+
+class Flush(msgspec.Struct, array_like=True, tag="flush", gc=False):
+    """Send your counts now (the gateway is answering a scrape of /metrics)."""
 
 
 class Ready(msgspec.Struct, array_like=True, tag="ready", gc=False):
@@ -94,7 +100,7 @@ class Settings(msgspec.Struct, array_like=True, tag="settings"):
 
 
 ToGateway = Union[Submit, Counts, Ready]
-ToWorker = Union[Accepted, Refusal, Settings]
+ToWorker = Union[Accepted, Refusal, Settings, Flush]
 
 
 class Channel(asyncio.Protocol):
@@ -160,9 +166,9 @@ class WorkerChannel(Channel):
 
     kind = ToWorker
 
-    def __init__(self, on_settings: Callable[[Config], None]) -> None:
+    def __init__(self, on_settings: Callable[[Config], None], on_flush: Callable[[], None]) -> None:
         super().__init__()
-        self.on_settings = on_settings
+        self.on_settings, self.on_flush = on_settings, on_flush
         self._next = 0
         self._waiting: dict[int, asyncio.Future[Accepted]] = {}
 
@@ -186,6 +192,8 @@ class WorkerChannel(Channel):
             future = self._waiting.pop(frame.id, None)
             if future is not None and not future.done():
                 future.set_exception(frame.error())
+        elif isinstance(frame, Flush):
+            self.on_flush()
         else:
             self.on_settings(frame.config)
 
@@ -212,6 +220,7 @@ class GatewayChannel(Channel):
         super().__init__()
         self.api = api
         self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._flushes: list[asyncio.Future[None]] = []
         self._config: Config | None = None
         self._accounts: dict[str, Account] = {}
 
@@ -220,8 +229,19 @@ class GatewayChannel(Channel):
             self._submit(frame)
         elif isinstance(frame, Counts):
             self.api.metrics.add(frame.requests, frame.timings)
+            if frame.flushed and self._flushes:
+                future = self._flushes.pop(0)
+                if not future.done():
+                    future.set_result(None)
         elif not self.ready.done():
             self.ready.set_result(frame.pid)
+
+    def flush(self) -> "asyncio.Future[None]":
+        """Done when the worker's counts so far are in the gateway's metrics."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flushes.append(future)
+        self.send(Flush())
+        return future
 
     def _account(self, name: str) -> Account | None:
         config = self.api.config

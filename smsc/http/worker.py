@@ -74,10 +74,10 @@ class Worker:
         await self.runner.cleanup()
         await self.session.close()
 
-    def send_counts(self) -> None:
+    def send_counts(self, flushed: bool = False) -> None:
         """What was counted since the last time, to the gateway's metrics."""
-        if self.requests.counts or self.timings.series:
-            self.channel.send(Counts(self.requests.take(), self.timings.take()))
+        if self.requests.counts or self.timings.series or flushed:
+            self.channel.send(Counts(self.requests.take(), self.timings.take(), flushed))
 
     async def send(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -138,13 +138,17 @@ async def serve(listen_fd: int, channel_fd: int, internal: str) -> None:
     settings: asyncio.Future[Config] = loop.create_future()
     worker: Worker | None = None
 
+    def on_flush() -> None:
+        if worker is not None:
+            worker.send_counts(flushed=True)
+
     def on_settings(config: Config) -> None:
         if worker is not None:
             worker.config = config
         elif not settings.done():
             settings.set_result(config)
 
-    _, channel = await loop.create_unix_connection(lambda: WorkerChannel(on_settings),
+    _, channel = await loop.create_unix_connection(lambda: WorkerChannel(on_settings, on_flush),
                                                    sock=socket.socket(fileno=channel_fd))
     await asyncio.wait([settings, channel.closed], return_when=asyncio.FIRST_COMPLETED)
     if not settings.done():
