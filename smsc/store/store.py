@@ -154,6 +154,14 @@ def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = 
     )
 
 
+def _accepted_message(number: int, new: NewMessage, body: bytes, now: float) -> Message:
+    """A message as its accept committed it: its row read back, but for the body, which
+    is the dict accepted (not packed and unpacked again)."""
+    return Message(format_id(number), new.account, new.source, new.destination, new.service_type,
+                   MessageState.ENROUTE, now, now if new.scheduled is None else new.scheduled, new.expires, now,
+                   None, new.registered_delivery, new.segments, None, None, None, new.body)
+
+
 def _chunks(items: list[Any]) -> list[list[Any]]:
     return [items[i:i + _SQL_VARIABLES] for i in range(0, len(items), _SQL_VARIABLES)]
 
@@ -213,6 +221,10 @@ class Store:
         # a STOP records its opt-out in the commit that queues the MO.
         self.mo_hook: Callable[[str, dict[str, Any], float, float], Awaitable[int]] | None = None
         self.transactions = 0  # committed batches, for tests and metrics
+        # Called after each commit that inserted messages, with them as committed, in id
+        # order (the forwarder takes them without reading them back). Must not raise.
+        self.accepted_hook: Callable[[list[Message]], None] | None = None
+        self._accepted: list[tuple[int, list[tuple[NewMessage, bytes, float]]]] = []  # this batch's
         self.checkpointer = checkpointer
         self._loop = asyncio.get_running_loop()
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
@@ -368,6 +380,19 @@ class Store:
         except StoreError as exc:
             return self._settled(error=exc)
         return self._request("change", (op, self.clock() if now is None else now))
+
+    def update_many(self, changes: list[tuple[str, str, str]], *, now: float | None = None
+                    ) -> "asyncio.Future[list[StoreError | None]]":
+        """Record where several messages went, in one request: each (message_id,
+        upstream, carrier_id) as `update(message_id, upstream=..., carrier_id=...)` would
+        (the state kept). A future of one entry per change, in order: None when recorded,
+        else the StoreError that change alone met (cancelled or expired meanwhile); done
+        once committed. Receipts requested after it find these carrier ids."""
+        try:
+            sent = [(_message_number(message_id), upstream, carrier_id) for message_id, upstream, carrier_id in changes]
+        except StoreError as exc:
+            return self._settled(error=exc)
+        return self._request("change", (("sent", sent), self.clock() if now is None else now))
 
     def apply_receipt(self, upstream: str, readings: list[str], state: MessageState, error: int | None, *,
                       reroute: "Callable[[Message], bool] | None" = None, parts_first: bool = True,
@@ -565,6 +590,7 @@ class Store:
         outcomes: list[tuple[asyncio.Future[Any], Any]] = []
         self._woken.clear()
         self._fresh.clear()
+        self._accepted.clear()
         try:
             for kind in _KIND_ORDER:
                 if kind in groups:
@@ -589,6 +615,9 @@ class Store:
                 raise
             return
         self.transactions += 1
+        if self._accepted and self.accepted_hook is not None:
+            self.accepted_hook([_accepted_message(number, *payload)
+                                for first, payloads in self._accepted for number, payload in enumerate(payloads, first)])
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -623,6 +652,8 @@ class Store:
                 self._db.execute(INSERT_MESSAGES[size],
                                  values[done * _VALUES_PER_ROW:(done + size) * _VALUES_PER_ROW])
                 done += size
+        if self.accepted_hook is not None:
+            self._accepted.append((first, payloads))
         return list(map(format_id, range(first, first + len(payloads))))
 
     def _insert_accept_lists(self, lists: list[list[tuple[NewMessage, bytes, float]]]) -> list[list[str]]:
@@ -795,6 +826,10 @@ class _ChangeBatch:
             return op[2]
         elif kind == "receipt":
             return self._by_carrier(op[1], op[2])
+        elif kind == "sent":
+            for number, upstream, carrier_id in op[1]:
+                self.assigned[(upstream, carrier_id)] = number
+            return [number for number, _, _ in op[1]]
         elif kind == "update" and op[5] is not None:  # a carrier id: receipts later in the batch find it
             self.assigned[(op[4], op[5])] = op[1]
             return [op[1]]
@@ -871,6 +906,17 @@ class _ChangeBatch:
         if carrier_id is not None:
             row[CARRIER_ID] = carrier_id
         self._move(row, row[STATE] if state is None else state, now, error)
+
+    def _sent(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[StoreError | None]:
+        results: list[StoreError | None] = []
+        for number, upstream, carrier_id in op[1]:
+            try:
+                self._update(("update", number, None, None, upstream, carrier_id), numbers, now)
+            except StoreError as exc:
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
 
     def _cancel(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
         _, account, _, source, by_address = op
