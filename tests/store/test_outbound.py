@@ -161,3 +161,18 @@ def test_a_claim_whose_items_pile_up_goes_back_to_the_table(in_store, monkeypatc
     first, rest = in_store(scenario, **OPTIONS)
     # Two handed over, two taken from the table in the same take: each once, none twice.
     assert len({item.id for item in first}) == 4 and rest == []
+
+
+def test_several_items_changed_in_one_request_are_all_recorded(in_store):
+    # "outbound_sets": what a claim sends for a read's worth of deliver_sm_resp.
+    async def scenario(store):
+        await receipts(store, 3)
+        claim = store.claim_outbound("acme")
+        items = await claim.take(10, now=NOW + 1)
+        before = store.transactions
+        done = await store._request("outbound_sets", [(DELIVERED, NOW + 2, None, None, item.id) for item in items[:2]])
+        return done, store.transactions - before, [state for _, state, _ in await store.outbound("acme")]
+
+    done, transactions, states = in_store(scenario, **OPTIONS)
+    assert done is None and transactions == 1
+    assert states == [DELIVERED, DELIVERED, PENDING]
