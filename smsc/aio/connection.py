@@ -36,7 +36,7 @@ from smsc.smpp.events import (
     ResponseReceived, ResponseTimeout, UnmatchedResponse,
 )
 from smsc.smpp.pdus import BIND_CLASSES, BindReceiver, BindTransceiver, DataSm, EnquireLink, Pdu, SubmitSm, Unbind
-from smsc.smpp.session import Session
+from smsc.smpp.session import Session, as_event
 from smsc.smpp.state import BOUND, RECEIVING, Role, State
 
 if TYPE_CHECKING:
@@ -169,15 +169,14 @@ class Connection(asyncio.Protocol):
         session = self.session
         assert session is not None
         submits: list[SubmitSm | DataSm] = []  # consecutive ones go to the gateway together
-        while (event := session.next_event()) is not NEED_DATA:
-            if (type(event) is RequestReceived and type(event.pdu) in _SUBMITS and self.account is not None
-                    and not replaces(event.pdu)):
-                submits.append(event.pdu)
+        while (item := session.next_hot()) is not NEED_DATA:  # a request comes as its Pdu
+            if type(item) in _SUBMITS and self.account is not None and not replaces(item):
+                submits.append(item)  # type: ignore[arg-type]
                 continue
             if submits:
                 self._submit(submits)
                 submits = []
-            self._on_event(event)
+            self._on_event(as_event(item))
         if submits:
             self._submit(submits)
         if session.inbound_window_full and not self._reading_paused and self.is_open:

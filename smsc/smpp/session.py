@@ -171,17 +171,12 @@ class Session:
 
     def next_event(self) -> Event | NeedData:
         """The next thing that happened on the wire, or NEED_DATA."""
-        item = self._next()
-        if type(item) is tuple:
-            pdu, sent = item
-            return ResponseReceived(pdu, sent.request, sent.sent_at, sent.context)
-        if isinstance(item, Pdu):
-            return RequestReceived(item)
-        return item  # type: ignore[return-value]
+        return as_event(self._next())
 
     def next_hot(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
         """`next_event` without the records for the common two (see the module's docs): a
-        matched response as (response, Outstanding), a request as the Pdu itself."""
+        matched response as (response, Outstanding), a request as the Pdu itself
+        (`as_event` makes the record of either, for the uncommon ones)."""
         return self._next()
 
     def _next(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
@@ -363,3 +358,12 @@ def _answer_to(error: SmppError) -> Pdu | None:
             return response_class(sequence_number=sequence, command_status=error.command_status)
     return GenericNack(sequence_number=sequence, command_status=error.command_status)
 
+
+def as_event(item: "tuple[Pdu, Outstanding] | Pdu | Event | NeedData") -> Event | NeedData:
+    """What `next_hot` returned, as `next_event` would have returned it."""
+    if type(item) is tuple:
+        pdu, sent = item
+        return ResponseReceived(pdu, sent.request, sent.sent_at, sent.context)
+    if isinstance(item, Pdu):
+        return RequestReceived(item)
+    return item  # type: ignore[return-value]
