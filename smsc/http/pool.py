@@ -100,11 +100,17 @@ class WorkerPool:
                 pass_fds=(listener, theirs.fileno()))
         finally:
             theirs.close()
-        _, channel = await loop.create_unix_connection(lambda: GatewayChannel(self.api), sock=mine)
+        try:
+            _, channel = await loop.create_unix_connection(lambda: GatewayChannel(self.api), sock=mine)
+            channel.send(Settings(self.api.config))
+            done, _ = await asyncio.wait([channel.ready, channel.closed], timeout=START_TIMEOUT,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # stopped while it started
+            mine.close()
+            process.kill()
+            loop.run_in_executor(None, process.wait)
+            raise
         worker = WorkerProcess(process, channel)
-        channel.send(Settings(self.api.config))
-        done, _ = await asyncio.wait([channel.ready, channel.closed], timeout=START_TIMEOUT,
-                                     return_when=asyncio.FIRST_COMPLETED)
         if channel.ready not in done:
             process.kill()
             status = await worker.exited()
