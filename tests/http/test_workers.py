@@ -189,32 +189,71 @@ password_hash = "{password_hash("secret1")}"
 """
 
 
+class Serving:
+    """`smsc serve -c FILE` with [http] workers = 2, its log in a file."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        file = tmp_path / "smsc.toml"
+        file.write_text(CONFIG)
+        self.state = tmp_path / "state"
+        env = {**os.environ, "SMSC_STATE_DIR": str(self.state)}
+        env.pop("PYTEST_CURRENT_TEST", None)
+        self.log = tmp_path / "serve.log"
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(file)], stdout=out,
+                                            stderr=subprocess.STDOUT, env=env)
+        line = wait_for(lambda: next((line for line in self.log.read_text().splitlines() if "HTTP API on" in line),
+                                     None), timeout=60)
+        self.port = int(line.rsplit(":", 1)[1])
+        self.workers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                        if _parent(pid) == self.process.pid]
+
+    def api(self) -> Api:
+        _, key = keys.create(self.state / "api-keys.jsonl", "shop")  # beside the store
+        return Api(self.port, key)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pid in self.workers:  # still ours if it still runs the worker
+            try:
+                if b"smsc.http.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def test_sigterm_ends_the_workers_and_the_gateway_cleanly(tmp_path):
-    file = tmp_path / "smsc.toml"
-    file.write_text(CONFIG)
-    env = {**os.environ, "SMSC_STATE_DIR": str(tmp_path / "state")}
-    env.pop("PYTEST_CURRENT_TEST", None)
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(file)], stdout=out,
-                                   stderr=subprocess.STDOUT, env=env)
+    serving = Serving(tmp_path)
     try:
-        line = wait_for(lambda: next((line for line in log.read_text().splitlines() if "HTTP API on" in line), None),
-                        timeout=60)
-        port = int(line.rsplit(":", 1)[1])
-        children = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-                    if _parent(pid) == process.pid]
-        assert len(children) == WORKERS
-        _, key = keys.create(tmp_path / "state" / "api-keys.jsonl", "shop")  # beside the store
-        assert Api(port, key).post("/v1/messages", SEND)[0] == 201
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]  # exited, and reaped
-        assert "http_worker_died" not in log.read_text()
+        assert len(serving.workers) == WORKERS
+        assert serving.api().post("/v1/messages", SEND)[0] == 201
+        serving.process.send_signal(signal.SIGTERM)
+        assert serving.process.wait(timeout=30) == 0
+        assert not [pid for pid in serving.workers if os.path.exists(f"/proc/{pid}")]  # exited, and reaped
+        assert "http_worker_died" not in serving.log.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        serving.close()
+
+
+def test_workers_exit_when_their_gateway_dies(tmp_path):
+    serving = Serving(tmp_path)
+    try:
+        assert len(serving.workers) == WORKERS
+        serving.process.kill()
+        serving.process.wait(timeout=10)
+        # Orphans now (reaped by whoever adopts them): gone, or zombies of the adopter.
+        wait_for(lambda: all(_state(pid) in (None, "Z") for pid in serving.workers), timeout=30)
+    finally:
+        serving.close()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _parent(pid: int) -> int | None:
