@@ -44,7 +44,7 @@ COUNTS_INTERVAL = 1.0
 SEND_ROUTE = "/v1/messages"
 # Not passed on either way: they describe one connection, or are recomputed.
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
-                  "proxy-connection", "content-length", "host", PEER_HEADER.lower()})
+                  "proxy-connection", "content-length", "host", "expect", PEER_HEADER.lower()})
 _HOP_BACK = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"})
 _STATUS = {status: str(status) for status in (201, 400, 401, 403, 413, 422, 429, 503)}
 

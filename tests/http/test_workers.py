@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
-from smsc.config import Compliance
+from smsc.config import Compliance, ConfigError, parse
 from smsc.http import keys
 from tests.http.conftest import Api, HttpServer, account, http_config, wait_for
 from tests.integration.conftest import password_hash
@@ -67,6 +68,13 @@ def one_on_each_worker(server: HttpServer, account_name: str = "shop") -> list[A
         if all(pid in found for pid in pids):
             return [found[pid] for pid in pids]
     raise AssertionError(f"connections reached only {sorted(found, key=str)} of {pids}")
+
+
+@pytest.mark.parametrize("value", ["-1", "65", '"two"'])
+def test_a_bad_workers_count_is_refused_naming_the_key(value):
+    with pytest.raises(ConfigError, match=r"http\.workers"):
+        parse(f"[http]\nworkers = {value}\n")
+    assert parse("[http]\nworkers = 2\n").http.workers == 2 and parse("").http.workers == 0
 
 
 def test_a_send_through_one_worker_is_committed_and_seen_through_the_other(serve_http, tmp_path):
