@@ -88,7 +88,7 @@ async def body_of(request: web.Request, limit: int) -> bytes:
     return await request.read() if body is None else body
 
 
-def whole_body(request: web.Request, limit: int) -> bytes | None:
+def whole_body(request: web.BaseRequest, limit: int) -> bytes | None:
     """The body when it came whole with its headers (a submit nearly always does), taken
     from the buffer as it is (request.read() costs two reads and a copy); None if not."""
     payload = request.content
@@ -155,7 +155,7 @@ class Authenticator:
         self._accounts: dict[str, Account] = {}
         self._peers: dict[tuple[str, str], bool] = {}
 
-    def account(self, request: web.Request, config: Config) -> Account:
+    def account(self, request: web.BaseRequest, config: Config) -> Account:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
         if config is not self._config_seen:

