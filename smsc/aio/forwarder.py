@@ -8,10 +8,13 @@ The durable queue is the store itself: live messages not yet handed to an upstre
 the store writer's sequence (fw.due_after: it sees every earlier commit), routes each
 (smsc.router) and puts it into the queue of its upstream, up to that queue's capacity; a
 message taken this way is *held* (in memory, by this process only) until its fate is
-committed, so one message is with one bind at a time. Nothing is marked sent before the
-carrier's submit_sm_resp: then the message stays ENROUTE with the upstream and the
-carrier's id stored (store.update, requested at once, so a receipt that overtakes that
-commit still finds the id: Store.apply_receipt), and leaves the durable queue. A process
+committed, so one message is with one bind at a time. Once the walk has caught up, new
+messages are not read back: the store hands each commit's accepted messages over
+(`accepted`, the store's accepted_hook) and they are taken at once. Nothing is marked
+sent before the carrier's submit_sm_resp: then the message stays ENROUTE with the
+upstream and the carrier's id stored (store.update_many, one request for the answers of a
+read, made before any receipt is requested, so a receipt that overtakes that commit still
+finds the id: Store.apply_receipt), and leaves the durable queue. A process
 that dies loses only its holds: the messages are due again at the next start (the
 carrier may see those that were in flight twice, at most a window per bind).
 
@@ -169,6 +172,7 @@ class UpstreamQueue:
         self.forwarder._on_lost(self, contexts)
 
     def on_request(self, link: UpstreamLink, pdu: Pdu) -> Any:
+        self.forwarder.flush_sent()  # a receipt is requested after the records it may need
         return self.forwarder.inbound.answer(self.settings, pdu)
 
 
@@ -189,7 +193,9 @@ class Forwarder:
         self.counters: Counter[str] = Counter()
         self.references = ReferenceAllocator()
         self._cursor: fw.Cursor = fw.START
+        self._sent: list[tuple[str, str, str]] = []  # (message id, upstream, carrier id) to record
         self._rewind = False  # a message was passed over (its queue full): walk from the start again
+        self._caught_up = False  # the last walk read less than a page: new messages may be taken as committed
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -297,10 +303,27 @@ class Forwarder:
         for queue in list(self.queues.values()):  # queued first, then each queue pumped once
             self._pump(queue)
         self._cursor = cursor
-        if read < SCAN_PAGE:  # caught up: the next walk starts a little back
+        self._caught_up = read < SCAN_PAGE
+        if self._caught_up:  # the next walk starts a little back
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
             self._rewind = False
         return taken
+
+    def accepted(self, messages: list[Message]) -> None:
+        """Messages just committed (the store's hook for new rows): taken into their
+        queues at once, not read back by the scan, when the walk has caught up (nothing
+        older is waiting, so order per destination holds). Those scheduled later, or
+        meeting a full queue, stay in the store for the scan."""
+        if not self._caught_up or self._rewind or self._stopping or not self.config.routes:
+            return
+        now, held = self.clock(), self.held
+        for message in messages:
+            if message.scheduled > now or _number(message.id) in held:
+                continue
+            if self._take(message, now) is None:
+                self._rewind = True  # its queue is full: the next walk starts over
+        for queue in list(self.queues.values()):
+            self._pump_soon(queue)
 
     def _take(self, message: Message, now: float) -> int | None:
         """Route a due message into its queue: 1 taken, 0 ended here, None no room."""
@@ -607,10 +630,28 @@ class Forwarder:
         if len(ids) > 1:  # first: a receipt finding the message by its first id finds the parts
             self._spawn(self._record_parts(queue, message, ids))
             return
-        recorded = self.store.update(message.id, upstream=queue.name, carrier_id=ids[0], now=self.clock())
-        recorded.add_done_callback(lambda future: self._sent_recorded(message.id, future.exception()))
+        if not self._sent:
+            self.loop.call_soon(self.flush_sent)
+        self._sent.append((message.id, queue.name, ids[0]))
         if self.inbound is not None:
             self.inbound.sent(queue.settings, ids)
+
+    def flush_sent(self) -> None:
+        """Request the sent records gathered so far (those of one read of submit_sm_resp)
+        as one store request. Called at the end of the loop turn, and before a receipt
+        from a carrier is requested: a receipt that overtakes its message's record must
+        be requested after it (Store.apply_receipt finds the id in the same batch)."""
+        batch, self._sent = self._sent, []
+        if batch:
+            recorded = self.store.update_many(batch, now=self.clock())
+            recorded.add_done_callback(functools.partial(self._batch_recorded, batch))
+
+    def _batch_recorded(self, batch: list[tuple[str, str, str]],
+                        recorded: "asyncio.Future[list[StoreError | None]]") -> None:
+        error = recorded.exception()
+        outcomes = [error] * len(batch) if error is not None else recorded.result()
+        for (message_id, _, _), outcome in zip(batch, outcomes):
+            self._sent_recorded(message_id, outcome)
 
     async def _record_parts(self, queue: UpstreamQueue, message: Message, ids: list[str]) -> None:
         try:

@@ -36,7 +36,7 @@ from smsc.smpp.events import (
 from smsc.smpp.pdus import (
     RESPONSE_CLASS, BindReceiver, BindTransceiver, BindTransmitter, DataSm, DeliverSm, EnquireLink, Pdu, Unbind,
 )
-from smsc.smpp.session import Session
+from smsc.smpp.session import Session, as_event
 from smsc.smpp.state import BOUND, Role, State
 
 BIND_CLASSES = {"transmitter": BindTransmitter, "receiver": BindReceiver, "transceiver": BindTransceiver}
@@ -192,18 +192,12 @@ class UpstreamLink(asyncio.Protocol):
             # The two PDUs of every message first, without event records: a response to a
             # submit (its context a plain tuple of the forwarder's) and a deliver_sm.
             kind = type(item)
-            if kind is tuple:
-                pdu, sent = item
-                if type(sent.context) is tuple:
-                    handler.on_response(self, sent.context, pdu)
-                else:
-                    self._on_event(ResponseReceived(pdu, sent.request, sent.sent_at, sent.context))
+            if kind is tuple and type(item[1].context) is tuple:
+                handler.on_response(self, item[1].context, item[0])
             elif kind is DeliverSm:
                 self._answer(item)
-            elif isinstance(item, Pdu):
-                self._on_event(RequestReceived(item))
             else:
-                self._on_event(item)
+                self._on_event(as_event(item))
         self._rearm()
 
     def _on_event(self, event: Any) -> None:

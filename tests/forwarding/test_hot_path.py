@@ -1,0 +1,100 @@
+"""The forwarding hot path's shortcuts: accepted messages handed to the forwarder without
+the scan reading them back (Forwarder.accepted), and the sent records of one read of
+submit_sm_resp in one store request (Forwarder.flush_sent), requested before a receipt
+that may name one of them."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from smsc.codec import pdu as pdu_codec
+from smsc.smpp.constants import MessageState, Tag
+from smsc.smpp.pdus import (
+    BindTransceiver, BindTransceiverResp, DeliverSm, EnquireLink, EnquireLinkResp, SubmitSm, SubmitSmResp,
+)
+from smsc.store import NewMessage
+from tests.forwarding.conftest import LoopThread, forwarding_config, upstream, wait_for
+
+
+def test_an_accepted_message_reaches_the_carrier_without_the_scan(serve, tmp_path, sim_of):
+    server = serve(forwarding_config(tmp_path))
+    forwarder, store, sim = server.runtime.forwarder, server.store, sim_of(server)
+    wait_for(lambda: sim.counters["binds"] >= 1 and forwarder._caught_up)
+
+    async def accept_and_hand_over() -> tuple[str, str]:
+        forwarder._scanner.cancel()  # from here on only the hand-over can take a message
+        store.accepted_hook = None  # and only the one this test makes
+        now = time.time()
+        due = await store.accept(NewMessage("shop", "Shop", "447700900001", body={"short_message": b"now"}))
+        later = await store.accept(NewMessage("shop", "Shop", "447700900002", body={"short_message": b"later"},
+                                              scheduled=now + 3600))
+        messages = [await store.get(due), await store.get(later)]
+        forwarder.accepted(messages)
+        forwarder.accepted(messages[:1])  # again at once: held already, not taken twice
+        return due, later
+
+    due, later = server.call(accept_and_hand_over())
+    wait_for(lambda: server.call(store.get(due)).state == MessageState.DELIVERED)
+    assert sim.counters["submit_sm"] == 1  # the scheduled one waits for the scan
+    assert server.call(store.get(later)).upstream is None
+
+
+class ReceiptInTheSameWrite:
+    """A carrier that writes each submit_sm_resp and its DELIVRD receipt in one write: the
+    receipt reaches smsc in the read that brings the carrier id it names."""
+
+    def __init__(self) -> None:
+        self.receipts_answered: list[int] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        carrier_ids = iter(range(0x1000, 0x10000))
+        while True:
+            try:
+                header = await reader.readexactly(4)
+                pdu = pdu_codec.decode(header + await reader.readexactly(int.from_bytes(header, "big") - 4))
+            except asyncio.IncompleteReadError:
+                break
+            if type(pdu) is BindTransceiver:
+                writer.write(pdu_codec.encode(BindTransceiverResp(sequence_number=pdu.sequence_number, system_id="c")))
+            elif type(pdu) is EnquireLink:
+                writer.write(pdu_codec.encode(EnquireLinkResp(sequence_number=pdu.sequence_number)))
+            elif type(pdu) is SubmitSm:
+                carrier_id = f"{next(carrier_ids):x}"
+                receipt = DeliverSm(sequence_number=pdu.sequence_number, esm_class=0x04,
+                                    tlvs=((Tag.RECEIPTED_MESSAGE_ID, carrier_id), (Tag.MESSAGE_STATE, 2)))
+                writer.write(pdu_codec.encode(SubmitSmResp(sequence_number=pdu.sequence_number, message_id=carrier_id))
+                             + pdu_codec.encode(receipt))
+            elif pdu.command_id == DeliverSm.command_id | 0x80000000:
+                self.receipts_answered.append(pdu.command_status)
+        writer.close()
+
+
+@pytest.fixture
+def same_write_carrier():
+    """A ReceiptInTheSameWrite on 127.0.0.1 in a loop of its own: (carrier, port). Asked
+    for before `serve`, so it outlives the gateway that binds to it."""
+    carrier, thread = ReceiptInTheSameWrite(), LoopThread()
+    listener = thread.call(asyncio.start_server(carrier.serve, "127.0.0.1", 0))
+    yield carrier, listener.sockets[0].getsockname()[1]
+    thread.run(listener.close)
+    thread.close()
+
+
+def test_a_receipt_read_with_its_submit_sm_resp_finds_the_carrier_id(same_write_carrier, serve, tmp_path):
+    carrier, port = same_write_carrier
+    server = serve(forwarding_config(tmp_path, upstreams=(upstream("carrier", port=port),)))
+
+    async def accept(n: int) -> str:
+        return await server.store.accept(NewMessage("shop", "Shop", f"4477009000{n:02}", registered_delivery=1,
+                                                    body={"short_message": b"hi"}))
+
+    ids = [server.call(accept(n)) for n in range(20)]
+    wait_for(lambda: len(carrier.receipts_answered) == 20)
+    assert carrier.receipts_answered == [0] * 20
+    assert all(server.call(server.store.get(message_id)).state == MessageState.DELIVERED for message_id in ids)
+    counters = server.runtime.inbound.counters
+    # Each found its message by the id its submit_sm_resp had just given: none went the
+    # way of a receipt for an id not known yet.
+    assert counters["receipts_applied"] == 20 and counters["receipts_unknown"] == 0
