@@ -101,7 +101,14 @@ class Runtime:
         await self.inbound.resume()
         await self._start_simulators(self.config)
         await self.forwarder.start()
+        self._hand_accepts_over()
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="smsc-inbound")
+
+    def _hand_accepts_over(self) -> None:
+        """With routes to forward by, committed messages go to the forwarder as they are
+        committed, not read back by its scan; without, accepts are spared the hand-over."""
+        assert self.store is not None and self.forwarder is not None
+        self.store.accepted_hook = self.forwarder.accepted if self.config.routes else None
 
     async def _start_simulators(self, config: Config) -> None:
         """An in-process carrier for each `simulated` upstream that has none yet."""
@@ -135,6 +142,8 @@ class Runtime:
         if self.http is not None:
             await self.http.stop()
         if self.forwarder is not None:
+            assert self.store is not None
+            self.store.accepted_hook = None
             await self.forwarder.stop()
         for sim in self.simulators.values():
             await sim.stop()
@@ -224,6 +233,7 @@ class Runtime:
         if self.forwarder is not None:
             await self._start_simulators(new)
             await self.forwarder.apply(new)
+            self._hand_accepts_over()
         self.log.info("reloaded", accounts=list(changes.accounts.changed + changes.accounts.added),
                       upstreams=list(changes.upstreams.changed + changes.upstreams.added),
                       routes_changed=changes.routes_changed, sections=list(changes.sections))

@@ -48,3 +48,21 @@ def test_a_broken_config_is_refused_and_the_old_one_keeps_running(serve, tmp_pat
     wait_for(lambda: sim_of(server).counters["submit_sm"] == 10)
     client.unbind()
     client.disconnect()
+
+
+def test_accepts_are_handed_to_the_forwarder_only_while_there_are_routes(serve, tmp_path, sim_of):
+    config = forwarding_config(tmp_path)
+    server = serve(config)
+    runtime = server.runtime
+    assert runtime.store.accepted_hook == runtime.forwarder.accepted
+    runtime.loader = lambda: msgspec.structs.replace(config, routes=())
+    assert server.call(runtime.reload())
+    assert runtime.store.accepted_hook is None  # nothing to route: accepts spared the hand-over
+    runtime.loader = lambda: config
+    assert server.call(runtime.reload())
+    assert runtime.store.accepted_hook == runtime.forwarder.accepted
+    client = bound(server, "transmitter")
+    send(client, 10)
+    wait_for(lambda: sim_of(server).counters["submit_sm"] == 10)
+    client.unbind()
+    client.disconnect()
