@@ -143,6 +143,11 @@ def error_response(exc: BaseException, max_body: int, log: Any, path: str) -> we
     return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
 
 
+def unauthorized() -> RequestError:
+    return RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
+                        headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
+
+
 class Authenticator:
     """The account behind a request's API key, from an allowed address (RequestError 401
     or 403 if not)."""
@@ -163,8 +168,7 @@ class Authenticator:
             self._accounts = {account.system_id: account for account in config.accounts}
         account = None if name is None else self._accounts.get(name)
         if account is None:
-            raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
-                               headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
+            raise unauthorized()
         peer = request.remote or request.headers.get(PEER_HEADER, "")
         allowed = self._peers.get((name, peer))  # type: ignore[arg-type]
         if allowed is None:  # parsing the address costs more than the rest of the check

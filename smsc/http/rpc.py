@@ -21,6 +21,7 @@ from typing import Any, Callable, Union
 import msgspec
 
 from smsc.config import Account, Config
+from smsc.http.api import unauthorized
 from smsc.http.messages import RequestError
 from smsc.store import NewMessage
 
@@ -177,7 +178,7 @@ class WorkerChannel(Channel):
         self._next += 1
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         if self.transport is None:
-            future.set_exception(_gone())
+            future.set_exception(gateway_gone())
             return future
         self._waiting[self._next] = future
         self.send(Submit.of(self._next, category, parts, now, messages))
@@ -202,10 +203,10 @@ class WorkerChannel(Channel):
         waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
             if not future.done():
-                future.set_exception(_gone())
+                future.set_exception(gateway_gone())
 
 
-def _gone() -> RequestError:
+def gateway_gone() -> RequestError:
     return RequestError(503, "gateway_unavailable", "the gateway is not answering; try again")
 
 
@@ -253,8 +254,7 @@ class GatewayChannel(Channel):
         account = self._account(frame.account)
         try:
             if account is None:  # removed by a reload since the worker checked its key
-                raise RequestError(401, "unauthorized", "a valid Authorization: Bearer <API key> is required",
-                                   headers={"WWW-Authenticate": 'Bearer realm="smsc"'})
+                raise unauthorized()
             accepted, rejected = self.api.admit(account, frame.messages(), frame.category, frame.parts)
         except RequestError as exc:
             self.send(Refusal.of(frame.id, exc))

@@ -35,9 +35,9 @@ from smsc.http import keys
 from smsc.http.api import (
     PEER_HEADER, Authenticator, check_send, decode, error_response, json_response, sent, tls_context, whole_body,
 )
-from smsc.http.messages import RequestError, SendRequest, new_messages
+from smsc.http.messages import SendRequest, new_messages
 from smsc.http.metrics import _LATENCY, Tally, Timings
-from smsc.http.rpc import Counts, Ready, WorkerChannel
+from smsc.http.rpc import Counts, Ready, WorkerChannel, gateway_gone
 from smsc.log import get_logger
 
 COUNTS_INTERVAL = 1.0
@@ -134,9 +134,8 @@ class Worker:
                 return web.Response(body=body, status=answer.status, headers=back)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             self.log.warning("http_pass_on_failed", path=request.path, error=repr(exc))
-            error = RequestError(503, "gateway_unavailable", "the gateway is not answering; try again")
             self.requests.inc("other", "503")
-            return json_response(error.body(), 503)
+            return json_response(gateway_gone().body(), 503)
 
 
 async def serve(listen_fd: int, channel_fd: int, internal: str) -> None:
