@@ -3,8 +3,9 @@
 While the account has a receiver or transceiver bind, one AccountDelivery holds the
 account's claim on the queue (store.claim_outbound), takes as many items as its binds
 have free window, and sends each as a deliver_sm to the bind with the most room. A
-deliver_sm_resp with status 0 acks the item; an error status or no answer in time
-retries it after the store's backoff. When the last receiver goes, the claim is released
+deliver_sm_resp with status 0 acks the item (those of one loop turn in one store
+request); an error status or no answer in time retries it after the store's backoff.
+When the last receiver goes, the claim is released
 and what was in flight is due again at once, for the next bind: items are held durably
 while nobody is bound, never dropped.
 """
@@ -36,6 +37,7 @@ class AccountDelivery:
         self.task: asyncio.Task[None] | None = None
         self._unanswered: set[asyncio.Future[Pdu]] = set()  # deliver_sm sent, answer not in
         self._recording: set[asyncio.Future[None]] = set()  # ack/retry requested, not committed
+        self._acks: list[int] = []  # items answered 0 in this loop turn, acked together
 
     def add(self, conn: "Connection") -> None:
         self.receivers.append(conn)
@@ -82,6 +84,7 @@ class AccountDelivery:
             # The receivers went: their unanswered deliver_sm failed with them; settle
             # every answer before the claim is released.
             await asyncio.gather(*self._unanswered, return_exceptions=True)
+            self._ack(claim)
             await asyncio.gather(*self._recording, return_exceptions=True)
         finally:
             await claim.release()
@@ -127,13 +130,25 @@ class AccountDelivery:
         elif error is not None:  # no answer in time
             recorded = claim.retry(item.id)
         elif answer.result().command_status == 0:
-            recorded = claim.ack(item.id)
+            if not self._acks:
+                asyncio.get_running_loop().call_soon(self._ack, claim)
+            self._acks.append(item.id)
+            return
         else:
             status = answer.result().command_status
             self.log.info("deliver_sm_refused", item=item.id, status=status)
             recorded = claim.retry(item.id, error=status)
         self._recording.add(recorded)
         recorded.add_done_callback(self._recorded)
+
+    def _ack(self, claim: OutboundClaim) -> None:
+        """The items answered 0 since the last call, acked in one store request (the
+        deliver_sm_resp of one read of a client's connection come in one loop turn)."""
+        if self._acks:
+            recorded = claim.ack_many(self._acks)
+            self._acks = []
+            self._recording.add(recorded)
+            recorded.add_done_callback(self._recorded)
 
     def _recorded(self, recorded: "asyncio.Future[None]") -> None:
         self._recording.discard(recorded)

@@ -82,6 +82,15 @@ class OutboundClaim:
         self._in_flight.pop(item_id, None)
         return self.store._request("outbound_set", (OutboundState.DELIVERED, self._now(now), None, None, item_id))
 
+    def ack_many(self, item_ids: list[int], now: float | None = None) -> "asyncio.Future[None]":
+        """`ack` for several items in one store request (a read's worth of
+        deliver_sm_resp): a future, done once all are committed."""
+        done = self._now(now)
+        for item_id in item_ids:
+            self._in_flight.pop(item_id, None)
+        return self.store._request("outbound_sets", [(OutboundState.DELIVERED, done, None, None, item_id)
+                                                     for item_id in item_ids])
+
     def retry(self, item_id: int, now: float | None = None, error: int | None = None) -> "asyncio.Future[float]":
         """The ESME answered an error (or nothing in time): try again after a backoff
         growing with the attempts; a future of the time of the next attempt."""

@@ -8,14 +8,16 @@ import asyncio
 import time
 
 import pytest
+import smpplib.smpp
 
 from smsc.codec import pdu as pdu_codec
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import (
     BindTransceiver, BindTransceiverResp, DeliverSm, EnquireLink, EnquireLinkResp, SubmitSm, SubmitSmResp,
 )
-from smsc.store import NewMessage
-from tests.forwarding.conftest import LoopThread, forwarding_config, upstream, wait_for
+from smsc.store import NewMessage, OutboundState
+from tests.forwarding.conftest import LoopThread, bound, forwarding_config, upstream, wait_for
+from tests.forwarding.test_receipts import submit
 
 
 def test_an_accepted_message_reaches_the_carrier_without_the_scan(serve, tmp_path, sim_of):
@@ -98,3 +100,27 @@ def test_a_receipt_read_with_its_submit_sm_resp_finds_the_carrier_id(same_write_
     # Each found its message by the id its submit_sm_resp had just given: none went the
     # way of a receipt for an id not known yet.
     assert counters["receipts_applied"] == 20 and counters["receipts_unknown"] == 0
+
+
+def test_receipts_answered_together_are_acked_together_before_the_unbind(serve, tmp_path):
+    server = serve(forwarding_config(tmp_path))
+    client = bound(server)
+    ids = [submit(client, short_message=b"hi") for _ in range(10)]
+    receipts = []
+    while len(receipts) < 10:
+        pdu = client.read_pdu()
+        if pdu.command == "deliver_sm":
+            receipts.append(pdu)
+    answers = [smpplib.smpp.make_pdu("deliver_sm_resp", client=client) for _ in receipts]
+    for answer, pdu in zip(answers, receipts):
+        answer.sequence = pdu.sequence  # (make_pdu would number it anew)
+    client._socket.sendall(b"".join(answer.generate() for answer in answers))  # one read for smsc
+    client.unbind()  # the claim is released only after their acks are committed
+    client.disconnect()
+    assert sorted(pdu.receipted_message_id.decode() for pdu in receipts) == sorted(ids)
+
+    def outbound() -> list | None:
+        found = server.call(server.store.outbound("shop"))
+        return found if [state for _, state, _ in found] == [OutboundState.DELIVERED] * 10 else None
+
+    assert [attempts for _, _, attempts in wait_for(outbound)] == [1] * 10
