@@ -70,6 +70,19 @@ class Writer:
         assert running is not None
         await running  # its end is seen on the loop too once this returns
 
+    async def passed(self, count: int) -> None:
+        """Until `count` passes have ended (seen on the loop too), within 5 s."""
+        for _ in range(500):
+            if self.checkpointer.passes >= count and self.checkpointer.running is None:
+                await asyncio.sleep(0)  # the pass's end callback, on the loop
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{self.checkpointer.passes} passes, {count} expected")
+
+    async def idle_for(self, seconds: float) -> None:
+        self.checkpointer.idle()
+        await asyncio.sleep(seconds)
+
     async def close(self) -> None:
         await self.checkpointer.close()
         self.db.close()
@@ -77,18 +90,38 @@ class Writer:
 
 def test_an_idle_writer_has_the_wal_copied_and_started_over(db_path):
     async def main():
-        writer = Writer(db_path, every=100, limit_bytes=1 << 30, idle_after=3)
+        writer = Writer(db_path, every=100, limit_bytes=1 << 30, idle_after=3, idle_delay=0.02)
         try:
             assert [writer.commit() for _ in range(3)] == [None] * 3  # nobody waits
             salt = wal_salt(db_path)
             assert not writer.checkpointer.starts_over()
             writer.checkpointer.idle()
-            await writer.pass_ends()
+            assert writer.checkpointer.running is None  # not at once: the pause must last
+            await writer.passed(1)
             # Nothing was committed beside the pass: the next commit writes the WAL from its
             # start (and syncs its header, so the store commits it on a thread).
             assert writer.checkpointer.starts_over() and not writer.checkpointer.starts_over()
             writer.commit()
             assert wal_salt(db_path) != salt
+        finally:
+            await writer.close()
+
+    asyncio.run(main())
+
+
+def test_short_pauses_between_commits_start_no_pass(db_path):
+    # A steady load leaves the writer idle between reads for moments: a pass started in
+    # each would overlap the next commits (no WAL restart) and only compete for the cores.
+    async def main():
+        writer = Writer(db_path, every=1000, limit_bytes=1 << 30, idle_after=3, idle_delay=0.05)
+        try:
+            for _ in range(20):
+                writer.commit()
+                await writer.idle_for(0.01)
+                assert writer.checkpointer.running is None
+            assert writer.checkpointer.passes == 0
+            writer.checkpointer.idle()  # a pause that lasts: the pass starts
+            await writer.passed(1)
         finally:
             await writer.close()
 
