@@ -3,9 +3,8 @@
 The gateway's process makes the public listening sockets ([http] host:port, one a worker,
 SO_REUSEPORT: the kernel spreads new connections over them) and starts N
 `python -m smsc.http.worker` processes, each inheriting its socket, each with a socket
-pair to this process (smsc.http.rpc). The
-gateway's own API (HttpApi) then listens only on a unix socket in a private directory,
-for what the workers pass on. A worker that dies is started again (and it is logged);
+pair to this process (smsc.http.rpc). The gateway's own API (HttpApi) then listens only
+on a unix socket in a private directory, for what the workers pass on. A worker that dies is started again (and it is logged);
 a worker whose gateway died stops by itself (its channel closes).
 
     pool = WorkerPool(api, count)
@@ -32,7 +31,7 @@ from smsc.http.rpc import GatewayChannel, Settings
 from smsc.log import get_logger
 
 START_TIMEOUT = 60.0  # a worker imports smsc and aiohttp: ~1 s, more on a loaded machine
-STOP_TIMEOUT = 20.0  # then it is killed
+STOP_TIMEOUT = 20.0  # to finish what is in flight (the worker gives requests 10 s), then it is killed
 RESTART_DELAY = 1.0  # a worker that dies sooner than this after its start waits this long
 
 
@@ -43,11 +42,13 @@ class WorkerProcess:
         self.process, self.channel = process, channel
         self.started = time.monotonic()
 
-    async def exited(self) -> int:
-        """Its exit status, once its channel closed (killed if it lingers then)."""
-        await asyncio.shield(self.channel.closed)  # a watcher cancelled must not cancel it
+    async def exited(self, timeout: float | None = None) -> int:
+        """Its exit status once it ended (its channel closes first); killed when it has
+        not ended within `timeout` seconds."""
         loop = asyncio.get_running_loop()
         try:
+            # shielded: a watcher cancelled must not cancel the channel's own future
+            await asyncio.wait_for(asyncio.shield(self.channel.closed), timeout)
             return await asyncio.wait_for(loop.run_in_executor(None, self.process.wait), STOP_TIMEOUT)
         except asyncio.TimeoutError:
             self.process.kill()
@@ -156,7 +157,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.process.poll() is None:
                 worker.process.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(worker.exited() for worker in self.workers))
+        await asyncio.gather(*(worker.exited(STOP_TIMEOUT) for worker in self.workers))
         for worker in self.workers:
             worker.channel.close()
         for listener in self._listeners:

@@ -184,6 +184,17 @@ def test_a_killed_worker_is_started_again(serve_http, tmp_path):
     assert all(api.post("/v1/messages", SEND)[0] == 201 for api in one_on_each_worker(server))
 
 
+def test_a_worker_that_does_not_end_is_killed_at_stop(serve_http, tmp_path, monkeypatch):
+    server = serve_http(workers_config(tmp_path))
+    hung, other = worker_pids(server)
+    os.kill(hung, signal.SIGSTOP)  # deaf to SIGTERM until killed
+    monkeypatch.setattr("smsc.http.pool.STOP_TIMEOUT", 1.0)
+    started = time.monotonic()
+    server.__exit__(None, None, None)
+    assert time.monotonic() - started < 8
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in (hung, other))
+
+
 CONFIG = f"""
 [[smpp.listeners]]
 port = 0
