@@ -160,8 +160,15 @@ class Authenticator:
         self._accounts: dict[str, Account] = {}
         self._peers: dict[tuple[str, str], bool] = {}
 
-    def account(self, request: web.BaseRequest, config: Config) -> Account:
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    def of(self, request: web.BaseRequest, config: Config) -> Account:
+        """account() for an aiohttp request (the client's address: its own, or the one a
+        worker passed on with it when it came over the internal unix socket)."""
+        return self.account(request.headers.get("Authorization", ""),
+                            request.remote or request.headers.get(PEER_HEADER, ""), config)
+
+    def account(self, authorization: str, peer: str, config: Config) -> Account:
+        """The account of an Authorization header's bearer key, if `peer` may use it."""
+        scheme, _, key = authorization.partition(" ")
         name = self.keys.account(key.strip()) if scheme.lower() == "bearer" and key else None
         if config is not self._config_seen:
             self._config_seen, self._peers = config, {}
@@ -169,7 +176,6 @@ class Authenticator:
         account = None if name is None else self._accounts.get(name)
         if account is None:
             raise unauthorized()
-        peer = request.remote or request.headers.get(PEER_HEADER, "")
         allowed = self._peers.get((name, peer))  # type: ignore[arg-type]
         if allowed is None:  # parsing the address costs more than the rest of the check
             if len(self._peers) > 10_000:
@@ -288,7 +294,7 @@ class HttpApi:
         route, authenticated = known
         try:
             if authenticated or (resource is None and request.path.startswith("/v1/")):
-                request[ACCOUNT] = self.auth.account(request, self.config)
+                request[ACCOUNT] = self.auth.of(request, self.config)
             response = await handler(request)
         except Exception as exc:
             response = error_response(exc, self.config.http.max_body, self.log, request.path)

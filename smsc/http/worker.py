@@ -2,11 +2,12 @@
 (smsc.http.workers) on the public listener it made, so the API's CPU (aiohttp, the key
 check, decoding, the text core, the JSON answer) is spread over the cores.
 
-A plain send (POST /v1/messages without Idempotency-Key or client_ref) is built and
-checked here and goes to the gateway's process as one Submit frame (smsc.http.rpc),
-which screens, rates and commits it there; the 201 comes back after the commit. Every
-other request is passed on whole, with the client's address, to the gateway's own API
-on an internal unix socket: one implementation of those paths.
+A plain send (POST /v1/messages without Idempotency-Key or client_ref) is read by the
+fast path (smsc.http.fastpath; aiohttp takes over connections that send anything else),
+built and checked here, and goes to the gateway's process as one Submit frame
+(smsc.http.rpc), which screens, rates and commits it there; the 201 comes back after the
+commit. Every other request is passed on whole, with the client's address, to the
+gateway's own API on an internal unix socket: one implementation of those paths.
 
     python -m smsc.http.worker --listen-fd N --channel-fd M --internal PATH
 
@@ -23,30 +24,37 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import aiohttp
+import msgspec
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from smsc.aio.runtime import new_event_loop, settle_gc
 from smsc.config import Config
 from smsc.http import keys
-from smsc.http.api import (
-    PEER_HEADER, Authenticator, check_send, decode, error_response, json_response, sent, tls_context, whole_body,
-)
+from smsc.http.api import PEER_HEADER, Authenticator, check_send, decode, error_response, sent, tls_context, whole_body
+from smsc.http.fastpath import Answer, FastPath, Request
 from smsc.http.messages import SendRequest, new_messages
 from smsc.http.metrics import _LATENCY, Tally, Timings
 from smsc.http.rpc import Counts, Ready, WorkerChannel, gateway_gone
 from smsc.log import get_logger
 
 COUNTS_INTERVAL = 1.0
+STOP_TIMEOUT = 10.0  # for the requests in flight at a stop
 SEND_ROUTE = "/v1/messages"
+_JSON = [("Content-Type", "application/json")]
 # Not passed on either way: they describe one connection, or are recomputed.
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
                   "proxy-connection", "content-length", "host", "expect", PEER_HEADER.lower()})
 _HOP_BACK = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"})
 _STATUS = {status: str(status) for status in (201, 400, 401, 403, 413, 422, 429, 503)}
+
+
+def answer_of(response: web.Response) -> Answer:
+    return Answer(response.status, [(name, value) for name, value in response.headers.items()
+                                    if name.lower() not in _HOP_BACK], response.body)  # type: ignore[arg-type]
 
 
 class Worker:
@@ -60,19 +68,29 @@ class Worker:
         self.log = get_logger("smsc.http.worker")
         self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(internal), auto_decompress=False,
                                              timeout=aiohttp.ClientTimeout(total=120))
-        # aiohttp's low-level server: two routes need no Application, router and match
-        # info per request (~7 us a request less, measured with a fixed answer).
         self.loop = asyncio.get_running_loop()
-        server = web.Server(self.handle, request_factory=self._request, access_log=None)
-        self.runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=10.0)
+        # Connections the fast path (smsc.http.fastpath) hands over go to aiohttp's
+        # low-level server: two routes need no Application, router or match info.
+        self.aiohttp = web.Server(self.handle, request_factory=self._request, access_log=None)
+        self.connections: set[FastPath] = set()
+        self.listener: asyncio.AbstractServer | None = None
 
     async def start(self, listener: socket.socket) -> None:
-        await self.runner.setup()
-        await web.SockSite(self.runner, listener, ssl_context=tls_context(self.config.http)).start()
+        self.listener = await self.loop.create_server(
+            lambda: FastPath(self.send, self.aiohttp, lambda: self.config.http.max_body, self.connections),
+            sock=listener, ssl=tls_context(self.config.http), backlog=1024)
 
     async def stop(self) -> None:
-        """Stop accepting, let the requests in flight finish."""
-        await self.runner.cleanup()
+        """Stop accepting, let the requests in flight finish (STOP_TIMEOUT at most)."""
+        if self.listener is not None:
+            self.listener.close()
+        answering = [conn.answering for conn in self.connections if conn.answering is not None]
+        for conn in list(self.connections):
+            conn.close()
+        self.aiohttp.pre_shutdown()
+        if answering:
+            await asyncio.wait(answering, timeout=STOP_TIMEOUT)
+        await self.aiohttp.shutdown(STOP_TIMEOUT)
         await self.session.close()
 
     def send_counts(self, flushed: bool = False) -> None:
@@ -80,62 +98,72 @@ class Worker:
         if self.requests.counts or self.timings.series or flushed:
             self.channel.send(Counts(self.requests.take(), self.timings.take(), flushed))
 
+    async def send(self, request: Request) -> Answer:
+        """A send off the fast path."""
+        return await self.submit(request.headers, request.body, request.peer, SEND_ROUTE)
+
+    async def submit(self, headers: Mapping[str, str], raw: bytes, peer: str, target: str) -> Answer:
+        """POST /v1/messages: a plain send through the gateway's process (rpc.Submit); an
+        idempotent one or one with a client_ref passed on whole (the gateway's store
+        remembers those)."""
+        started = time.perf_counter()
+        config = self.config
+        try:
+            account = self.auth.account(headers.get("authorization", ""), peer, config)
+            if "idempotency-key" in headers:
+                return await self.pass_on("POST", target, headers, raw, peer)
+            send = decode(raw, SendRequest)
+            if send.client_ref is not None:
+                return await self.pass_on("POST", target, headers, raw, peer)
+            check_send(account, send, config)
+            now = time.time()
+            messages, encoding, parts = new_messages(send, account.system_id, now, config.smpp)
+            accepted = await self.channel.submit(send.category, parts, now, messages)
+            answer = Answer(201, _JSON, msgspec.json.encode(sent(accepted.messages, encoding, parts,
+                                                                 accepted.rejected)))
+            self.timings.observe(time.perf_counter() - started, "http")
+        except Exception as exc:
+            answer = answer_of(error_response(exc, config.http.max_body, self.log, SEND_ROUTE))
+        self.requests.inc(SEND_ROUTE, _STATUS.get(answer.status) or str(answer.status))
+        return answer
+
+    async def pass_on(self, method: str, target: str, headers: Mapping[str, str], raw: bytes,
+                      peer: str) -> Answer:
+        """The gateway's own API answers (and counts) it."""
+        sent_headers = [(name, value) for name, value in headers.items() if name.lower() not in _HOP]
+        sent_headers.append((PEER_HEADER, peer))
+        try:
+            async with self.session.request(method, "http://smsc" + target, headers=sent_headers,
+                                            data=raw or None, allow_redirects=False) as answer:
+                return Answer(answer.status, [(name, value) for name, value in answer.headers.items()
+                                              if name.lower() not in _HOP_BACK], await answer.read())
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.log.warning("http_pass_on_failed", path=target, error=repr(exc))
+            self.requests.inc("other", "503")
+            return Answer(503, _JSON, msgspec.json.encode(gateway_gone().body()))
+
+    # --- connections aiohttp took over ----------------------------------------------------
+
     def _request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
         return web.BaseRequest(message, payload, protocol, writer, task, self.loop,
                                client_max_size=self.config.http.max_body)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        if request.path == SEND_ROUTE and request.method == "POST":
-            return await self.send(request)
-        return await self.forward(request)
-
-    async def send(self, request: web.BaseRequest) -> web.StreamResponse:
-        started = time.perf_counter()
-        config = self.config
+        sending = request.path == SEND_ROUTE and request.method == "POST"
         try:
-            account = self.auth.account(request, config)
-            raw = whole_body(request, config.http.max_body)
+            raw = whole_body(request, self.config.http.max_body) if sending else None
             if raw is None:
                 raw = await request.read()
-            if "Idempotency-Key" in request.headers:
-                return await self._pass_on(request, raw)  # remembered by the gateway's store
-            send = decode(raw, SendRequest)
-            if send.client_ref is not None:
-                return await self._pass_on(request, raw)
-            check_send(account, send, config)
-            now = time.time()
-            messages, encoding, parts = new_messages(send, account.system_id, now, config.smpp)
-            accepted = await self.channel.submit(send.category, parts, now, messages)
-            response = json_response(sent(accepted.messages, encoding, parts, accepted.rejected), 201)
-            self.timings.observe(time.perf_counter() - started, "http")
-        except Exception as exc:
-            response = error_response(exc, config.http.max_body, self.log, request.path)
-        self.requests.inc(SEND_ROUTE, _STATUS.get(response.status) or str(response.status))
-        return response
-
-    async def forward(self, request: web.BaseRequest) -> web.StreamResponse:
-        try:
-            raw = await request.read()
         except Exception as exc:  # over max_body
             response = error_response(exc, self.config.http.max_body, self.log, request.path)
-            self.requests.inc("other", str(response.status))
+            self.requests.inc(SEND_ROUTE if sending else "other", str(response.status))
             return response
-        return await self._pass_on(request, raw)
-
-    async def _pass_on(self, request: web.BaseRequest, raw: bytes) -> web.StreamResponse:
-        """The gateway's own API answers (and counts) it."""
-        headers = [(name, value) for name, value in request.headers.items() if name.lower() not in _HOP]
-        headers.append((PEER_HEADER, request.remote or ""))
-        try:
-            async with self.session.request(request.method, "http://smsc" + request.raw_path, headers=headers,
-                                            data=raw or None, allow_redirects=False) as answer:
-                body = await answer.read()
-                back = [(name, value) for name, value in answer.headers.items() if name.lower() not in _HOP_BACK]
-                return web.Response(body=body, status=answer.status, headers=back)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            self.log.warning("http_pass_on_failed", path=request.path, error=repr(exc))
-            self.requests.inc("other", "503")
-            return json_response(gateway_gone().body(), 503)
+        peer = request.remote or ""
+        if sending:
+            answer = await self.submit(request.headers, raw, peer, request.raw_path)
+        else:
+            answer = await self.pass_on(request.method, request.raw_path, request.headers, raw, peer)
+        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
 
 async def serve(listen_fd: int, channel_fd: int, internal: str) -> None:
