@@ -61,16 +61,17 @@ COLUMNS = ("id, account, source, destination, service_type, state, submitted, sc
 (ID, ACCOUNT, SOURCE, DESTINATION, SERVICE_TYPE, STATE, SUBMITTED, SCHEDULED, EXPIRES, UPDATED,
  FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR, BODY) = range(17)
 
-class RowsInsert:
-    """An INSERT of many rows, run as statements of 64, 32, ... 1 rows: SQLite's time per
-    row is ~40% less than executemany's one statement run per row, and seven statements,
+class ManyRows:
+    """A statement over many rows of values (`head` VALUES row, row, ... `tail`), run as
+    statements of 64, 32, ... 1 rows: SQLite's time per row is less than executemany's
+    one statement run per row (inserts ~13-40 %, updates ~14 %), and seven statements,
     prepared once, serve every batch size. `run` takes the rows' values in one flat list."""
 
     SIZES = (64, 32, 16, 8, 4, 2, 1)
 
-    def __init__(self, head: str, row: str) -> None:
+    def __init__(self, head: str, row: str, tail: str = "") -> None:
         self.width = row.count("?")
-        self.sql = {size: f"{head} VALUES " + ", ".join([row] * size) for size in self.SIZES}
+        self.sql = {size: f"{head} VALUES " + ", ".join([row] * size) + tail for size in self.SIZES}
 
     def run(self, db: sqlite3.Connection, values: list[Any]) -> None:
         width, rows, done = self.width, len(values) // self.width, 0
@@ -82,7 +83,7 @@ class RowsInsert:
 
 # New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet (the
 # constants are in the SQL: fewer parameters to bind).
-INSERT_MESSAGES = RowsInsert(
+INSERT_MESSAGES = ManyRows(
     f"INSERT INTO messages ({COLUMNS})",
     f"(?, ?, ?, ?, ?, {int(MessageState.ENROUTE)}, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?)")
 _MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
@@ -91,12 +92,16 @@ _COLUMN_NAMES = [name.strip() for name in COLUMNS.split(",")]
 
 
 @functools.cache
-def _update_sql(columns: tuple[int, ...]) -> str:
-    return f"UPDATE messages SET {', '.join(_COLUMN_NAMES[c] + ' = ?' for c in columns)} WHERE id = ?"
+def _update_rows(columns: tuple[int, ...]) -> ManyRows:
+    """UPDATE of `columns` for many messages: each row of values is the columns' new values
+    and then the message's id."""
+    sets = ", ".join(f"{_COLUMN_NAMES[c]} = v.column{i}" for i, c in enumerate(columns, 1))
+    return ManyRows(f"UPDATE messages SET {sets} FROM (", "(" + ", ".join("?" * (len(columns) + 1)) + ")",
+                    f") AS v WHERE messages.id = v.column{len(columns) + 1}")
 
 
-INSERT_HISTORY = RowsInsert("INSERT INTO history (message_id, state, time, error)", "(?, ?, ?, ?)")
-INSERT_OUTBOUND = RowsInsert("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt,"
+INSERT_HISTORY = ManyRows("INSERT INTO history (message_id, state, time, error)", "(?, ?, ?, ?)")
+INSERT_OUTBOUND = ManyRows("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt,"
                              " attempts, expires)", "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 SET_OUTBOUND = ("UPDATE outbound SET state=?, done=?, next_attempt=COALESCE(?, next_attempt),"
                 " last_error=COALESCE(?, last_error) WHERE id=? AND state=0")
@@ -1011,7 +1016,7 @@ class _ChangeBatch:
             if columns:
                 updates.setdefault(columns, []).append([row[c] for c in columns] + [number])
         for columns, rows in updates.items():
-            self.db.executemany(_update_sql(columns), rows)
+            _update_rows(columns).run(self.db, [value for row in rows for value in row])
         if self.history:
             INSERT_HISTORY.run(self.db, [value for row in self.history for value in row])
         if self.receipts:
