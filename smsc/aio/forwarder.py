@@ -195,7 +195,8 @@ class Forwarder:
         self._cursor: fw.Cursor = fw.START
         self._sent: list[tuple[str, str, str]] = []  # (message id, upstream, carrier id) to record
         self._rewind = False  # a message was passed over (its queue full): walk from the start again
-        self._caught_up = False  # the last walk read less than a page: new messages may be taken as committed
+        self._caught_up = False  # a walk caught up with nothing passed over: new messages are taken as committed
+        self._committed_meanwhile: list[Message] = []  # handed over while a walk's page was read
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -246,7 +247,7 @@ class Forwarder:
         for name, settings in new.items():
             if name not in self.queues:
                 self._open_queue(settings)
-        self._rewind = True
+        self._start_over()
         self._wake.set()
 
     def _drop_queue(self, queue: UpstreamQueue) -> None:
@@ -285,6 +286,7 @@ class Forwarder:
         """Take one page of due messages into the queues; how many were taken. With no
         routes at all nothing is taken: messages wait in the store for a config that
         has somewhere to send them."""
+        self._committed_meanwhile = []  # what commits hand over from here on: newer than the page
         if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
             return 0
         now = self.clock()
@@ -297,33 +299,55 @@ class Forwarder:
                 continue
             outcome = self._take(message, now)
             if outcome is None:
-                self._rewind = True  # its queue is full: it stays due, seen on the next walk
+                self._start_over()  # its queue is full: it stays due, seen on the next walk
                 continue
             taken += outcome
-        for queue in list(self.queues.values()):  # queued first, then each queue pumped once
-            self._pump(queue)
         self._cursor = cursor
-        self._caught_up = read < SCAN_PAGE
-        if self._caught_up:  # the next walk starts a little back
+        # Caught up with nothing passed over: every due message was read by a walk or
+        # handed over, so new ones may be taken as they are committed (those committed
+        # while this page was read first, in order).
+        self._caught_up = read < SCAN_PAGE and not self._rewind
+        if read < SCAN_PAGE:  # the next walk starts a little back (from the start after a pass-over)
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
             self._rewind = False
+        meanwhile, self._committed_meanwhile = self._committed_meanwhile, []
+        if self._caught_up:
+            self._take_committed(meanwhile, now)
+        for queue in list(self.queues.values()):  # queued first, then each queue pumped once
+            self._pump(queue)
         return taken
 
     def accepted(self, messages: list[Message]) -> None:
         """Messages just committed (the store's hook for new rows): taken into their
-        queues at once, not read back by the scan, when the walk has caught up (nothing
-        older is waiting, so order per destination holds). Those scheduled later, or
-        meeting a full queue, stay in the store for the scan."""
-        if not self._caught_up or self._rewind or self._stopping or not self.config.routes:
+        queues at once, not read back by the scan, once a walk has caught up with nothing
+        passed over (nothing older waits in the store, so order per destination holds).
+        Until then they wait for the end of the walk under way (or the next walk reads
+        them); those scheduled later, or meeting a full queue, stay for the scan."""
+        if self._stopping or not self.config.routes:
             return
-        now, held = self.clock(), self.held
+        if not self._caught_up:
+            self._committed_meanwhile += messages
+            return
+        self._take_committed(messages, self.clock())
+        for queue in list(self.queues.values()):
+            self._pump_soon(queue)
+
+    def _take_committed(self, messages: list[Message], now: float) -> None:
+        held = self.held
         for message in messages:
             if message.scheduled > now or _number(message.id) in held:
                 continue
             if self._take(message, now) is None:
-                self._rewind = True  # its queue is full: the next walk starts over
-        for queue in list(self.queues.values()):
-            self._pump_soon(queue)
+                # Its queue is full: it and those after it stay for the walks, which start
+                # over; nothing is taken as committed until one catches up again.
+                self._start_over()
+                return
+
+    def _start_over(self) -> None:
+        """Due messages wait behind the walk's cursor: the next walk starts from the
+        beginning, and nothing is taken as committed until a walk has caught up again."""
+        self._rewind = True
+        self._caught_up = False
 
     def _take(self, message: Message, now: float) -> int | None:
         """Route a due message into its queue: 1 taken, 0 ended here, None no room."""
@@ -682,12 +706,12 @@ class Forwarder:
         """Back to the store's queue unsent (its queue closed by a reload): due again, with
         its old schedule, behind the walk's cursor."""
         self._release(message_id)
-        self._rewind = True
+        self._start_over()
 
     def due_again(self, message_id: str) -> None:
         """A message recorded as sent is due again (an UNDELIV re-routed, committed):
         walk the queue again soon."""
-        self._rewind = True
+        self._start_over()
         self._wake.set()
 
     def _finish(self, message: Message, state: MessageState, error: int | None = None) -> None:
