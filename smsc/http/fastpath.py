@@ -97,7 +97,8 @@ class FastPath(asyncio.Protocol):
         self.answering: asyncio.Task[None] | None = None
         self.closing = False  # close once the request in hand is answered
         self._buffer = bytearray()
-        self._paused = False
+        self._paused = False  # reading, while a pipelined request waits
+        self._blocked = False  # answering, while the client does not read what we wrote
         self._idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -115,11 +116,20 @@ class FastPath(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        if self.answering is None:
+        if self.answering is None and not self._blocked:
             self._next()
         elif len(self._buffer) > self.limit() + HEAD_LIMIT and not self._paused:
             self._paused = True  # pipelined beyond a whole request: wait for the answer
             self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def pause_writing(self) -> None:
+        """A client that sends requests without reading the answers waits for itself."""
+        self._blocked = True
+
+    def resume_writing(self) -> None:
+        self._blocked = False
+        if self.answering is None:
+            self._next()
 
     def close(self) -> None:
         """Close now if idle, else after the answer in hand (a graceful stop)."""
@@ -174,7 +184,8 @@ class FastPath(asyncio.Protocol):
             self._paused = False
             transport.resume_reading()
         self._arm()
-        self._next()
+        if not self._blocked:
+            self._next()
 
     def _hand_over(self) -> None:
         """aiohttp's for good, with what was read so far."""

@@ -159,3 +159,14 @@ def test_a_malformed_request_is_refused_by_aiohttp(gateway):
     conn = Raw(server.http_port)
     conn.send(post(key, extra=b"\r\nContent-Length: 3"))  # two lengths: a smuggling attempt
     assert conn.answer()[0] == 400
+
+
+def test_many_pipelined_sends_unread_until_all_are_sent_are_all_answered_in_order(gateway):
+    server, key = gateway
+    conn = Raw(server.http_port)
+    count = 400  # ~60 kB of requests: more than the fast path reads ahead, so it pauses reading
+    conn.send(post(key) * count)
+    statuses = [conn.answer()[0] for _ in range(count)]
+    assert set(statuses) <= {201, 429} and statuses[0] == 201
+    conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert conn.answer()[0] == 200
