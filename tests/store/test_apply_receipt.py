@@ -91,3 +91,19 @@ def test_a_failing_reroute_check_lets_the_receipt_verdict_stand(in_store):
 
     (outcome, _), state = in_store(scenario)
     assert outcome is R.APPLIED and state is S.UNDELIVERABLE
+
+
+def test_a_carrier_id_used_twice_names_the_latest_message(in_store):
+    # Carriers recycle their ids (a counter that wraps, a restart): the receipt is for the
+    # message that went most recently, whichever order the rows come back in.
+    async def scenario(store):
+        older, newer = await store.accept_many([message(registered_delivery=1), message(registered_delivery=1)],
+                                               now=NOW)
+        await store.update_many([(newer, "sim", "c1")], now=NOW + 1)
+        await store.update_many([(older, "sim", "c1")], now=NOW + 2)  # recorded later, still the older message
+        outcome = await store.apply_receipt("sim", ["c1"], S.DELIVERED, None, now=NOW + 3)
+        return outcome, newer, (await store.get(older)).state, (await store.get(newer)).state
+
+    outcome, newer, older_state, newer_state = in_store(scenario)
+    assert outcome == (R.APPLIED, newer)
+    assert (older_state, newer_state) == (S.ENROUTE, S.DELIVERED)
