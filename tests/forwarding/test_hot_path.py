@@ -15,6 +15,7 @@ from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import (
     BindTransceiver, BindTransceiverResp, DeliverSm, EnquireLink, EnquireLinkResp, SubmitSm, SubmitSmResp,
 )
+from smsc.config import Route
 from smsc.store import NewMessage, OutboundState
 from tests.forwarding.conftest import LoopThread, bound, forwarding_config, upstream, wait_for
 from tests.forwarding.test_receipts import submit
@@ -45,10 +46,14 @@ def test_an_accepted_message_reaches_the_carrier_without_the_scan(serve, tmp_pat
 
 class ReceiptInTheSameWrite:
     """A carrier that writes each submit_sm_resp and its DELIVRD receipt in one write: the
-    receipt reaches smsc in the read that brings the carrier id it names."""
+    receipt reaches smsc in the read that brings the carrier id it names. While `gate` is
+    clear it answers nothing (and reads nothing more); `sent`: (destination, text) in order."""
 
     def __init__(self) -> None:
         self.receipts_answered: list[int] = []
+        self.sent: list[tuple[str, bytes]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         carrier_ids = iter(range(0x1000, 0x10000))
@@ -63,6 +68,8 @@ class ReceiptInTheSameWrite:
             elif type(pdu) is EnquireLink:
                 writer.write(pdu_codec.encode(EnquireLinkResp(sequence_number=pdu.sequence_number)))
             elif type(pdu) is SubmitSm:
+                self.sent.append((pdu.destination_addr, pdu.short_message))
+                await self.gate.wait()
                 carrier_id = f"{next(carrier_ids):x}"
                 receipt = DeliverSm(sequence_number=pdu.sequence_number, esm_class=0x04,
                                     tlvs=((Tag.RECEIPTED_MESSAGE_ID, carrier_id), (Tag.MESSAGE_STATE, 2)))
@@ -79,6 +86,7 @@ def same_write_carrier():
     for before `serve`, so it outlives the gateway that binds to it."""
     carrier, thread = ReceiptInTheSameWrite(), LoopThread()
     listener = thread.call(asyncio.start_server(carrier.serve, "127.0.0.1", 0))
+    carrier.thread = thread  # type: ignore[attr-defined]
     yield carrier, listener.sockets[0].getsockname()[1]
     thread.run(listener.close)
     thread.close()
@@ -124,3 +132,50 @@ def test_receipts_answered_together_are_acked_together_before_the_unbind(serve, 
         return found if [state for _, state, _ in found] == [OutboundState.DELIVERED] * 10 else None
 
     assert [attempts for _, _, attempts in wait_for(outbound)] == [1] * 10
+
+
+def test_after_a_pass_over_nothing_is_taken_as_committed_before_the_walk_from_the_start(
+        same_write_carrier, serve, tmp_path):
+    """A message passed over (its queue full) waits behind the walk's cursor: a newer one to
+    the same destination, handed over once the queue has room, must not leave before it."""
+    carrier, port = same_write_carrier
+    carrier.thread.run(carrier.gate.clear)
+    full = upstream("full", port=port, window=1)  # 64 held at most (queue_per_window floor)
+    spare = upstream("spare", port=port)  # room elsewhere: the walk runs and reads the page
+    config = forwarding_config(tmp_path, upstreams=(full, spare), routes=(
+        Route(name="to-full", destinations=("44",), upstream="full"), Route(name="rest", upstream="spare")))
+    server = serve(config)
+    forwarder, store = server.runtime.forwarder, server.store
+    wait_for(lambda: forwarder._caught_up and forwarder.queues["full"].is_up and forwarder.queues["spare"].is_up)
+    queue = forwarder.queues["full"]
+
+    async def accept(destinations: list[str], text: bytes = b"x") -> list:
+        ids = await store.accept_many([NewMessage("shop", "Shop", d, body={"short_message": text})
+                                       for d in destinations])
+        return [await store.get(message_id) for message_id in ids]
+
+    async def fill_and_pass_over() -> str:
+        forwarder._scanner.cancel()  # the walks are this test's own from here
+        store.accepted_hook = None
+        forwarder.accepted(await accept(["447000000001"] * queue.capacity))  # the queue is full
+        (passed_over,) = await accept(["447111111111"], b"first")
+        await forwarder.scan_once()  # reads it, no room for it: passed over
+        return passed_over.id
+
+    first = server.call(fill_and_pass_over())
+    assert queue.room <= 0 and int(first, 16) not in forwarder.held
+    carrier.thread.run(carrier.gate.set)
+    wait_for(lambda: queue.room > 0)
+
+    async def hand_over_a_newer_one() -> str:
+        (newer,) = await accept(["447111111111"], b"second")
+        forwarder.accepted([newer])
+        return newer.id
+
+    second = server.call(hand_over_a_newer_one())
+    assert int(second, 16) not in forwarder.held  # it waits for the walk from the start
+    for _ in range(5):
+        server.call(forwarder.scan_once())
+    wait_for(lambda: [text for destination, text in carrier.sent if destination == "447111111111"]
+             == [b"first", b"second"])
+    assert all(server.call(store.get(message_id)).carrier_id for message_id in (first, second))
