@@ -1,5 +1,5 @@
 """An HTTP API worker process: with [http] workers = N, `smsc serve` starts N of these
-(smsc.http.workers) on the public listener it made, so the API's CPU (aiohttp, the key
+(smsc.http.pool) on the listening sockets it made, so the API's CPU (HTTP, the key
 check, decoding, the text core, the JSON answer) is spread over the cores.
 
 A plain send (POST /v1/messages without Idempotency-Key or client_ref) is read by the
