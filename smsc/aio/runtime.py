@@ -28,7 +28,7 @@ import gc
 import signal
 import sys
 import time
-from typing import Any, Callable, TextIO
+from typing import Any, Awaitable, Callable, Iterator, TextIO
 
 from smsc.aio.forwarder import Forwarder
 from smsc.aio.inbound import Inbound
@@ -82,17 +82,17 @@ class Runtime:
 
     async def start(self) -> None:
         self.store = await Store.from_config(self.config, clock=self.clock)
-        self.gateway = Gateway(self.config, self.store, clock=self.clock)
-        self.server = SmppServer(self.config, self.gateway)
         try:
+            self.gateway = Gateway(self.config, self.store, clock=self.clock)
+            self.server = SmppServer(self.config, self.gateway)
             await self.server.start()
+            self._expiry = asyncio.get_running_loop().create_task(self._expire_loop(), name="smsc-expiry")
+            self.http = HttpService(self)  # compliance, webhooks, metrics, the HTTP API listener
+            await self.http.start()
+            await self._start_forwarding()
         except BaseException:
-            await self.store.close()
+            await self.stop()  # what started is stopped again (a port taken...), the store closed
             raise
-        self._expiry = asyncio.get_running_loop().create_task(self._expire_loop(), name="smsc-expiry")
-        self.http = HttpService(self)  # compliance, webhooks, metrics, the HTTP API listener
-        await self.http.start()
-        await self._start_forwarding()
 
     async def _start_forwarding(self) -> None:
         assert self.store is not None
@@ -132,24 +132,36 @@ class Runtime:
                 self.log.error("housekeeping_failed", error=repr(exc))
 
     async def stop(self) -> None:
-        """Stop accepting, unbind everyone, finish what is in flight, close the store."""
+        """Stop accepting, unbind everyone, finish what is in flight, close the store. A
+        part that fails to stop is logged and the others still stop; the store is closed
+        whatever happens (its threads would otherwise keep the process from exiting)."""
+        try:
+            for part, stopping in self._stopping():
+                try:
+                    await stopping
+                except Exception as exc:
+                    self.log.error("stop_failed", part=part, error=repr(exc))
+        finally:
+            if self.store is not None:
+                await self.store.close()
+        self.log.info("stopped")
+
+    def _stopping(self) -> Iterator[tuple[str, Awaitable[Any]]]:
+        """The parts to stop, in order, each as (name, what to await); only those started."""
         if self.server is not None:
-            await self.server.stop()
+            yield "smpp", self.server.stop()
         for task in (self._expiry, self._housekeeping):
             if task is not None:
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                yield task.get_name(), asyncio.gather(task, return_exceptions=True)
         if self.http is not None:
-            await self.http.stop()
+            yield "http", self.http.stop()
         if self.forwarder is not None:
             assert self.store is not None
             self.store.accepted_hook = None
-            await self.forwarder.stop()
-        for sim in self.simulators.values():
-            await sim.stop()
-        if self.store is not None:
-            await self.store.close()
-        self.log.info("stopped")
+            yield "forwarding", self.forwarder.stop()
+        for name, sim in self.simulators.items():
+            yield f"simulator {name}", sim.stop()
 
     async def expire_once(self) -> int:
         """Expire what is due now: messages past validity, then stale queued deliver_sm."""

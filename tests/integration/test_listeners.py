@@ -104,6 +104,24 @@ def test_serve_refuses_to_start_on_a_store_in_use(serve, tmp_path):
     assert process.returncode == 1 and "in use by another smsc process" in stderr
 
 
+def test_serve_whose_http_port_is_taken_says_so_and_exits_1(tmp_path):
+    # What started before the failing listener (the store with its threads, the SMPP
+    # listener) is stopped again: the process exits instead of hanging on them.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = write_config(tmp_path)
+        with open(config, "a") as f:
+            f.write(f"\n[http]\nenabled = true\nhost = \"127.0.0.1\"\nport = {taken.getsockname()[1]}\n")
+        process = smsc_serve(tmp_path, config)
+        try:
+            _, stderr = process.communicate(timeout=20)
+        finally:
+            process.kill()  # a hung one: the test fails, the process does not stay behind
+            process.wait()
+    assert process.returncode == 1 and "cannot start" in stderr
+
+
 def test_sigterm_unbinds_clients_finishes_and_exits_0(tmp_path):
     process = smsc_serve(tmp_path, write_config(tmp_path))
     try:
