@@ -170,3 +170,21 @@ def test_many_pipelined_sends_unread_until_all_are_sent_are_all_answered_in_orde
     assert set(statuses) <= {201, 429} and statuses[0] == 201
     conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert conn.answer()[0] == 200
+
+
+def test_over_tls_a_connection_is_handed_to_aiohttp_too(serve_http, tmp_path):
+    import http.client
+    import ssl
+
+    from tests.integration.test_listeners import self_signed
+
+    cert, tls_key = self_signed(tmp_path)
+    server = serve_http(http_config(tmp_path, workers=2, tls_cert=cert, tls_key=tls_key))
+    api = server.api()
+    api.conn = http.client.HTTPSConnection("127.0.0.1", server.http_port, timeout=10,
+                                           context=ssl.create_default_context(cafile=cert))
+    status, body, _ = api.post("/v1/messages", json.loads(SEND))  # the fast path, over TLS
+    assert status == 201
+    status, view, _ = api.get(f"/v1/messages/{body['messages'][0]['id']}")  # aiohttp's from here
+    assert status == 200 and view["state"] == "enroute"
+    assert api.post("/v1/messages", json.loads(SEND))[0] == 201
