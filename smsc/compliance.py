@@ -222,14 +222,19 @@ class Compliance:
 
     async def import_csv(self, account: str, text: str, now: float) -> int:
         """Opt-outs from CSV (a `handset` column, optional `sender`), audited as 'import';
-        how many rows. A row without a handset is a ValueError naming its line."""
+        how many rows. A row without a handset, or text that is not CSV, is a ValueError
+        naming its line."""
         rows = []
-        for line, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            handset = number(record.get("handset") or "")
-            if not handset.isdigit():
-                raise ValueError(f"line {line}: handset: expected a phone number, got {record.get('handset')!r}")
-            sender = self.scope(record.get("sender") or "")
-            rows.append((account, sender, handset, "opt-out", "import", "", now))
+        records = csv.DictReader(io.StringIO(text))
+        try:
+            for line, record in enumerate(records, start=2):
+                handset = number(record.get("handset") or "")
+                if not handset.isdigit():
+                    raise ValueError(f"line {line}: handset: expected a phone number, got {record.get('handset')!r}")
+                sender = self.scope(record.get("sender") or "")
+                rows.append((account, sender, handset, "opt-out", "import", "", now))
+        except csv.Error as exc:  # not CSV (a field over the module's limit...): the caller's 422
+            raise ValueError(f"line {records.line_num}: not valid CSV: {exc}") from None
         await http_tables.record_consent(self.store, rows)
         self._apply(rows)
         return len(rows)

@@ -114,6 +114,9 @@ def test_optouts_import_export_and_api(serve_http):
     assert [o["handset"] for o in api.get("/v1/optouts")[1]["optouts"]] == ["447700900003", "447700900005"]
     bad = api.post("/v1/optouts", raw=b"handset\nnot-a-number\n", headers={"Content-Type": "text/csv"})
     assert bad[0] == 422 and "line 2" in bad[1]["error"]["message"]
+    # Not CSV at all (a field over the csv module's limit): refused as such, not a 500.
+    huge = api.post("/v1/optouts", raw=b"handset\n" + b"1" * 140_000 + b"\n", headers={"Content-Type": "text/csv"})
+    assert huge[0] == 422 and huge[1]["error"]["code"] == "invalid_csv"
 
 
 def test_quiet_hours_defer_a_promotional_message_to_the_window_end(serve_http, tmp_path):
