@@ -33,7 +33,9 @@ def receipts_for(client, message_id: str, quiet: float = 0.5) -> list:
 
 def client_pdu_resp(client, pdu):
     import smpplib.smpp
-    return smpplib.smpp.make_pdu("deliver_sm_resp", client=client, sequence=pdu.sequence)
+    resp = smpplib.smpp.make_pdu("deliver_sm_resp", client=client)
+    resp.sequence = pdu.sequence  # make_pdu takes sequence= but does not use it: the ack must match
+    return resp
 
 
 def submit(client, **fields) -> str:
