@@ -32,7 +32,6 @@ from functools import lru_cache
 from typing import Any, Iterable, Literal
 from zoneinfo import ZoneInfo
 
-import msgpack
 import msgspec
 
 from smsc import router
@@ -40,6 +39,7 @@ from smsc.config import Account, Compliance as Rules, Config, QuietHours, Route
 from smsc.smpp import status
 from smsc.store import NewMessage, Store
 from smsc.store import http_tables
+from smsc.store.blobs import pack
 
 Category = Literal["transactional", "promotional"]
 CATEGORIES = ("transactional", "promotional")
@@ -157,13 +157,13 @@ class Compliance:
         kind = self.keyword(text)
         queue = self.store.outbound_queue(account, "mo", None)
         expires = now + self.store.receipt_expiry if expires is None else expires
-        item = (queue, "mo", None, msgpack.packb(body), now, expires)
+        item = (queue, "mo", None, pack(body), now, expires)
         reply = self._reply(account, kind, handset, to, now)
 
         async def also(store: Store) -> int:
             (item_id,) = await store._write_outbound([item])
             if reply is not None:
-                await store._write_accepts([(reply, msgpack.packb(reply.body), now)])
+                await store._write_accepts([(reply, pack(reply.body), now)])
             return item_id
 
         events = [] if kind is None else [(account, self.scope(to), number(handset), _EVENTS[kind], "sms", text, now)]

@@ -40,13 +40,13 @@ import time
 from typing import Any, Callable
 
 import aiohttp
-import msgpack
 import msgspec
 
 from smsc.config import Config
 from smsc.http.messages import body_text, message_view, rfc3339
 from smsc.log import get_logger
 from smsc.store import Message, OutboundItem, Store, UnknownMessage
+from smsc.store.blobs import pack
 from smsc.store.ids import EPOCH, SEQUENCE_BITS
 from smsc.store.outbound import OutboundClaim
 
@@ -70,7 +70,7 @@ async def enqueue_route_mo(store: Store, route: str, body: dict[str, Any], now: 
     """Commit an MO (deliver_sm fields `body`) to the webhook queue of the MO route named
     `route`; the item id once committed. Not through `store.enqueue`: its mo_hook applies
     an account's keywords, and this MO belongs to no account."""
-    item = (route_queue(route), "mo", None, msgpack.packb(body), now, now + store.receipt_expiry)
+    item = (route_queue(route), "mo", None, pack(body), now, now + store.receipt_expiry)
 
     async def write(store: Store, item: tuple[Any, ...]) -> int:
         (item_id,) = await store._write_outbound([item])

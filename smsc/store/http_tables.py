@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-import msgpack
 
+from smsc.store.blobs import pack, unpack
 from smsc.store.ids import first_id_at, format_id, parse_id
 from smsc.store.store import COLUMNS, Store, _to_message
 from smsc.store.types import Message, NewMessage, StoreError
@@ -39,7 +39,7 @@ async def accept_messages(store: Store, messages: list[NewMessage], now: float, 
         # submit takes it directly). One request for all recipients: they are committed
         # together, and no gather (a future and a callback each).
         return answer(await store.accept_many(messages, now)), False
-    payloads = [(message, msgpack.packb(message.body), now) for message in messages]
+    payloads = [(message, pack(message.body), now) for message in messages]
 
     async def work(store: Store, _: Any) -> tuple[dict[str, Any], bool]:
         if idempotency is not None:
@@ -57,7 +57,7 @@ async def accept_messages(store: Store, messages: list[NewMessage], now: float, 
         if idempotency is not None:
             account, key, fingerprint = idempotency
             await store.db.execute("INSERT INTO idempotency (account, key, fingerprint, response, created)"
-                                   " VALUES (?, ?, ?, ?, ?)", (account, key, fingerprint, msgpack.packb(response), now))
+                                   " VALUES (?, ?, ?, ?, ?)", (account, key, fingerprint, pack(response), now))
         return response, False
 
     return await store.transact(work)
@@ -73,7 +73,7 @@ async def idempotent_answer(store: Store, account: str, key: str, fingerprint: b
         return None
     if bytes(row[0]) != fingerprint:
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was used with a different request")
-    return msgpack.unpackb(row[1])
+    return unpack(row[1])
 
 
 async def forget_idempotency(store: Store, before: float) -> int:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import msgpack
 import msgspec
 
 from smsc.codec.decoding import part_text, read_part
 from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import MessageState
+from smsc.store.blobs import unpack
 from smsc.store.store import COLUMNS, _message_number, _to_message
 from smsc.store.types import Message, OutboundState, StoreError, UnknownMessage
 
@@ -97,6 +97,6 @@ def message_report(db: sqlite3.Connection, message_id: str) -> MessageReport:
     sql = ("SELECT id, account, state, attempts, created, done, last_error, body FROM outbound"
            " WHERE message_id = ? AND kind = 'receipt' ORDER BY id")
     receipts = [Receipt(item, account, OutboundState(state), attempts, created, done, last_error,
-                        msgpack.unpackb(body).get("short_message", b"").decode("latin-1"))
+                        unpack(body).get("short_message", b"").decode("latin-1"))
                 for item, account, state, attempts, created, done, last_error, body in db.execute(sql, (number,))]
     return MessageReport(message, message_text(message.body), tuple(history), tuple(parts), tuple(receipts))
