@@ -75,8 +75,7 @@ class OutboundClaim:
     def ack(self, item_id: int, now: float | None = None) -> "asyncio.Future[None]":
         """The ESME answered deliver_sm_resp 0: the item is delivered (a future, done
         once committed)."""
-        self._in_flight.pop(item_id, None)
-        return self.store._request("outbound_set", (OutboundState.DELIVERED, self._now(now), None, None, item_id))
+        return self.ack_many([item_id], now)
 
     def ack_many(self, item_ids: list[int], now: float | None = None) -> "asyncio.Future[None]":
         """`ack` for several items in one store request (a read's worth of
@@ -84,8 +83,7 @@ class OutboundClaim:
         done = self._now(now)
         for item_id in item_ids:
             self._in_flight.pop(item_id, None)
-        return self.store._request("outbound_sets", [(OutboundState.DELIVERED, done, None, None, item_id)
-                                                     for item_id in item_ids])
+        return self._set([(OutboundState.DELIVERED, done, None, None, item_id) for item_id in item_ids])
 
     def retry(self, item_id: int, now: float | None = None, error: int | None = None) -> "asyncio.Future[float]":
         """The ESME answered an error (or nothing in time): try again after a backoff
@@ -109,12 +107,12 @@ class OutboundClaim:
         """Offer the item again at `when`: for a claimer with its own backoff (webhooks)."""
         self._in_flight.pop(item_id, None)
         heapq.heappush(self._retries, when)
-        return self.store._request("outbound_set", (OutboundState.PENDING, None, when, error, item_id))
+        return self._set([(OutboundState.PENDING, None, when, error, item_id)])
 
     def give_up(self, item_id: int, now: float | None = None, error: int | None = None) -> "asyncio.Future[None]":
         """Stop trying: the item is expired now (dead-lettered), kept with its last error."""
         self._in_flight.pop(item_id, None)
-        return self.store._request("outbound_set", (OutboundState.EXPIRED, self._now(now), None, error, item_id))
+        return self._set([(OutboundState.EXPIRED, self._now(now), None, error, item_id)])
 
     async def release(self, now: float | None = None) -> None:
         """Give the queue up: unanswered items, and those handed over but not taken, are
@@ -124,12 +122,17 @@ class OutboundClaim:
         self._released = True
         now = self._now(now)
         unanswered = [*self._in_flight, *(item[0] for item in self._fresh)]
-        pending = [self.store._request("outbound_set", (OutboundState.PENDING, None, now, None, item_id))
-                   for item_id in unanswered]
+        pending = self._set([(OutboundState.PENDING, None, now, None, item_id) for item_id in unanswered])
         self._in_flight.clear()
         self._fresh.clear()
         self.store._claims.pop(self.account, None)
-        await asyncio.gather(*pending)
+        await pending
+
+    def _set(self, rows: list[tuple[OutboundState, float | None, float | None, int | None, int]]
+             ) -> "asyncio.Future[None]":
+        """Items' new (state, done, next attempt, last error), each with its id: one store
+        request, a future done once committed."""
+        return self.store._request("outbound_set", rows)
 
     # --- the store's side of the hand-over -------------------------------------------------
 

@@ -688,12 +688,8 @@ class Store:
         self._woken.update(row[0] for row in rows)
         return ids
 
-    def _write_outbound_changes(self, rows: list[tuple[Any, ...]]) -> list[None]:
-        self._db.executemany(SET_OUTBOUND, rows)
-        return [None] * len(rows)
-
-    def _write_outbound_change_lists(self, lists: list[list[tuple[Any, ...]]]) -> list[None]:
-        # Several items' changes in one request (a read's worth of deliver_sm_resp).
+    def _write_outbound_changes(self, lists: list[list[tuple[Any, ...]]]) -> list[None]:
+        # Each request changes one item or several (a read's worth of deliver_sm_resp).
         self._db.executemany(SET_OUTBOUND, [row for rows in lists for row in rows])
         return [None] * len(lists)
 
@@ -1022,14 +1018,13 @@ class _ChangeBatch:
 # Requests of one batch run by kind in this order. Requests that depend on each other are
 # never in one batch (a caller learns a message id only after its accept committed), so
 # the order only has to be a sensible one: new rows first, then what changes them.
-_KIND_ORDER = ("accept", "accepts", "change", "enqueue", "outbound_set", "outbound_sets", "take", "outbound_expire", "purge", "call")
+_KIND_ORDER = ("accept", "accepts", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge", "call")
 _HANDLERS = {
     "accept": Store._insert_accepts,
     "accepts": Store._insert_accept_lists,
     "change": Store._write_changes,
     "enqueue": Store._insert_outbound,
     "outbound_set": Store._write_outbound_changes,
-    "outbound_sets": Store._write_outbound_change_lists,
     "take": Store._take_outbound,
     "outbound_expire": Store._expire_outbound,
     "purge": Store._purge,

@@ -164,13 +164,13 @@ def test_a_claim_whose_items_pile_up_goes_back_to_the_table(in_store, monkeypatc
 
 
 def test_several_items_changed_in_one_request_are_all_recorded(in_store):
-    # "outbound_sets": what a claim sends for a read's worth of deliver_sm_resp.
+    # What a claim sends for a read's worth of deliver_sm_resp (OutboundClaim.ack_many).
     async def scenario(store):
         await receipts(store, 3)
         claim = store.claim_outbound("acme")
         items = await claim.take(10, now=NOW + 1)
         before = store.transactions
-        done = await store._request("outbound_sets", [(DELIVERED, NOW + 2, None, None, item.id) for item in items[:2]])
+        done = await store._request("outbound_set", [(DELIVERED, NOW + 2, None, None, item.id) for item in items[:2]])
         return done, store.transactions - before, [state for _, state, _ in await store.outbound("acme")]
 
     done, transactions, states = in_store(scenario, **OPTIONS)
