@@ -169,7 +169,7 @@ def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = 
     )
 
 
-def _accepted_message(number: int, new: NewMessage, body: bytes, now: float) -> Message:
+def _accepted_message(number: int, new: NewMessage, now: float) -> Message:
     """A message as its accept committed it: its row read back, but for the body, which
     is the dict accepted (not packed and unpacked again)."""
     return Message(format_id(number), new.account, new.source, new.destination, new.service_type,
@@ -631,8 +631,8 @@ class Store:
             return
         self.transactions += 1
         if self._accepted and self.accepted_hook is not None:
-            self.accepted_hook([_accepted_message(number, *payload)
-                                for first, payloads in self._accepted for number, payload in enumerate(payloads, first)])
+            self.accepted_hook([_accepted_message(number, new, now) for first, payloads in self._accepted
+                                for number, (new, _, now) in enumerate(payloads, first)])
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -999,16 +999,18 @@ class _ChangeBatch:
     def _flush(self) -> None:
         # Only the columns that changed: SQLite then leaves alone the indexes (and the
         # body blob) a change does not touch. One statement per set of columns changed.
-        updates: dict[tuple[int, ...], list[list[Any]]] = {}
+        updates: dict[tuple[int, ...], list[Any]] = {}  # columns -> their values and the id, row after row
         for number in self.changed:
             row, before = self.rows[number], self.loaded[number]
             if number in self.new_bodies:
                 row[BODY] = pack(self.bodies[number])
             columns = tuple(c for c in _MUTABLE if row[c] != before[c])
             if columns:
-                updates.setdefault(columns, []).append([row[c] for c in columns] + [number])
-        for columns, rows in updates.items():
-            _update_rows(columns).run(self.db, [value for row in rows for value in row])
+                values = updates.setdefault(columns, [])
+                values += [row[c] for c in columns]
+                values.append(number)
+        for columns, values in updates.items():
+            _update_rows(columns).run(self.db, values)
         if self.history:
             INSERT_HISTORY.run(self.db, [value for row in self.history for value in row])
         if self.receipts:
