@@ -52,7 +52,13 @@ class Checkpointer:
         self._idle_check: asyncio.TimerHandle | None = None
         self.limit_frames = limit_bytes // (page_size + _FRAME_HEADER)
         self._since_pass = 0  # transactions begun since the running (or last) pass began
-        self._frames = 0  # in the WAL as the last pass found it (0: starting over)
+        # What the WAL holds is known only when a pass reads it; between passes it is
+        # estimated from the transactions written to it since it started over, at the
+        # frames a transaction took by the last pass's count (idle passes are rare, and
+        # a pass slowed by a busy machine must not leave the writer blind meanwhile).
+        self._in_wal = 0  # transactions in the WAL since it started over
+        self._in_wal_at_pass = 0  # ... when the running (or last) pass began
+        self._frames_per_transaction = 0.0
         self._pass: asyncio.Future[tuple[int, int]] | None = None
         self._starting_over = False  # the next commit writes the WAL from its start
         self.passes = 0  # completed passes: for tests
@@ -64,13 +70,14 @@ class Checkpointer:
         WAL stays within about twice the limit, whatever the disk's speed."""
         running = self.running
         if running is None:
-            if self._frames >= self.limit_frames:
+            if self._wal_frames() >= self.limit_frames:
                 return self.start()
             if self._since_pass >= self.every:
                 self.start()
-        elif self._frames >= 2 * self.limit_frames:
+        elif self._wal_frames() >= 2 * self.limit_frames:
             return running  # a pass slow to end (a slow disk): the next one after it
         self._since_pass += 1  # begun beside the pass, if one runs
+        self._in_wal += 1
         self._begun += 1
         return None
 
@@ -106,7 +113,7 @@ class Checkpointer:
 
     def start(self) -> "asyncio.Future[tuple[int, int]]":
         """Start a pass now: a future of (frames in the WAL, frames copied)."""
-        self._since_pass = 0
+        self._since_pass, self._in_wal_at_pass = 0, self._in_wal
         self._pass = self._loop.run_in_executor(self._thread, self._copy)
         self._pass.add_done_callback(self._passed)
         return self._pass
@@ -125,17 +132,25 @@ class Checkpointer:
         if copy is not self._pass or copy.cancelled() or copy.exception() is not None:
             return
         frames, copied = copy.result()
+        if copied < 0:
+            return  # the pass failed: nothing learned
+        if self._in_wal_at_pass:
+            self._frames_per_transaction = frames / self._in_wal_at_pass
         # Every frame copied and no transaction begun since the pass began (none wrote
         # beside it): the writer's next transaction writes the WAL from its start.
         self._starting_over = frames == copied and self._since_pass == 0
-        self._frames = 0 if self._starting_over else frames
+        if self._starting_over:
+            self._in_wal = 0
+
+    def _wal_frames(self) -> float:
+        return self._frames_per_transaction * self._in_wal
 
     def _copy(self) -> tuple[int, int]:
         try:
             # Read to the end: the statement must finish before the connection is reused.
             (_, frames, copied), = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except Exception:  # busy, failing (a full disk...): the next pass copies what this one left;
-            return self._frames, -1  # the writer, which may be waiting on it, must never see it raise
+            return 0, -1  # the writer, which may be waiting on it, must never see it raise
         self.passes += 1
         return frames, copied
 
