@@ -68,6 +68,10 @@ def facts_of(message: Any) -> MtFacts:
                    data_coding=message.body.get("data_coding", 0), service_type=message.service_type)
 
 
+def _facts(source: Any) -> MtFacts:
+    return source if type(source) is MtFacts else facts_of(source)
+
+
 class RouteDecision(msgspec.Struct, frozen=True):
     """The matched rule and what to do with the message."""
 
@@ -131,14 +135,32 @@ class _MtRule(msgspec.Struct, frozen=True):
     zone: zoneinfo.ZoneInfo
     windows: tuple[_Window, ...]
     reroute_waits: Mapping[str, float]  # shared by every decision of the rule
+    # A filter besides the destination prefixes: `matches` must see the message's facts.
+    filtered: bool
+    # The decision of a route to one upstream, the same for every message it takes: made
+    # once (a decision is frozen), not per message.
+    fixed: RouteDecision | None
 
     @classmethod
     def of(cls, route: Route, config: Config) -> "_MtRule":
-        return cls(route, frozenset(route.accounts), tuple(normalize_number(p) for p in route.destinations),
-                   re.compile(route.destination_regex) if route.destination_regex is not None else None,
+        regex = re.compile(route.destination_regex) if route.destination_regex is not None else None
+        waits = reroute_waits(route, config)
+        filtered = bool(route.accounts or regex or route.sources or route.data_codings or route.service_types
+                        or route.windows)
+        fixed = (None if route.upstream is None else
+                 RouteDecision(route.name, (route.upstream,), route.rate, route.reroute, waits))
+        return cls(route, frozenset(route.accounts), tuple(normalize_number(p) for p in route.destinations), regex,
                    frozenset(route.sources), frozenset(route.data_codings), frozenset(route.service_types),
-                   zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows),
-                   reroute_waits(route, config))
+                   zoneinfo.ZoneInfo(route.time_zone), tuple(_Window.of(w) for w in route.windows), waits,
+                   filtered, fixed)
+
+    def decide(self, upstream_up: UpstreamUp, draw: RandomSource) -> RouteDecision:
+        """Where a message this rule took goes: its candidates, in the order to try them."""
+        if self.fixed is not None:
+            return self.fixed
+        route = self.route
+        return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute,
+                             self.reroute_waits)
 
     def matches(self, facts: MtFacts, number: str, now: float) -> bool:
         """Every filter but the destination prefixes, which MtTable checks first."""
@@ -187,15 +209,25 @@ class MtTable(msgspec.Struct, frozen=True):
         rule = self.rule(facts, now)
         return None if rule is None else rule.route
 
-    def rule(self, facts: MtFacts, now: float) -> _MtRule | None:
+    def rule(self, facts: MtFacts | Any, now: float) -> _MtRule | None:
+        """The first rule taking the message: `facts`, or a message (NewMessage, Message)
+        whose facts are read only when a rule filters on more than the destination."""
         number = normalize_number(facts.destination)
+        known = None
         for index in self.candidates(number):
-            if self.rules[index].matches(facts, number, now):
-                return self.rules[index]
+            rule = self.rules[index]
+            if not rule.filtered:
+                return rule
+            if known is None:
+                known = _facts(facts)
+            if rule.matches(known, number, now):
+                return rule
         return None
 
     def candidates(self, number: str) -> Sequence[int]:
         """The rules whose prefix filter the number passes, in the config's order."""
+        if not self.lengths:
+            return self.unprefixed
         hits = [hit for length in self.lengths if (hit := self.by_prefix.get(number[:length]))]
         if not hits:
             return self.unprefixed
@@ -231,17 +263,15 @@ def _candidates(route: Route, upstream_up: UpstreamUp, draw: RandomSource) -> tu
     return tuple(sorted(ordered, key=lambda name: not upstream_up(name)))  # stable: up first
 
 
-def route_mt(table: MtTable | Config, facts: MtFacts, now: float, upstream_up: UpstreamUp = _always_up,
+def route_mt(table: MtTable | Config, facts: MtFacts | Any, now: float, upstream_up: UpstreamUp = _always_up,
              draw: RandomSource = random.random) -> RouteDecision | None:
-    """The first route matching the message, or None when no route does."""
+    """The first route matching the message, or None when no route does. `facts` may be
+    the message itself (smsc.store NewMessage or Message): routed as `facts_of` it, its
+    facts read only when a rule needs more than the destination."""
     if isinstance(table, Config):
         table = MtTable.of(table)
     rule = table.rule(facts, now)
-    if rule is None:
-        return None
-    route = rule.route
-    return RouteDecision(route.name, _candidates(route, upstream_up, draw), route.rate, route.reroute,
-                         rule.reroute_waits)
+    return None if rule is None else rule.decide(upstream_up, draw)
 
 
 def reroute_waits(route: Route, config: Config) -> dict[str, float]:

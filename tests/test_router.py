@@ -11,6 +11,7 @@ from smsc import config as cfg
 from smsc import router
 from smsc.router import MtFacts, Refused, TimedOut, Undelivered
 from smsc.smpp.status import ESME_RSUBMITFAIL, ESME_RSYSERR
+from smsc.store import NewMessage
 
 UPSTREAMS = ("a", "b", "c", "d")
 
@@ -60,6 +61,24 @@ def test_the_first_matching_rule_wins(filters, account, destination, data_coding
 
     expected = next((f"r{i}" for i, keys in enumerate(filters) if matches(keys)), None)
     assert (decision.rule if decision else None) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(rules, st.sampled_from(["acme", "beta", "zeta"]), st.sampled_from(["447700", "+3361", "0044", "15551", "99"]),
+       st.sampled_from([0, 8, 3]), st.sampled_from(["", "WAP"]))
+def test_a_message_routes_as_its_facts(filters, account, destination, data_coding, service_type):
+    # The forwarder routes the stored message itself; its facts are read only for a rule
+    # that filters on them, and the decision must be the one its facts get.
+    routes = tuple(route(f"r{i}", service_types=["WAP"] if i % 2 else [], **keys) for i, keys in enumerate(filters))
+    compiled = router.MtTable.of(table(*routes))
+    message = NewMessage(account, "Shop", destination, body={"data_coding": data_coding}, service_type=service_type)
+    assert router.route_mt(compiled, message, 0) == router.route_mt(compiled, router.facts_of(message), 0)
+
+
+def test_a_route_to_one_upstream_decides_once_for_every_message():
+    compiled = router.MtTable.of(table(route("all", upstream="b", rate=5.0)))
+    first, second = (router.route_mt(compiled, facts(number), 0) for number in ("447700900001", "3361000"))
+    assert first is second and first.candidates == ("b",) and first.rate == 5.0
 
 
 def test_each_filter_excludes_what_it_does_not_list():

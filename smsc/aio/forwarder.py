@@ -63,7 +63,7 @@ from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import Pdu, SubmitSm
 from smsc.smpp.times import format_absolute
-from smsc.store import Message, MessageFinal, Store, StoreError, UnknownMessage
+from smsc.store import ATTEMPTED, Message, MessageFinal, Store, StoreError, UnknownMessage
 from smsc.store import forwarding as fw
 from smsc.throttle import AdaptiveRate, TokenBucket
 
@@ -123,11 +123,14 @@ class UpstreamQueue:
         self.pump_due = False  # a pump is scheduled for this loop turn (Forwarder._pump_soon)
         self.options = TextOptions(concatenation=settings.concatenation, packed=settings.gsm7 == "packed",
                                    gsm_data_coding=settings.data_coding)
+        self.capacity = 0
+        self.resize()
 
-    @property
-    def capacity(self) -> int:
+    def resize(self) -> None:
+        """How many submissions it may hold, per the config's [forwarding] (read at every
+        take: an attribute, kept up to date by Forwarder.apply)."""
         per_window = self.forwarder.config.forwarding.queue_per_window
-        return max(64, per_window * self.settings.window * self.settings.binds)
+        self.capacity = max(64, per_window * self.settings.window * self.settings.binds)
 
     @property
     def room(self) -> int:
@@ -247,6 +250,8 @@ class Forwarder:
         for name, settings in new.items():
             if name not in self.queues:
                 self._open_queue(settings)
+            else:
+                self.queues[name].resize()
         self._start_over()
         self._wake.set()
 
@@ -354,20 +359,20 @@ class Forwarder:
         if message.expires is not None and message.expires <= now:
             self._finish(message, MessageState.EXPIRED)
             return 0
-        decision = router.route_mt(self.mt_table, router.facts_of(message), now, self._is_up)
+        decision = router.route_mt(self.mt_table, message, now, self._is_up)
         if decision is None:
             self.counters["unroutable"] += 1
             self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVDSTADR)
             return 0
-        attempted = fw.attempted(message)
         target = decision.upstream
+        attempted = message.body.get(ATTEMPTED)
         if attempted:  # back from an UNDELIV receipt (smsc.aio.inbound): on to the next upstream
             target = router.next_upstream(decision, attempted, router.Undelivered(message.error), self._is_up)
             if target is None:  # the config changed since: the receipt's verdict stands
                 self._finish(message, MessageState.UNDELIVERABLE, message.error)
                 return 0
         queue = self.queues.get(target)
-        if queue is None or queue.room <= 0:
+        if queue is None or queue.held >= queue.capacity:
             return None
         try:
             pdus = self._pdus(message, queue)
@@ -376,7 +381,8 @@ class Forwarder:
             self._finish(message, MessageState.UNDELIVERABLE, status.ESME_RINVMSGLEN)
             return 0
         submission = Submission(message, decision, pdus)
-        submission.attempted.extend(attempted)
+        if attempted:
+            submission.attempted.extend(attempted)
         self.held.add(_number(message.id))
         self._enqueue(queue, submission, pump=False)  # the scan pumps once it has taken its page
         return 1
@@ -396,22 +402,26 @@ class Forwarder:
 
     def _pdus(self, message: Message, queue: UpstreamQueue) -> list[SubmitSm]:
         body = message.body
+        get = body.get
         settings = queue.settings
-        tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
-        fields: dict[str, Any] = {name: body[name] for name in _COPIED if name in body}
-        if settings.source_ton is not None:
-            fields["source_addr_ton"] = settings.source_ton
-        if settings.source_npi is not None:
-            fields["source_addr_npi"] = settings.source_npi
+        stored_tlvs = get("tlvs")
+        tlvs = tuple(map(tuple, stored_tlvs)) if stored_tlvs else ()
         validity = "" if message.expires is None else _validity(int(message.expires * 10))
-        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None)
-        as_it_came = payload is None or settings.concatenation == "payload"  # the common case, built once
-        fields["tlvs"] = tlvs if as_it_came else tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD)
-        base = SubmitSm(service_type=message.service_type, source_addr=message.source,
-                        destination_addr=message.destination, registered_delivery=_carrier_receipts(message),
-                        validity_period=validity, **fields)
-        if as_it_came:
+        # Positional, in SubmitSm's field order (checked below the class): built for every
+        # message, and a call with keywords costs ~1.5 us more. The stored body's fields are
+        # copied as they are, but replace_if_present_flag and schedule_delivery_time (ours
+        # to act on, not the carrier's) and the source TON/NPI the upstream may set.
+        base = SubmitSm(0, 0, message.service_type,
+                        get("source_addr_ton", 0) if settings.source_ton is None else settings.source_ton,
+                        get("source_addr_npi", 0) if settings.source_npi is None else settings.source_npi,
+                        message.source, get("dest_addr_ton", 0), get("dest_addr_npi", 0), message.destination,
+                        get("esm_class", 0), get("protocol_id", 0), get("priority_flag", 0), "", validity,
+                        _carrier_receipts(message), 0, get("data_coding", 0), get("sm_default_msg_id", 0),
+                        get("short_message", b""), tlvs)
+        payload = next((value for tag, value in tlvs if tag == Tag.MESSAGE_PAYLOAD), None) if tlvs else None
+        if payload is None or settings.concatenation == "payload":  # the common case: as it came
             return [base]
+        base = msgspec.structs.replace(base, tlvs=tuple(tlv for tlv in tlvs if tlv[0] != Tag.MESSAGE_PAYLOAD))
         if message.segments <= 1 and len(payload) <= 140:
             return [msgspec.structs.replace(base, short_message=bytes(payload))]
         return self._split(message, base, payload, base.tlvs, queue.options)
@@ -731,9 +741,12 @@ def _number(message_id: str) -> int:
     return int(message_id, 16)  # an id the store gave: no need for parse_id's checks
 
 
-# The stored body fields a submit_sm to the carrier carries over as they are.
-_COPIED = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_addr_npi", "esm_class", "protocol_id",
-           "priority_flag", "data_coding", "sm_default_msg_id", "short_message")
+# The order Forwarder._pdus passes SubmitSm's fields in.
+assert SubmitSm.__struct_fields__ == (
+    "sequence_number", "command_status", "service_type", "source_addr_ton", "source_addr_npi", "source_addr",
+    "dest_addr_ton", "dest_addr_npi", "destination_addr", "esm_class", "protocol_id", "priority_flag",
+    "schedule_delivery_time", "validity_period", "registered_delivery", "replace_if_present_flag", "data_coding",
+    "sm_default_msg_id", "short_message", "tlvs"), "SubmitSm's fields changed: update Forwarder._pdus"
 
 
 def _carrier_receipts(message: Message) -> int:
