@@ -17,7 +17,7 @@ from smsc.codec.decoding import part_text, read_part
 from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import MessageState
 from smsc.store.blobs import unpack
-from smsc.store.store import COLUMNS, _message_number, _to_message
+from smsc.store.store import COLUMNS, _message_number, _to_message, full_history
 from smsc.store.types import Message, OutboundState, StoreError, UnknownMessage
 
 
@@ -84,9 +84,8 @@ def message_report(db: sqlite3.Connection, message_id: str) -> MessageReport:
     if row is None:
         raise UnknownMessage(f"no message {message_id!r}")
     message = _to_message(row)
-    history = [(MessageState.ENROUTE, message.submitted, None)]
-    history += [(MessageState(state), time, error) for state, time, error in
-                db.execute("SELECT state, time, error FROM history WHERE message_id = ? ORDER BY rowid", (number,))]
+    history = full_history(message, db.execute(
+        "SELECT state, time, error FROM history WHERE message_id = ? ORDER BY rowid", (number,)).fetchall())
     parts = []
     if _has_table(db, "carrier_parts"):
         sql = ("SELECT upstream, carrier_id, part, parts, state, error, updated FROM carrier_parts"

@@ -45,7 +45,8 @@ CREATE INDEX messages_due ON messages(scheduled) WHERE final IS NULL AND upstrea
 CREATE INDEX messages_expiry ON messages(expires) WHERE final IS NULL AND expires IS NOT NULL;
 CREATE INDEX messages_destination ON messages(destination) WHERE final IS NULL;
 CREATE INDEX messages_carrier ON messages(upstream, carrier_id) WHERE carrier_id IS NOT NULL;
--- Every state change after the accept (the accept itself is messages.submitted).
+-- State changes after the accept (messages.submitted) but the final one, which the row
+-- keeps (final, state, error; stores before 2026-11-24 wrote it here too: store.full_history).
 CREATE TABLE history (
     message_id INTEGER NOT NULL,
     state INTEGER NOT NULL,

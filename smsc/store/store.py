@@ -172,6 +172,19 @@ def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = 
     )
 
 
+def full_history(message: Message, moves: list[tuple[int, float, int | None]]
+                 ) -> list[tuple[MessageState, float, int | None]]:
+    """A message's (state, time, error) from its accept on: ENROUTE when submitted, the
+    moves the history table keeps (`moves`, oldest first), then its final state, which
+    its own row records (no history row for it: one row fewer a message; stores written
+    before 2026-11-24 have one, and it is not repeated)."""
+    history = [(MessageState.ENROUTE, message.submitted, None)]
+    history += [(MessageState(state), time, error) for state, time, error in moves]
+    if message.final is not None and not any(state in FINAL_STATES for state, _, _ in history):
+        history.append((message.state, message.final, message.error))
+    return history
+
+
 def _accepted_message(number: int, new: NewMessage, now: float) -> Message:
     """A message as its accept committed it: its row read back, but for the body, which
     is the dict accepted (not packed and unpacked again)."""
@@ -546,10 +559,10 @@ class Store:
     async def history(self, message_id: str) -> list[tuple[MessageState, float]]:
         """(state, time) from the accept on, oldest first."""
         message = await self.get(message_id)
-        sql = "SELECT state, time FROM history WHERE message_id = ? ORDER BY rowid"
+        sql = "SELECT state, time, error FROM history WHERE message_id = ? ORDER BY rowid"
         async with self._reader.execute(sql, (_message_number(message_id),)) as cursor:
-            rows = await cursor.fetchall()
-        return [(MessageState.ENROUTE, message.submitted)] + [(MessageState(s), t) for s, t in rows]
+            moves = await cursor.fetchall()
+        return [(state, time) for state, time, _ in full_history(message, moves)]
 
     async def due(self, now: float | None = None, limit: int = 500) -> list[Message]:
         """Live messages not yet handed to an upstream whose scheduled time has come,
@@ -908,15 +921,15 @@ class _ChangeBatch:
         if state == row[STATE]:
             return
         row[STATE] = state
-        self.history.append((row[ID], state, now, error))
-        if state in FINAL_STATES:
-            row[FINAL] = now
-            message = _to_message(row, self._body(row))
-            fields = self.store._receipt_builder(message, now)
-            if fields is not None:
-                queue = self.store.outbound_queue(message.account, "receipt", message)
-                self.receipts.append((queue, "receipt", row[ID], pack(fields), now,
-                                      now + self.store.receipt_expiry))
+        if state not in FINAL_STATES:
+            self.history.append((row[ID], state, now, error))
+            return
+        row[FINAL] = now  # a final state is the row's own: no history row (see full_history)
+        message = _to_message(row, self._body(row))
+        fields = self.store._receipt_builder(message, now)
+        if fields is not None:
+            queue = self.store.outbound_queue(message.account, "receipt", message)
+            self.receipts.append((queue, "receipt", row[ID], pack(fields), now, now + self.store.receipt_expiry))
 
     def _update(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
         _, number, state, error, upstream, carrier_id = op

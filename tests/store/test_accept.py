@@ -160,8 +160,9 @@ def test_purge_deletes_old_finished_messages_only(in_store, db_path):
         old_done = await store.accept(message(registered_delivery=1), now=NOW - 10 * day)
         old_live = await store.accept(message(), now=NOW - 10 * day)
         new_done = await store.accept(message(registered_delivery=1), now=NOW)
-        await store.update(old_done, MessageState.DELIVERED, now=NOW - 9 * day)
-        await store.update(new_done, MessageState.DELIVERED, now=NOW)
+        for message_id, then in ((old_done, NOW - 9 * day), (new_done, NOW)):
+            await store.update(message_id, MessageState.ACCEPTED, now=then)  # a history row each
+            await store.update(message_id, MessageState.DELIVERED, now=then)
         claim = store.claim_outbound("acme")
         [old_receipt] = await claim.take(1, now=NOW - 9 * day)
         await claim.ack(old_receipt.id, now=NOW - 9 * day)

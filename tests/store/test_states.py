@@ -1,4 +1,5 @@
 import asyncio
+import sqlite3
 
 import msgpack
 import pytest
@@ -31,6 +32,28 @@ def test_delivery_is_final_with_history_and_the_receipt_asked_for(in_store):
     receipt = dlr.parse_text(item.body["short_message"])
     assert (receipt.id, receipt.state, receipt.text) == (message_id, S.DELIVERED, "Your code is 1234")
     assert [Tag.MESSAGE_STATE, S.DELIVERED] in item.body["tlvs"]
+
+
+def test_a_final_state_is_the_rows_own_and_a_stores_older_final_history_row_is_not_repeated(in_store, db_path):
+    async def scenario(store):
+        ids = [await store.accept(message(), now=NOW) for _ in range(2)]
+        for message_id in ids:
+            await store.update(message_id, S.ACCEPTED, now=NOW + 1)
+            await store.update(message_id, S.UNDELIVERABLE, error=11, now=NOW + 2)
+        return ids
+
+    ids = in_store(scenario)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT state FROM history ORDER BY rowid").fetchall() == [(S.ACCEPTED,)] * 2
+        # As a store before the change wrote it: the final state as a history row too.
+        db.execute("INSERT INTO history (message_id, state, time, error) VALUES (?, ?, ?, ?)",
+                   (int(ids[1], 16), S.UNDELIVERABLE, NOW + 2, 11))
+
+    async def histories(store):
+        return [await store.history(message_id) for message_id in ids]
+
+    expected = [(S.ENROUTE, NOW), (S.ACCEPTED, NOW + 1), (S.UNDELIVERABLE, NOW + 2)]
+    assert in_store(histories) == [expected, expected]
 
 
 @pytest.mark.parametrize("registered,state,receipts", [
@@ -172,8 +195,6 @@ def test_a_receipt_is_committed_with_the_state_change_or_not_at_all(in_store, db
 
 
 def test_receipt_body_is_msgpack_of_deliver_sm_fields(in_store, db_path):
-    import sqlite3
-
     async def scenario(store):
         message_id = await store.accept(message(registered_delivery=1, segments=3), now=NOW)
         await store.update(message_id, S.UNDELIVERABLE, error=0x0105, now=NOW + 1)
