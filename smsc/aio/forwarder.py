@@ -174,9 +174,9 @@ class UpstreamQueue:
         self.in_flight -= len(contexts)
         self.forwarder._on_lost(self, contexts)
 
-    def on_request(self, link: UpstreamLink, pdu: Pdu) -> Any:
+    def on_request(self, link: UpstreamLink, pdu: Pdu, respond: Callable[[int | BaseException], None]) -> None:
         self.forwarder.flush_sent()  # a receipt is requested after the records it may need
-        return self.forwarder.inbound.answer(self.settings, pdu)
+        self.forwarder.inbound.answer(self.settings, pdu, respond)
 
 
 class Forwarder:

@@ -2,7 +2,7 @@
 
     inbound = Inbound(config, store)
     code = await inbound.handle(upstream_settings, deliver_sm_or_data_sm)  # the *_resp status
-    future = inbound.answer(upstream_settings, pdu)   # the same, as a future (a link's answer)
+    inbound.answer(upstream_settings, pdu, respond)   # the same, as respond(code) (a link's answer)
     inbound.sent(upstream_settings, carrier_ids)   # when a submit_sm_resp gave them
 
 Every answer to the carrier is given after the commit (design invariant 1): `handle`
@@ -40,6 +40,7 @@ import asyncio
 import functools
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any, Callable
 
 from smsc import router
@@ -64,6 +65,9 @@ _TYPE_MASK = 0x3C
 _RECEIPTED_MESSAGE_ID, _MESSAGE_STATE = int(Tag.RECEIPTED_MESSAGE_ID), int(Tag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE, _MESSAGE_PAYLOAD = int(Tag.NETWORK_ERROR_CODE), int(Tag.MESSAGE_PAYLOAD)
 _STATES = {int(state): state for state in MessageState}
+# What a link answers a deliver_sm / data_sm with: called once with the status, or with
+# the exception that kept it from being committed (never when the work was cancelled).
+Respond = Callable[[int | BaseException], None]
 _DELIVER_FIELDS = ("source_addr_ton", "source_addr_npi", "source_addr", "dest_addr_ton", "dest_addr_npi",
                    "destination_addr", "esm_class", "protocol_id", "priority_flag", "data_coding")
 
@@ -115,7 +119,7 @@ class Inbound:
         # Told the id of a message put back in the queue by an UNDELIV: the forwarder
         # (Forwarder.due_again) sets it, to take the message up again at once.
         self.due_again: Callable[[str], None] = lambda message_id: None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -126,29 +130,37 @@ class Inbound:
 
     async def handle(self, upstream: Upstream, pdu: Pdu) -> int:
         """The status to answer `pdu` with, once what it says is committed."""
-        return await self.answer(upstream, pdu)
+        answered: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.answer(upstream, pdu, functools.partial(_settle, answered))
+        return await answered
 
-    def answer(self, upstream: Upstream, pdu: Pdu) -> "asyncio.Future[int]":
-        """`handle` as a future (on the loop), for a link's answer without a task."""
+    def answer(self, upstream: Upstream, pdu: Pdu, respond: Respond) -> None:
+        """`handle` for a link: `respond(status)` once what `pdu` says is committed. The
+        common receipt, for a message sent whole, is one store request whose callback
+        responds (no task, no future of its own); the rest (MO, parts, an id not known
+        yet) takes a task."""
         facts = read_receipt(pdu)
         if facts is None:
-            return asyncio.ensure_future(self._mo(upstream, pdu))
+            self._then(self._mo(upstream, pdu), respond)
+            return
         self.counters["receipts"] += 1
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[int] = loop.create_future()
         if not facts.carrier_id or facts.state is None or facts.state not in FINAL_STATES:
             kind = "receipts_intermediate" if facts.carrier_id else "receipts_unreadable"
             self.counters[kind] += 1  # ENROUTE, ACCEPTED...: the message stays where it is
             if not facts.carrier_id:
                 self.log.warning("receipt_unreadable", upstream=upstream.name)
-            answer.set_result(0)
-            return answer
-        # The common case, a receipt for a message sent whole, is one store request
-        # settled by a callback; the rest (parts, an id not known yet) takes a task.
+            respond(0)
+            return
         readings = fw.id_readings(facts.carrier_id, upstream.message_id_format)
         applied = self._request_apply(upstream.name, readings, facts.state, facts.error)
-        applied.add_done_callback(functools.partial(self._applied, upstream, facts, readings, answer))
-        return answer
+        applied.add_done_callback(functools.partial(self._applied, upstream, facts, readings, respond))
+
+    def _then(self, work: Coroutine[Any, Any, int], respond: Respond) -> None:
+        """Run `work` as a task and respond with what it returns."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(_respond_with, respond))
+        task.add_done_callback(self._tasks.discard)
 
     # --- receipts -------------------------------------------------------------------------
 
@@ -158,15 +170,15 @@ class Inbound:
         return self.store.apply_receipt(upstream, readings, state, error, reroute=reroute, parts_first=parts_first,
                                         now=self.clock())
 
-    def _applied(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str], answer: "asyncio.Future[int]",
+    def _applied(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str], respond: Respond,
                  applied: "asyncio.Future[tuple[ReceiptOutcome, str | None]]") -> None:
-        if applied.exception() is not None:
-            answer.set_exception(applied.exception())  # type: ignore[arg-type]
+        error = applied.exception()
+        if error is not None:
+            respond(error)
         elif self._settled(*applied.result()):
-            answer.set_result(0)
+            respond(0)
         else:
-            rest = asyncio.ensure_future(self._receipt_rest(upstream, facts, readings, applied.result()[0]))
-            rest.add_done_callback(functools.partial(_copy_outcome, answer))
+            self._then(self._receipt_rest(upstream, facts, readings, applied.result()[0]), respond)
 
     def _settled(self, outcome: ReceiptOutcome, message_id: str | None) -> bool:
         """Count an outcome that ends the receipt's work; False for PARTS and UNKNOWN."""
@@ -381,13 +393,17 @@ class Inbound:
         await fw.drop_mo_parts(self.store, _mo_key(upstream_name, *parts[0]))
 
 
-def _copy_outcome(answer: "asyncio.Future[int]", rest: "asyncio.Future[int]") -> None:
-    if rest.cancelled():
-        answer.cancel()
-    elif rest.exception() is not None:
-        answer.set_exception(rest.exception())  # type: ignore[arg-type]
+def _respond_with(respond: Respond, task: "asyncio.Task[int]") -> None:
+    if not task.cancelled():  # stopping: no answer; the carrier sends it again
+        error = task.exception()
+        respond(task.result() if error is None else error)
+
+
+def _settle(answered: "asyncio.Future[int]", outcome: int | BaseException) -> None:
+    if isinstance(outcome, BaseException):
+        answered.set_exception(outcome)
     else:
-        answer.set_result(rest.result())
+        answered.set_result(outcome)
 
 
 def _mo_key(upstream: str, pdu: Pdu, part: Any) -> fw.MoKey:

@@ -22,7 +22,7 @@ import functools
 import os
 import random
 import ssl
-from typing import Any, Awaitable, Protocol
+from typing import Any, Callable, Protocol
 
 from smsc.aio.timer import DeadlineTimer
 from smsc.config import Upstream
@@ -59,7 +59,9 @@ class LinkHandler(Protocol):
 
     def on_lost(self, link: "UpstreamLink", contexts: list[Any]) -> None: ...
 
-    def on_request(self, link: "UpstreamLink", pdu: Pdu) -> Awaitable[int]: ...
+    def on_request(self, link: "UpstreamLink", pdu: Pdu, respond: Callable[[int | BaseException], None]) -> None:
+        """A deliver_sm / data_sm: call `respond` with the status to answer once what it
+        says is committed (or with the exception that kept it from being)."""
 
 
 class BindRefused(Exception):
@@ -105,7 +107,6 @@ class UpstreamLink(asyncio.Protocol):
         self.writable = True
         self._bound: asyncio.Future[Pdu] = self.loop.create_future()
         self._timer = DeadlineTimer(self.loop, self._on_timer)
-        self._answers: set[asyncio.Future[int]] = set()  # receipts and MO being committed
         self._out: list[bytes] = []  # PDUs sent this loop turn, written together by _flush
 
     @classmethod
@@ -230,28 +231,19 @@ class UpstreamLink(asyncio.Protocol):
                 pass
 
     def _answer(self, pdu: Pdu) -> None:
-        """Answer a receipt or MO with the status the handler gives once it is committed.
-        A handler that returns a future (the common receipt) costs no task."""
+        """Answer a receipt or MO with the status the handler gives once it is committed."""
         try:
-            answer = self.handler.on_request(self, pdu)
-            if not asyncio.isfuture(answer):
-                answer = self.loop.create_task(answer)
+            self.handler.on_request(self, pdu, functools.partial(self._respond, pdu))
         except Exception as exc:
-            answer = self.loop.create_future()
-            answer.set_exception(exc)
-        self._answers.add(answer)
-        answer.add_done_callback(functools.partial(self._respond, pdu))
+            self._respond(pdu, exc)
 
-    def _respond(self, pdu: Pdu, answer: "asyncio.Future[int]") -> None:
-        self._answers.discard(answer)
-        if answer.cancelled():
-            return
-        error = answer.exception()
-        if error is not None:  # a bug or a failing store: the carrier retries later
-            self.log.error("inbound_failed", command=pdu.name, error=repr(error), exc_info=error)
-        code = status.ESME_RX_T_APPN if error is not None else answer.result()
-        # Built directly: Pdu.response's keywords cost ~0.6 us, a receipt's answer is hot.
-        self._send(RESPONSE_CLASS[type(pdu)](sequence_number=pdu.sequence_number, command_status=code))
+    def _respond(self, pdu: Pdu, outcome: int | BaseException) -> None:
+        if isinstance(outcome, BaseException):  # a bug or a failing store: the carrier retries later
+            self.log.error("inbound_failed", command=pdu.name, error=repr(outcome), exc_info=outcome)
+            outcome = status.ESME_RX_T_APPN
+        # Built directly, positionally (sequence_number, command_status): Pdu.response's
+        # keywords cost ~0.6 us, and a receipt's answer is hot.
+        self._send(RESPONSE_CLASS[type(pdu)](pdu.sequence_number, outcome))
 
     # --- sending ----------------------------------------------------------------------------
 

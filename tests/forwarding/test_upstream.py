@@ -6,9 +6,13 @@ import asyncio
 
 import msgspec
 
-from smsc.aio.upstream import UpstreamBind, backoff
+from smsc.aio.upstream import UpstreamBind, UpstreamLink, backoff
 from smsc.bench.carrier_sim import Behaviour, CarrierSim
+from smsc.codec import pdu as pdu_codec
 from smsc.config import Backoff
+from smsc.smpp import status
+from smsc.smpp.framing import Framer
+from smsc.smpp.pdus import RESPONSE_CLASS, DeliverSm
 from tests.forwarding.conftest import upstream
 
 
@@ -31,8 +35,8 @@ class Recorder:
     def on_lost(self, link, contexts) -> None:
         self.lost.append(contexts)
 
-    async def on_request(self, link, pdu) -> int:
-        return 0
+    def on_request(self, link, pdu, respond) -> None:
+        respond(0)
 
 
 async def eventually(predicate, timeout: float = 5.0) -> None:
@@ -76,3 +80,56 @@ def test_backoff_grows_to_its_cap_with_jitter():
     for attempt, wait in enumerate(waits):
         base = min(8.0, 2.0 ** attempt)
         assert base * 0.9 <= wait <= base * 1.1
+
+
+class Answering(Recorder):
+    """Answers each deliver_sm as its short_message says: "later" when the test calls its
+    `respond`, "fail" with the exception a failing store gives, "raise" by raising."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.later: list = []
+
+    def on_request(self, link, pdu, respond) -> None:
+        if pdu.short_message == b"raise":
+            raise RuntimeError("a bug in the handler")
+        if pdu.short_message == b"fail":
+            respond(OSError("disk full"))
+        else:
+            self.later.append(respond)
+
+
+def test_a_deliver_sm_is_answered_when_the_handler_responds_and_a_failure_is_a_temporary_error():
+    asyncio.run(answers())
+
+
+async def answers() -> None:
+    answered: asyncio.Queue = asyncio.Queue()
+
+    async def carrier(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        framer = Framer()
+        while data := await reader.read(65536):
+            framer.feed(data)
+            for frame in framer:
+                pdu = pdu_codec.decode(frame)
+                if pdu.is_response:
+                    await answered.put(pdu)
+                elif type(pdu) in RESPONSE_CLASS and not isinstance(pdu, DeliverSm):  # the bind, an enquire_link
+                    writer.write(pdu_codec.encode(pdu.response()))
+                    if pdu.name.startswith("bind"):
+                        writer.write(b"".join(pdu_codec.encode(DeliverSm(sequence_number=n, short_message=text))
+                                              for n, text in ((7, b"later"), (8, b"raise"), (9, b"fail"))))
+
+    server = await asyncio.start_server(carrier, "127.0.0.1", 0)
+    handler = Answering()
+    link = await UpstreamLink.open(upstream(port=server.sockets[0].getsockname()[1]), handler)
+    first, second = [await asyncio.wait_for(answered.get(), 5) for _ in range(2)]
+    assert {(first.sequence_number, first.command_status), (second.sequence_number, second.command_status)} == {
+        (8, status.ESME_RX_T_APPN), (9, status.ESME_RX_T_APPN)}  # the carrier sends them again later
+    await asyncio.sleep(0.05)
+    assert answered.empty() and len(handler.later) == 1  # not answered before its handler says
+    handler.later[0](0)
+    last = await asyncio.wait_for(answered.get(), 5)
+    assert (last.sequence_number, last.command_status, type(last).__name__) == (7, 0, "DeliverSmResp")
+    link.close()
+    server.close()
