@@ -90,7 +90,7 @@ the two::
 """
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any, NamedTuple
 
 from msgspec.structs import replace
@@ -109,6 +109,9 @@ from smsc.smpp.state import BOUND, TRANSITIONS, Role, State, transition
 
 MAX_SEQUENCE = 0x7FFFFFFF  # section 3.2: sequence numbers run 0x00000001..0x7FFFFFFF
 OUTSIDE_WINDOW = frozenset({CommandId.ENQUIRE_LINK, CommandId.UNBIND})
+# Read on every PDU: an enum member as a plain global (State.CLOSED is a slower lookup).
+_CLOSED, _OPEN = State.CLOSED, State.OPEN
+_GENERIC_NACK = int(CommandId.GENERIC_NACK)
 
 
 class Outstanding(NamedTuple):
@@ -117,6 +120,10 @@ class Outstanding(NamedTuple):
     request: Pdu
     sent_at: float
     context: Any
+
+
+# Outstanding((request, sent_at, context)) without NamedTuple's Python-level __new__.
+_outstanding = partial(tuple.__new__, Outstanding)
 
 
 class Session:
@@ -156,6 +163,8 @@ class Session:
         self._bind_timer_fired = False
         self._eof = False
         self._broken = False  # a fatal protocol error was reported: nothing more to read
+        # _moves_from for the state last looked at: (state, the peer's moves, ours).
+        self._tables: tuple[State | None, dict[int, State], dict[int, State]] = (None, {}, {})
 
     # --- receiving ------------------------------------------------------------------
 
@@ -171,16 +180,13 @@ class Session:
 
     def next_event(self) -> Event | NeedData:
         """The next thing that happened on the wire, or NEED_DATA."""
-        return as_event(self._next())
+        return as_event(self.next_hot())
 
     def next_hot(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
         """`next_event` without the records for the common two (see the module's docs): a
         matched response as (response, Outstanding), a request as the Pdu itself
         (`as_event` makes the record of either, for the uncommon ones)."""
-        return self._next()
-
-    def _next(self) -> "tuple[Pdu, Outstanding] | Pdu | Event | NeedData":
-        if self.state is State.CLOSED or self._broken:
+        if self.state is _CLOSED or self._broken:
             return NEED_DATA
         try:
             frame = self._framer.next_frame()
@@ -189,7 +195,7 @@ class Session:
         if frame is not None:
             return self._handle(frame)
         if self._eof:
-            self.state = State.CLOSED
+            self.state = _CLOSED
             return PeerClosed(self._framer.buffered)
         return NEED_DATA
 
@@ -202,7 +208,8 @@ class Session:
         command_id = pdu.command_id
         if command_id & RESPONSE_BIT:
             sent = self._outstanding.get(pdu.sequence_number)
-            if sent is None or not _answers(command_id, sent.request):
+            # It answers the request of its sequence number: that request's *_resp, or a generic_nack.
+            if sent is None or (command_id != sent[0].command_id | RESPONSE_BIT and command_id != _GENERIC_NACK):
                 return UnmatchedResponse(pdu)
             del self._outstanding[pdu.sequence_number]
             self.state = next_state
@@ -221,7 +228,10 @@ class Session:
         when that says all (a refusal, and an answer with a non-zero status, go through
         `transition`)."""
         if not pdu.command_status:
-            after = _moves_from(self.state, sender).get(pdu.command_id)
+            state, tables = self.state, self._tables
+            if tables[0] is not state:  # kept per session: a cached call per PDU costs more
+                tables = self._tables = (state, _moves_from(state, self._peer), _moves_from(state, self.role))
+            after = tables[1 if sender is self._peer else 2].get(pdu.command_id)
             if after is not None:
                 return after
         return transition(self.state, pdu, sender)
@@ -259,7 +269,7 @@ class Session:
         if not is_request:
             self._unanswered.discard(pdu.sequence_number)
         elif type(pdu) in RESPONSE_CLASS:
-            self._outstanding[pdu.sequence_number] = Outstanding(pdu, self._now, context)
+            self._outstanding[pdu.sequence_number] = _outstanding((pdu, self._now, context))
             self._next_sequence = pdu.sequence_number % MAX_SEQUENCE + 1
         return data
 
@@ -281,7 +291,7 @@ class Session:
     def close(self) -> list[Outstanding]:
         """The connection is gone (or being dropped): the session goes CLOSED and returns
         the requests that will never be answered now, oldest first."""
-        self.state = State.CLOSED
+        self.state = _CLOSED
         lost = list(self._outstanding.values())
         self._outstanding.clear()
         return lost
@@ -291,7 +301,7 @@ class Session:
     def tick(self, now: float) -> list[Event]:
         """The timer events due at `now`, each reported once."""
         self._now = now
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return []
         events: list[Event] = []
         if self.response_timeout is not None:
@@ -315,7 +325,7 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """When `tick` will next have something to report (None: never, as things are)."""
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return None
         deadlines = [self._bind_deadline(), self._enquire_link_deadline()]
         if self.response_timeout is not None and self._outstanding:
@@ -325,7 +335,7 @@ class Session:
         return min((d for d in deadlines if d is not None), default=None)
 
     def _bind_deadline(self) -> float | None:
-        if self.bind_timeout is None or self._bind_timer_fired or self.state is not State.OPEN:
+        if self.bind_timeout is None or self._bind_timer_fired or self.state is not _OPEN:
             return None
         return self._opened_at + self.bind_timeout
 
@@ -333,10 +343,6 @@ class Session:
         if self.enquire_link_interval is None or self.state not in BOUND:
             return None
         return self._last_activity + self.enquire_link_interval
-
-
-def _answers(command_id: int, request: Pdu) -> bool:
-    return command_id == request.command_id | RESPONSE_BIT or command_id == CommandId.GENERIC_NACK
 
 
 @cache
