@@ -100,13 +100,21 @@ def build_text(
 ) -> str:
     """The receipt text for one message. `dlvrd` defaults to `sub` when delivered, else 0."""
     if dlvrd is None:
-        dlvrd = sub if state == MessageState.DELIVERED else 0
-    # STAT_WORDS by the plain int: an IntEnum key hashes and compares as its value.
-    return (
-        f"id:{message_id} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{format_date(submitted)}"
-        f" done date:{format_date(done)} stat:{STAT_WORDS[state]} err:{err:03d}"
-        f" text:{text[:TEXT_CHARS]}"
-    )
+        dlvrd = sub if state == _DELIVERED else 0
+    return _text(message_id, state, submitted, done, err, sub, dlvrd, text)
+
+
+def _text(message_id: str, state: int, submitted: float, done: float, err: int, sub: int, dlvrd: int,
+          text: str) -> str:
+    # One %-format (a call per field with an f-string's format specs costs more), the
+    # dates from the per-minute cache; STAT_WORDS by the plain int: an IntEnum key hashes
+    # and compares as its value.
+    return _TEXT % (message_id, sub, dlvrd, _format_minute(int(submitted // 60)), _format_minute(int(done // 60)),
+                    STAT_WORDS[state], err, text[:TEXT_CHARS])
+
+
+_TEXT = "id:%s sub:%03d dlvrd:%03d submit date:%s done date:%s stat:%s err:%03d text:%s"
+_DELIVERED = int(MessageState.DELIVERED)
 
 
 # One key: value pair; a value runs to the next known key (or the end, for text).
@@ -222,10 +230,13 @@ def receipt_deliver_sm(
     text: str = "",
 ) -> dict[str, Any]:
     """The deliver_sm fields of the receipt for one message (plain values, msgpack-able):
-    addressed from the message's destination back to its source."""
-    delivered = segments if state == MessageState.DELIVERED else 0
-    body = build_text(message_id, state, submitted, done, err=error or 0, sub=segments,
-                      dlvrd=delivered, text=text)
+    addressed from the message's destination back to its source. Built for every final
+    state: its text and TLVs are made directly (the same as build_text and receipt_tlvs)."""
+    body = _text(message_id, state, submitted, done, error or 0, segments, segments if state == _DELIVERED else 0,
+                 text)
+    tlvs = [[_RECEIPTED_MESSAGE_ID, message_id], [_MESSAGE_STATE, int(state)]]
+    if error:
+        tlvs.append([_NETWORK_ERROR_CODE, network_error_code(error)])
     return {
         "service_type": service_type,
         "source_addr_ton": dest_ton,
@@ -238,7 +249,7 @@ def receipt_deliver_sm(
         # ASCII, which reads the same in every alphabet an ESME may assume for data_coding 0
         # closely enough; the echoed text loses what is not ASCII.
         "short_message": body.encode("ascii", "replace"),
-        "tlvs": [list(t) for t in receipt_tlvs(message_id, state, error)],
+        "tlvs": tlvs,
     }
 
 

@@ -1,6 +1,8 @@
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsc import dlr
 from smsc.smpp.constants import EsmClass, MessageState, RegisteredDelivery, Tag
@@ -107,3 +109,19 @@ def test_receipt_deliver_sm_goes_back_to_the_sender():
         "abc", MessageState.EXPIRED, 2, 0, "007")
     assert [Tag.RECEIPTED_MESSAGE_ID, "abc"] in fields["tlvs"]
     assert [Tag.NETWORK_ERROR_CODE, b"\x08\x00\x07"] in fields["tlvs"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(dlr.STAT_WORDS)), st.one_of(st.none(), st.integers(0, 999)), st.integers(1, 9),
+       st.text(max_size=30), st.floats(0, 4e9, allow_nan=False), st.floats(0, 100_000, allow_nan=False))
+def test_receipt_deliver_sm_carries_exactly_build_text_and_receipt_tlvs(state, error, segments, text, submitted, took):
+    # receipt_deliver_sm makes its text and TLVs itself (it runs for every final state):
+    # they must stay what the public builders give.
+    fields = dlr.receipt_deliver_sm(message_id="00000000000a1b2c", state=state, submitted=submitted,
+                                    done=submitted + took, source="Shop", destination="447700900001",
+                                    segments=segments, error=error, text=text)
+    delivered = segments if state == MessageState.DELIVERED else 0
+    expected = dlr.build_text("00000000000a1b2c", state, submitted, submitted + took, err=error or 0, sub=segments,
+                              dlvrd=delivered, text=text)
+    assert fields["short_message"] == expected.encode("ascii", "replace")
+    assert fields["tlvs"] == [list(tlv) for tlv in dlr.receipt_tlvs("00000000000a1b2c", state, error)]
