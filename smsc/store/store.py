@@ -42,7 +42,28 @@ from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState
 from smsc.store import schema
 from smsc.store.blobs import pack, unpack
 from smsc.store.checkpoint import Checkpointer
+from smsc.store.columns import (
+    ACCOUNT,
+    BODY,
+    CARRIER_ID,
+    COLUMNS,
+    DESTINATION,
+    ERROR,
+    EXPIRES,
+    FINAL,
+    ID,
+    REGISTERED_DELIVERY,
+    SCHEDULED,
+    SEGMENTS,
+    SERVICE_TYPE,
+    SOURCE,
+    STATE,
+    SUBMITTED,
+    UPDATED,
+    UPSTREAM,
+)
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
+from smsc.store.live import LiveRows
 from smsc.store.outbound import OutboundClaim
 from smsc.store.types import (
     ATTEMPTED,
@@ -57,10 +78,6 @@ from smsc.store.types import (
     UnknownMessage,
 )
 
-COLUMNS = ("id, account, source, destination, service_type, state, submitted, scheduled, expires,"
-           " updated, final, registered_delivery, segments, upstream, carrier_id, error, body")
-(ID, ACCOUNT, SOURCE, DESTINATION, SERVICE_TYPE, STATE, SUBMITTED, SCHEDULED, EXPIRES, UPDATED,
- FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR, BODY) = range(17)
 
 class ManyRows:
     """A statement over many rows of values (`sql` with `{rows}` where the rows go, each
@@ -111,6 +128,10 @@ SET_OUTBOUND = ManyRows("UPDATE outbound SET state = ?, done = ?, next_attempt =
                         " last_error = COALESCE(?, last_error) WHERE state = 0 AND id IN ({rows})", "?")
 
 PAGE_SIZE = 4096
+# Rows of live messages the writer keeps as committed (smsc.store.live): at ~0.6 KB each,
+# ~6 MB; enough for every message between its accept and its receipt at 10,000/s with
+# receipts within a second. Older ones are read from the table, as they always could be.
+LIVE_ROWS = 10_000
 _SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
 if TYPE_CHECKING:
@@ -256,6 +277,8 @@ class Store:
         # order (the forwarder takes them without reading them back). Must not raise.
         self.accepted_hook: Callable[[list[Message]], None] | None = None
         self._accepted: list[tuple[int, list[tuple[NewMessage, bytes, float]]]] = []  # this batch's
+        self.live = LiveRows(LIVE_ROWS)
+        self._committed: list[tuple[Any, ...]] = []  # this batch's rows, for `live` once committed
         self.checkpointer = checkpointer
         self._loop = asyncio.get_running_loop()
         self._writer = self._loop.create_task(self._write_loop(), name="smsc-store-writer")
@@ -622,6 +645,7 @@ class Store:
         self._woken.clear()
         self._fresh.clear()
         self._accepted.clear()
+        self._committed.clear()
         try:
             for kind in _KIND_ORDER:
                 if kind in groups:
@@ -646,6 +670,7 @@ class Store:
                 raise
             return
         self.transactions += 1
+        self.live.put(self._committed)
         if self._accepted and self.accepted_hook is not None:
             self.accepted_hook([_accepted_message(number, new, now) for first, payloads in self._accepted
                                 for number, (new, _, now) in enumerate(payloads, first)])
@@ -673,10 +698,13 @@ class Store:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
         values: list[Any] = []
+        rows = self._committed
         for number, (m, body, now) in enumerate(payloads, first):
-            values += (number, m.account, m.source, m.destination, m.service_type, now,
-                       now if m.scheduled is None else m.scheduled, m.expires, now, m.registered_delivery,
-                       m.segments, body)
+            scheduled = now if m.scheduled is None else m.scheduled
+            values += (number, m.account, m.source, m.destination, m.service_type, now, scheduled, m.expires, now,
+                       m.registered_delivery, m.segments, body)
+            rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
+                         scheduled, m.expires, now, None, m.registered_delivery, m.segments, None, None, None, body))
         INSERT_MESSAGES.run(self._db, values)
         if self.accepted_hook is not None:
             self._accepted.append((first, payloads))
@@ -871,11 +899,19 @@ class _ChangeBatch:
         return [number for (number,) in self.db.execute(sql, args)]
 
     def _find_carrier_ids(self, receipts: list[tuple[Any, ...]]) -> None:
-        # The messages the receipts' carrier ids name, in one query per upstream rather than
-        # one per receipt (the latest message, should a carrier reuse its ids).
+        # The messages the receipts' carrier ids name: those the store keeps live rows of
+        # first, the others in one query per upstream rather than one per receipt (the
+        # latest message, should a carrier reuse its ids).
+        live = self.store.live
         wanted: dict[str, set[str]] = {}
-        for op in receipts:
-            wanted.setdefault(op[1], set()).update(op[2])
+        for _, upstream, readings, *_ in receipts:
+            for reading in readings:
+                number = live.find(upstream, reading)
+                if number is not None:
+                    self.stored[(upstream, reading)] = number
+                    break
+            else:
+                wanted.setdefault(upstream, set()).update(readings)
         for upstream, readings in wanted.items():
             for chunk in _chunks(list(readings)):
                 sql = (f"SELECT carrier_id, MAX(id) FROM messages WHERE upstream = ?"
@@ -893,7 +929,15 @@ class _ChangeBatch:
         return []
 
     def _load(self, numbers: set[int]) -> None:
-        for chunk in _chunks(sorted(numbers - self.rows.keys())):
+        live, missing = self.store.live, []
+        for number in numbers - self.rows.keys():
+            row = live.get(number)
+            if row is None:
+                missing.append(number)
+            else:
+                self.rows[number] = list(row)
+                self.loaded[number] = row
+        for chunk in _chunks(sorted(missing)):
             sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
             for row in self.db.execute(sql, chunk):
                 self.rows[row[ID]] = list(row)
@@ -1022,10 +1066,12 @@ class _ChangeBatch:
         # Only the columns that changed: SQLite then leaves alone the indexes (and the
         # body blob) a change does not touch. One statement per set of columns changed.
         updates: dict[tuple[int, ...], list[Any]] = {}  # columns -> their values and the id, row after row
+        committed = self.store._committed
         for number in self.changed:
             row, before = self.rows[number], self.loaded[number]
             if number in self.new_bodies:
                 row[BODY] = pack(self.bodies[number])
+            committed.append(tuple(row))
             columns = tuple(c for c in _MUTABLE if row[c] != before[c])
             if columns:
                 values = updates.setdefault(columns, [])
