@@ -7,7 +7,7 @@ store, so every flow can be tested with a real store and no network.
     gateway = Gateway(config, store)
     refusal, account = gateway.check_bind(system_id, peer_ip, "transmitter")  # 0: go on
     response = await gateway.handle(account, request_pdu)  # always its *_resp
-    deliver_sm = gateway.deliver_sm(outbound_item)
+    deliver_sm = gateway.deliver_sm(outbound_item)  # or deliver_sm_of(packed_body)
 
 The SMPP adapter takes submit_sm / data_sm by `submit_many` and `submitted_many` instead
 of `handle`: the same flow for all the submits of one read, without a coroutine or a task
@@ -26,6 +26,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+import msgspec
+
 from smsc.codec.decoding import part_text, read_part
 from smsc.codec.segmentation import TextOptions, count
 from smsc.codec.text_errors import TextError
@@ -40,6 +42,7 @@ from smsc.smpp.pdus import (
 )
 from smsc.smpp.times import format_absolute, parse_time
 from smsc.store import Message, MessageFinal, NewMessage, OutboundItem, Store, StoreError, UnknownMessage
+from smsc.store.blobs import pack
 from smsc.throttle import TokenBucket
 
 # 8-bit user data per part (TS 23.040): 140 octets alone, 134 beside a concatenation UDH.
@@ -50,7 +53,7 @@ OCTETS_ALONE, OCTETS_PER_PART = 140, 134
 _SUBMIT_FIELDS = ("source_addr_ton", "source_addr_npi", "dest_addr_ton", "dest_addr_npi", "esm_class",
                   "protocol_id", "priority_flag", "replace_if_present_flag", "data_coding",
                   "sm_default_msg_id", "short_message")
-_DELIVER_FIELDS = frozenset(DeliverSm.__struct_fields__) - {"sequence_number", "command_status", "tlvs"}
+_decode_deliver_sm = msgspec.msgpack.Decoder(DeliverSm).decode
 # Per submit class, a function building the stored body from a PDU: generated, because a
 # dict display is ~4x faster than a dict built from the field names at run time (~1 against
 # ~4 µs, per message). A field the class lacks (data_sm has no short_message...) is 0 or b"".
@@ -434,9 +437,19 @@ class Gateway:
     @staticmethod
     def deliver_sm(item: OutboundItem) -> DeliverSm:
         """The deliver_sm carrying a queued receipt or MO."""
-        body = item.body
-        fields = {name: body[name] for name in _DELIVER_FIELDS if name in body}
-        return DeliverSm(**fields, tlvs=tuple(tuple(tlv) for tlv in body.get("tlvs", ())))
+        return deliver_sm_of(pack(item.body))
+
+
+def deliver_sm_of(body: bytes) -> DeliverSm:
+    """The deliver_sm carrying a queued receipt or MO whose body is `body` as the store
+    keeps it (msgpack: OutboundClaim.take_packed): decoded straight into the Struct, no
+    dict between (~0.7 against ~4 µs). Keys that are no deliver_sm field are ignored, and
+    so are sequence_number and command_status (the session numbers it). A value of the
+    wrong type raises msgspec.ValidationError (a ValueError)."""
+    deliver = _decode_deliver_sm(body)
+    if deliver.sequence_number or deliver.command_status:
+        deliver = msgspec.structs.replace(deliver, sequence_number=0, command_status=0)
+    return deliver
 
 
 def _unsuccess(dest: SmeAddress, command_status: int) -> UnsuccessSme:

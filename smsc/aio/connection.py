@@ -33,7 +33,7 @@ from smsc.smpp import status
 from smsc.smpp.errors import SmppError
 from smsc.smpp.events import (
     NEED_DATA, BindTimeout, EnquireLinkDue, InactivityTimeout, PeerClosed, ProtocolError, RequestReceived,
-    ResponseReceived, ResponseTimeout, UnmatchedResponse,
+    ResponseTimeout, UnmatchedResponse,
 )
 from smsc.smpp.pdus import BIND_CLASSES, BindReceiver, BindTransceiver, DataSm, EnquireLink, Pdu, SubmitSm, Unbind
 from smsc.smpp.session import Session, as_event
@@ -168,9 +168,17 @@ class Connection(asyncio.Protocol):
     def _drain(self) -> None:
         session = self.session
         assert session is not None
-        submits: list[SubmitSm | DataSm] = []  # consecutive ones go to the gateway together
+        # The submits of one read go to the gateway together; responses to our requests
+        # (a receiver's deliver_sm_resp) between them do not split them.
+        submits: list[SubmitSm | DataSm] = []
         while (item := session.next_hot()) is not NEED_DATA:  # a request comes as its Pdu
-            if type(item) in _SUBMITS and self.account is not None and not replaces(item):
+            kind = type(item)
+            if kind is tuple:  # (response, Outstanding): the context is settled like a future
+                context = item[1].context  # type: ignore[index]
+                if context is not None and not context.done():
+                    context.set_result(item[0])  # type: ignore[index]
+                continue
+            if kind in _SUBMITS and self.account is not None and not replaces(item):  # type: ignore[arg-type]
                 submits.append(item)  # type: ignore[arg-type]
                 continue
             if submits:
@@ -203,9 +211,6 @@ class Connection(asyncio.Protocol):
                 self._spawn(self._request(pdu))
             case RequestReceived(pdu=pdu):  # allowed by the state table, not served here
                 self.send(pdu.response(status.ESME_RINVCMDID))
-            case ResponseReceived(pdu=pdu, context=future):
-                if future is not None and not future.done():
-                    future.set_result(pdu)
             case UnmatchedResponse(pdu=pdu):
                 self.log.debug("unmatched_response", command=pdu.name, sequence_number=pdu.sequence_number)
             case ProtocolError(error=error, answer=answer, close=close):
@@ -346,7 +351,10 @@ class Connection(asyncio.Protocol):
         return 0 if session is None else max(0, session.window - session.outstanding)
 
     def send(self, pdu: Pdu, context: Any = None) -> bool:
-        """Write `pdu` now; False when the connection is gone or the state refuses it."""
+        """Write `pdu` now; False when the connection is gone or the state refuses it. A
+        request's `context` is settled like a future (anything with `done()`,
+        `set_result(response)` and `set_exception(error)`): with the response as it is read,
+        TimeoutError when none came in time, ConnectionError when the connection goes."""
         if not self.is_open:
             return False
         session = self.session
@@ -446,5 +454,5 @@ _LINK_CHECK = _LinkCheck()
 
 
 def _fail(context: Any, error: Exception) -> None:
-    if isinstance(context, asyncio.Future) and not context.done():
+    if context is not None and not context.done():
         context.set_exception(error)

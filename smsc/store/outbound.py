@@ -23,7 +23,7 @@ import heapq
 from collections import deque
 from typing import TYPE_CHECKING
 
-from smsc.store.blobs import unpack
+from smsc.store.blobs import pack, unpack
 from smsc.store.ids import format_id
 from smsc.store.types import OutboundItem, OutboundState, StoreError
 
@@ -60,15 +60,39 @@ class OutboundClaim:
     async def take(self, limit: int, now: float | None = None) -> list[OutboundItem]:
         """Up to `limit` items due now, oldest due first, each counted as an attempt."""
         self._check()
-        now = self._now(now)
+        items = [self._item(*entry) for entry in self._handed(limit)]
+        if len(items) < limit:
+            items += await self._take_stored(limit - len(items), now)
+        return items
+
+    async def take_packed(self, limit: int, now: float | None = None) -> list[tuple[int, bytes]]:
+        """`take` for a claimer that decodes the bodies itself (into the Struct it sends,
+        say): (item id, the body as the store keeps it, msgpack) for each. An item handed
+        over by the store is never unpacked; one read from the table is packed again."""
+        self._check()
+        items = [(entry[0], entry[3]) for entry in self._handed(limit)]
+        if len(items) < limit:
+            items += [(item.id, pack(item.body)) for item in await self._take_stored(limit - len(items), now)]
+        return items
+
+    def _handed(self, limit: int) -> list[tuple[int, str, int | None, bytes, float]]:
+        """Up to `limit` of the items the store handed over, each now in flight (their first
+        attempt: the store counted it as it took them)."""
         fresh = self._fresh
-        items = [self._item(*fresh.popleft()) for _ in range(min(limit, len(fresh)))]
+        entries = [fresh.popleft() for _ in range(min(limit, len(fresh)))]
+        self._in_flight.update((entry[0], 1) for entry in entries)
+        return entries
+
+    async def _take_stored(self, limit: int, now: float | None) -> list[OutboundItem]:
+        """Up to `limit` items from the table (none when caught up and no look is due)."""
+        now = self._now(now)
         retries = self._retries
-        if len(items) < limit and (not self._is_caught_up or now >= self._next_look or retries and retries[0] <= now):
-            self._next_look = now + LOOK_EVERY
-            while retries and retries[0] <= now:
-                heapq.heappop(retries)
-            items += await self.store._request("take", (self.account, limit - len(items), now))
+        if self._is_caught_up and now < self._next_look and not (retries and retries[0] <= now):
+            return []
+        self._next_look = now + LOOK_EVERY
+        while retries and retries[0] <= now:
+            heapq.heappop(retries)
+        items: list[OutboundItem] = await self.store._request("take", (self.account, limit, now))
         self._in_flight.update((item.id, item.attempts) for item in items)
         return items
 
