@@ -206,10 +206,10 @@ def full_history(message: Message, moves: list[tuple[int, float, int | None]]
     return history
 
 
-def _accepted_message(number: int, new: NewMessage, now: float) -> Message:
+def _accepted_message(message_id: str, new: NewMessage, now: float) -> Message:
     """A message as its accept committed it: its row read back, but for the body, which
     is the dict accepted (not packed and unpacked again)."""
-    return Message(format_id(number), new.account, new.source, new.destination, new.service_type,
+    return Message(message_id, new.account, new.source, new.destination, new.service_type,
                    MessageState.ENROUTE, now, now if new.scheduled is None else new.scheduled, new.expires, now,
                    None, new.registered_delivery, new.segments, None, None, None, new.body)
 
@@ -276,7 +276,7 @@ class Store:
         # Called after each commit that inserted messages, with them as committed, in id
         # order (the forwarder takes them without reading them back). Must not raise.
         self.accepted_hook: Callable[[list[Message]], None] | None = None
-        self._accepted: list[tuple[int, list[tuple[NewMessage, bytes, float]]]] = []  # this batch's
+        self._accepted: list[tuple[list[str], list[tuple[NewMessage, bytes, float]]]] = []  # this batch's
         self.live = LiveRows(LIVE_ROWS)
         self._committed: list[tuple[Any, ...]] = []  # this batch's rows, for `live` once committed
         self.checkpointer = checkpointer
@@ -672,8 +672,8 @@ class Store:
         self.transactions += 1
         self.live.put(self._committed)
         if self._accepted and self.accepted_hook is not None:
-            self.accepted_hook([_accepted_message(number, new, now) for first, payloads in self._accepted
-                                for number, (new, _, now) in enumerate(payloads, first)])
+            self.accepted_hook([_accepted_message(message_id, new, now) for ids, payloads in self._accepted
+                                for message_id, (new, _, now) in zip(ids, payloads)])
         for future, result in outcomes:
             if not future.done():
                 if isinstance(result, StoreError):
@@ -706,9 +706,10 @@ class Store:
             rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
                          scheduled, m.expires, now, None, m.registered_delivery, m.segments, None, None, None, body))
         INSERT_MESSAGES.run(self._db, values)
+        ids = list(map(format_id, range(first, first + len(payloads))))
         if self.accepted_hook is not None:
-            self._accepted.append((first, payloads))
-        return list(map(format_id, range(first, first + len(payloads))))
+            self._accepted.append((ids, payloads))
+        return ids
 
     def _insert_accept_lists(self, lists: list[list[tuple[NewMessage, bytes, float]]]) -> list[list[str]]:
         ids = iter(self._insert_accepts([payload for payloads in lists for payload in payloads]))
