@@ -448,43 +448,56 @@ class Forwarder:
         token is due."""
         if queue.timer is not None or self._stopping or queue.closed:
             return
-        now = self.loop.time()
+        now, wall = self.loop.time(), self.clock()  # once a pass: it takes microseconds
         self._release_delayed(queue, now)
         # Each link's room read once per pump, counted down as parts go: the bind with the
         # most room takes the next part.
         rooms = {link: link.free_window for link in queue.links}
+        link = max(rooms, key=rooms.__getitem__, default=None)
+        parts = queue.parts
         while True:
-            link = max(rooms, key=rooms.__getitem__, default=None)
             if link is None or rooms[link] <= 0:
                 return  # a response or a new bind pumps again
-            taken = queue.parts.next()
+            taken = parts.next()
             if taken is None:
                 break
             submission, part = taken
-            if submission.message.expires is not None and submission.message.expires <= self.clock():
+            expires = submission.message.expires
+            if expires is not None and expires <= wall:
                 self._expired_in_queue(queue, submission)
                 continue
-            bucket = self._route_bucket(submission.route, now)
-            due = queue.rate.bucket.delay_until(1, now)
-            if bucket is not None:
-                due = max(due, bucket.delay_until(1, now))
+            due = self._take_tokens(queue, submission.route, now)
             if due > now:
-                queue.parts.back(submission, part)
+                parts.back(submission, part)
                 self._pump_at(queue, due)
                 return
-            queue.rate.bucket.try_take(1, now)  # both have the token: delay_until said so
-            if bucket is not None:
-                bucket.try_take(1, now)
-            if link.submit(submission.pdus[part], (submission, part)):
-                rooms[link] -= 1
-                queue.in_flight += 1
-                self.counters["submitted"] += 1
-                self._arm_reroute(queue, submission)
-            else:
-                queue.parts.back(submission, part)
+            if not link.submit(submission.pdus[part], (submission, part)):
+                parts.back(submission, part)
                 return
+            rooms[link] -= 1
+            queue.in_flight += 1
+            self.counters["submitted"] += 1
+            if submission.route.reroute_waits:
+                self._arm_reroute(queue, submission)
+            if len(rooms) > 1:
+                link = max(rooms, key=rooms.__getitem__)
         if queue.delayed:
             self._pump_at(queue, queue.delayed[0][0])
+
+    def _take_tokens(self, queue: UpstreamQueue, route: router.RouteDecision, now: float) -> float:
+        """A token from the upstream's bucket and from the route's (when it has a rate),
+        taken when both have one: then `now`; else the time both will (nothing taken)."""
+        upstream = queue.rate.bucket
+        if route.rate is None:  # one bucket: try_take fails exactly when delay_until is later
+            return now if upstream.try_take(1, now) else upstream.delay_until(1, now)
+        bucket = self.route_buckets.get(route.rule)
+        if bucket is None:
+            bucket = self.route_buckets[route.rule] = TokenBucket(route.rate, burst=max(1.0, route.rate / 10), now=now)
+        due = max(upstream.delay_until(1, now), bucket.delay_until(1, now))
+        if due <= now:
+            upstream.try_take(1, now)
+            bucket.try_take(1, now)
+        return due
 
     def _pump_soon(self, queue: UpstreamQueue) -> None:
         """Pump once later in this loop turn: the answers of one read free their window
@@ -508,14 +521,6 @@ class Forwarder:
         while queue.delayed and queue.delayed[0][0] <= now:
             _, _, submission, part = heapq.heappop(queue.delayed)
             queue.parts.back(submission, part)
-
-    def _route_bucket(self, route: router.RouteDecision, now: float) -> TokenBucket | None:
-        if route.rate is None:
-            return None
-        bucket = self.route_buckets.get(route.rule)
-        if bucket is None:
-            bucket = self.route_buckets[route.rule] = TokenBucket(route.rate, burst=max(1.0, route.rate / 10), now=now)
-        return bucket
 
     # --- the route's own re-route wait (reroute.timeout below the response_timeout) ------
 
@@ -550,9 +555,10 @@ class Forwarder:
     def _on_response(self, queue: UpstreamQueue, context: tuple[Submission, int], pdu: Pdu) -> None:
         submission, part = context
         code = pdu.command_status
-        if self._moved_on(queue, submission, code == 0):
+        if submission.attempted[-1] != queue.name and self._moved_on(queue, submission, code == 0):
             return
-        submission.answered()
+        if submission.deadline is not None:
+            submission.answered()
         now = self.loop.time()
         if code == 0:
             queue.rate.accepted(now)
@@ -660,25 +666,26 @@ class Forwarder:
         that overtakes this commit is requested after it, and the store finds the
         carrier id in the same batch (Store.apply_receipt)."""
         message = submission.message
-        ids = [carrier_id or "" for carrier_id in submission.carrier_ids]
-        if len(ids) > 1:  # first: a receipt finding the message by its first id finds the parts
-            self._spawn(self._record_parts(queue, message, ids))
+        if len(submission.carrier_ids) > 1:  # first: a receipt finding the message by its first id finds the parts
+            self._spawn(self._record_parts(queue, message, [carrier_id or "" for carrier_id in submission.carrier_ids]))
             return
+        carrier_id = submission.carrier_ids[0] or ""
         if not self._sent:
             self.loop.call_soon(self.flush_sent)
-        self._sent.append((message.id, queue.name, ids[0]))
+        self._sent.append((message.id, queue.name, carrier_id))
         if self.inbound is not None:
-            self.inbound.sent(queue.settings, ids)
+            self.inbound.sent(queue.settings, [carrier_id])
 
     def flush_sent(self) -> None:
         """Request the sent records gathered so far (those of one read of submit_sm_resp)
         as one store request. Called at the end of the loop turn, and before a receipt
         from a carrier is requested: a receipt that overtakes its message's record must
         be requested after it (Store.apply_receipt finds the id in the same batch)."""
+        if not self._sent:  # asked before every receipt: mostly nothing
+            return
         batch, self._sent = self._sent, []
-        if batch:
-            recorded = self.store.update_many(batch, now=self.clock())
-            recorded.add_done_callback(functools.partial(self._batch_recorded, batch))
+        recorded = self.store.update_many(batch, now=self.clock())
+        recorded.add_done_callback(functools.partial(self._batch_recorded, batch))
 
     def _batch_recorded(self, batch: list[tuple[str, str, str]],
                         recorded: "asyncio.Future[list[StoreError | None]]") -> None:

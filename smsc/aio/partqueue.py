@@ -39,6 +39,9 @@ class PartQueue:
         order = next(self._counter)
         self._orders[id(item)] = order
         self._destinations[id(item)] = destination
+        if parts == 1:  # the common message, sent whole
+            self._new.append((order, 0, item))
+            return
         for part in (range(parts) if isinstance(parts, int) else parts):
             self._new.append((order, part, item))
 

@@ -46,6 +46,7 @@ CREDENTIAL_REFUSALS = frozenset({status.ESME_RBINDFAIL, status.ESME_RINVPASWD, s
 CONNECT_TIMEOUT = 10.0
 INBOUND_WINDOW = 1000  # deliver_sm/data_sm the carrier may have unanswered before ESME_RTHROTTLED
 UNBIND_WAIT = 2.0
+_CLOSED = State.CLOSED  # read for every PDU sent: a global is quicker than the enum's attribute
 
 
 class LinkHandler(Protocol):
@@ -248,7 +249,7 @@ class UpstreamLink(asyncio.Protocol):
     # --- sending ----------------------------------------------------------------------------
 
     def _send(self, pdu: Pdu, context: Any = None) -> bool:
-        if self.transport is None or self.transport.is_closing() or self.session.state is State.CLOSED:
+        if self.transport is None or self.transport.is_closing() or self.session.state is _CLOSED:
             return False
         try:
             data = self.session.send(pdu, context=context, now=self.loop.time())
@@ -270,9 +271,11 @@ class UpstreamLink(asyncio.Protocol):
         self._out.clear()
 
     def submit(self, pdu: Pdu, context: Any) -> bool:
-        """Send a submit_sm; its answer goes to handler.on_response with `context`.
-        False (nothing sent) when the link is not bound or its window is full."""
-        return self.free_window > 0 and self._send(pdu, context)
+        """Send a submit_sm; its answer goes to handler.on_response with `context`. The
+        caller keeps within `free_window` (the forwarder's pump reads it once a pass and
+        counts it down: not read again per part). False (nothing sent) when the link is
+        closing or the session refuses the PDU."""
+        return self._send(pdu, context)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
