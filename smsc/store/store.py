@@ -1073,7 +1073,7 @@ class _ChangeBatch:
             if number in self.new_bodies:
                 row[BODY] = pack(self.bodies[number])
             committed.append(tuple(row))
-            columns = tuple(c for c in _MUTABLE if row[c] != before[c])
+            columns = tuple([c for c in _MUTABLE if row[c] != before[c]])
             if columns:
                 values = updates.setdefault(columns, [])
                 values += [row[c] for c in columns]
