@@ -65,6 +65,9 @@ _TYPE_MASK = 0x3C
 _RECEIPTED_MESSAGE_ID, _MESSAGE_STATE = int(Tag.RECEIPTED_MESSAGE_ID), int(Tag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE, _MESSAGE_PAYLOAD = int(Tag.NETWORK_ERROR_CODE), int(Tag.MESSAGE_PAYLOAD)
 _STATES = {int(state): state for state in MessageState}
+_UNDELIVERABLE, _REROUTED = MessageState.UNDELIVERABLE, ReceiptOutcome.REROUTED
+_SETTLED_COUNTERS = {ReceiptOutcome.APPLIED: "receipts_applied", ReceiptOutcome.REPEATED: "receipts_repeated",
+                     ReceiptOutcome.REROUTED: "receipts_rerouted"}
 # What a link answers a deliver_sm / data_sm with: called once with the status, or with
 # the exception that kept it from being committed (never when the work was cancelled).
 Respond = Callable[[int | BaseException], None]
@@ -166,7 +169,7 @@ class Inbound:
 
     def _request_apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None,
                        parts_first: bool = True) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
-        reroute = self._reroutes(upstream, error) if state == MessageState.UNDELIVERABLE else None
+        reroute = self._reroutes(upstream, error) if state == _UNDELIVERABLE else None
         return self.store.apply_receipt(upstream, readings, state, error, reroute=reroute, parts_first=parts_first,
                                         now=self.clock())
 
@@ -182,13 +185,12 @@ class Inbound:
 
     def _settled(self, outcome: ReceiptOutcome, message_id: str | None) -> bool:
         """Count an outcome that ends the receipt's work; False for PARTS and UNKNOWN."""
-        if outcome == ReceiptOutcome.REROUTED:
-            self.counters["receipts_rerouted"] += 1
-            self.due_again(message_id or "")
-        elif outcome in (ReceiptOutcome.APPLIED, ReceiptOutcome.REPEATED):
-            self.counters["receipts_applied" if outcome == ReceiptOutcome.APPLIED else "receipts_repeated"] += 1
-        else:
+        counter = _SETTLED_COUNTERS.get(outcome)
+        if counter is None:
             return False
+        self.counters[counter] += 1
+        if outcome == _REROUTED:
+            self.due_again(message_id or "")
         return True
 
     async def _receipt_rest(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str],
