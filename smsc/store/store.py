@@ -867,7 +867,7 @@ class _ChangeBatch:
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
 
     def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        self._find_carrier_ids([op for op, _ in payloads if op[0] == "receipt"])
+        self._find_carrier_ids([op for op, _ in payloads])
         targets = [self._targets(op, now) for op, now in payloads]
         self._load({number for numbers in targets for number in numbers})
         results = []
@@ -899,26 +899,35 @@ class _ChangeBatch:
             return [op[2] if kind == "replace" else op[1]]
         return [number for (number,) in self.db.execute(sql, args)]
 
-    def _find_carrier_ids(self, receipts: list[tuple[Any, ...]]) -> None:
-        # The messages the receipts' carrier ids name: those the store keeps live rows of
+    def _find_carrier_ids(self, ops: list[tuple[Any, ...]]) -> None:
+        # The messages the receipts' carrier ids name, but for those recorded by an earlier
+        # request of this batch (_by_carrier finds them there; a carrier often answers a
+        # submit_sm and sends its receipt in one read): those the store keeps live rows of
         # first, the others in one query per upstream rather than one per receipt (the
         # latest message, should a carrier reuse its ids).
-        live = self.store.live
+        recorded: set[tuple[str, str]] = set()
         wanted: dict[str, set[str]] = {}
-        for _, upstream, readings, *_ in receipts:
-            for reading in readings:
-                number = live.find(upstream, reading)
-                if number is not None:
-                    self.stored[(upstream, reading)] = number
-                    break
-            else:
-                wanted.setdefault(upstream, set()).update(readings)
+        for op in ops:
+            if op[0] == "sent":
+                recorded.update((upstream, carrier_id) for _, upstream, carrier_id in op[1])
+            elif op[0] == "update" and op[5] is not None:
+                recorded.add((op[4], op[5]))
+            elif op[0] == "receipt" and not any((op[1], reading) in recorded for reading in op[2]):
+                self._find_live_or_want(op[1], op[2], wanted)
         for upstream, readings in wanted.items():
             for chunk in _chunks(list(readings)):
                 sql = (f"SELECT carrier_id, MAX(id) FROM messages WHERE upstream = ?"
                        f" AND carrier_id IN ({', '.join('?' * len(chunk))}) GROUP BY carrier_id")
                 for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):
                     self.stored[(upstream, carrier_id)] = number
+
+    def _find_live_or_want(self, upstream: str, readings: list[str], wanted: dict[str, set[str]]) -> None:
+        for reading in readings:
+            number = self.store.live.find(upstream, reading)
+            if number is not None:
+                self.stored[(upstream, reading)] = number
+                return
+        wanted.setdefault(upstream, set()).update(readings)
 
     def _by_carrier(self, upstream: str, readings: list[str]) -> list[int]:
         # One recorded earlier in this batch first: it is newer than anything committed.
