@@ -1,7 +1,7 @@
 """Webhooks out: receipts and MO POSTed as signed JSON, at least once, from the store.
 
 Where events come from. A receipt is made by the store in the very transaction that
-moves its message to a final state (Store._ChangeBatch); `queue_for` tells the store to
+moves its message to a final state (smsc.store.changes.ChangeBatch); `queue_for` tells the store to
 put it in the account's webhook queue ("webhook:<account>", an outbound queue like the
 SMPP receivers' one) when the account has a webhook_url or the message its own. An MO
 goes the same way through `store.enqueue(account, fields, kind="mo")` (or

@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smsc.smpp.constants import FINAL_STATES, MessageState
+from smsc.store.columns import COLUMNS, to_message
 from smsc.store.ids import format_id, parse_id
-from smsc.store.store import COLUMNS, Store, _to_message
+from smsc.store.store import Store
 from smsc.store.types import ATTEMPTED, Message
 
 Cursor = tuple[float, int]  # (scheduled, message number): where a scan of due messages stands
@@ -102,7 +103,7 @@ async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
             marks = ", ".join("?" * len(wanted))
             async with db.execute(f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY scheduled, id",
                                   wanted) as rows:
-                messages = [_to_message(row) for row in await rows.fetchall()]
+                messages = [to_message(row) for row in await rows.fetchall()]
         return messages, (keys[-1][1], keys[-1][0]), len(keys)
 
     return await store.transact(work)

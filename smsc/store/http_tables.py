@@ -10,8 +10,9 @@ from typing import Any, Callable, Iterable
 
 
 from smsc.store.blobs import pack, unpack
+from smsc.store.columns import COLUMNS, to_message
 from smsc.store.ids import first_id_at, format_id, parse_id
-from smsc.store.store import COLUMNS, Store, _to_message
+from smsc.store.store import Store
 from smsc.store.types import Message, NewMessage, StoreError
 
 CONSENT_EVENTS = ("opt-out", "opt-in", "help")
@@ -160,7 +161,7 @@ async def by_client_ref(store: Store, account: str, client_ref: str, after: int 
            " JOIN messages m ON m.id = c.message_id WHERE c.account = ? AND c.client_ref = ? AND c.message_id > ?"
            " ORDER BY c.message_id LIMIT ?) ORDER BY id")
     async with store.reader.execute(sql, (account, client_ref, after, limit)) as cursor:
-        return [_to_message(row) for row in await cursor.fetchall()]
+        return [to_message(row) for row in await cursor.fetchall()]
 
 
 async def messages_between(store: Store, account: str, since: float, until: float, after: int = 0,
@@ -171,7 +172,7 @@ async def messages_between(store: Store, account: str, since: float, until: floa
            " ORDER BY id LIMIT ?")
     args = (first_id_at(since), first_id_at(until), after, account, limit)
     async with store.reader.execute(sql, args) as cursor:
-        return [_to_message(row) for row in await cursor.fetchall()]
+        return [to_message(row) for row in await cursor.fetchall()]
 
 
 async def receipts_of(store: Store, message_id: str) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from smsc.codec.decoding import part_text, read_part
 from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import MessageState
 from smsc.store.blobs import unpack
-from smsc.store.store import COLUMNS, _message_number, _to_message, full_history
+from smsc.store.columns import COLUMNS, to_message
+from smsc.store.store import _message_number, full_history
 from smsc.store.types import Message, OutboundState, StoreError, UnknownMessage
 
 
@@ -83,7 +84,7 @@ def message_report(db: sqlite3.Connection, message_id: str) -> MessageReport:
     row = db.execute(f"SELECT {COLUMNS} FROM messages WHERE id = ?", (number,)).fetchone()
     if row is None:
         raise UnknownMessage(f"no message {message_id!r}")
-    message = _to_message(row)
+    message = to_message(row)
     history = full_history(message, db.execute(
         "SELECT state, time, error FROM history WHERE message_id = ? ORDER BY rowid", (number,)).fetchall())
     parts = []

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import functools
 import os
 import sqlite3
 import time
@@ -41,35 +40,16 @@ from smsc.codec.text_errors import TextError
 from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState
 from smsc.store import schema
 from smsc.store.blobs import pack, unpack
+from smsc.store.changes import ChangeBatch
 from smsc.store.checkpoint import Checkpointer
-from smsc.store.columns import (
-    ACCOUNT,
-    BODY,
-    CARRIER_ID,
-    COLUMNS,
-    DESTINATION,
-    ERROR,
-    EXPIRES,
-    FINAL,
-    ID,
-    REGISTERED_DELIVERY,
-    SCHEDULED,
-    SEGMENTS,
-    SERVICE_TYPE,
-    SOURCE,
-    STATE,
-    SUBMITTED,
-    UPDATED,
-    UPSTREAM,
-)
+from smsc.store.columns import COLUMNS, to_message
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
 from smsc.store.live import LiveRows
 from smsc.store.outbound import OutboundClaim
+from smsc.store.statements import INSERT_MESSAGES, INSERT_OUTBOUND, SET_OUTBOUND, chunks
 from smsc.store.types import (
-    ATTEMPTED,
     ClaimBusy,
     Message,
-    MessageFinal,
     NewMessage,
     OutboundItem,
     OutboundState,
@@ -78,61 +58,11 @@ from smsc.store.types import (
     UnknownMessage,
 )
 
-
-class ManyRows:
-    """A statement over many rows of values (`sql` with `{rows}` where the rows go, each
-    written as `row`), run as statements of 64, 32, ... 1 rows: SQLite's time per row is
-    less than executemany's one statement run per row (inserts ~13-40 %, updates ~14 %,
-    an IN list ~55 %), and seven statements, prepared once, serve every batch size. `run`
-    takes the rows' values in one flat list, after `shared` values bound once per statement."""
-
-    SIZES = (64, 32, 16, 8, 4, 2, 1)
-
-    def __init__(self, sql: str, row: str) -> None:
-        self.width = row.count("?")
-        self.sql = {size: sql.replace("{rows}", ", ".join([row] * size)) for size in self.SIZES}
-
-    def run(self, db: sqlite3.Connection, values: list[Any], shared: tuple[Any, ...] = ()) -> None:
-        width, rows, done = self.width, len(values) // self.width, 0
-        for size in self.SIZES:
-            while rows - done >= size:
-                chunk = values[done * width:(done + size) * width]
-                db.execute(self.sql[size], [*shared, *chunk] if shared else chunk)
-                done += size
-
-
-# New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet (the
-# constants are in the SQL: fewer parameters to bind).
-INSERT_MESSAGES = ManyRows(
-    f"INSERT INTO messages ({COLUMNS}) VALUES {{rows}}",
-    f"(?, ?, ?, ?, ?, {int(MessageState.ENROUTE)}, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?)")
-_MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
-            BODY)
-_COLUMN_NAMES = [name.strip() for name in COLUMNS.split(",")]
-
-
-@functools.cache
-def _update_rows(columns: tuple[int, ...]) -> ManyRows:
-    """UPDATE of `columns` for many messages: each row of values is the columns' new values
-    and then the message's id."""
-    sets = ", ".join(f"{_COLUMN_NAMES[c]} = v.column{i}" for i, c in enumerate(columns, 1))
-    return ManyRows(f"UPDATE messages SET {sets} FROM (VALUES {{rows}}) AS v"
-                    f" WHERE messages.id = v.column{len(columns) + 1}", "(" + ", ".join("?" * (len(columns) + 1)) + ")")
-
-
-INSERT_HISTORY = ManyRows("INSERT INTO history (message_id, state, time, error) VALUES {rows}", "(?, ?, ?, ?)")
-INSERT_OUTBOUND = ManyRows("INSERT INTO outbound (id, account, kind, message_id, body, created, next_attempt,"
-                           " attempts, expires) VALUES {rows}", "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-# Items given one change (state, done, next attempt, last error): an IN list of their ids.
-SET_OUTBOUND = ManyRows("UPDATE outbound SET state = ?, done = ?, next_attempt = COALESCE(?, next_attempt),"
-                        " last_error = COALESCE(?, last_error) WHERE state = 0 AND id IN ({rows})", "?")
-
 PAGE_SIZE = 4096
 # Rows of live messages the writer keeps as committed (smsc.store.live): at ~0.6 KB each,
 # ~6 MB; enough for every message between its accept and its receipt at 10,000/s with
 # receipts within a second. Older ones are read from the table, as they always could be.
 LIVE_ROWS = 10_000
-_SQL_VARIABLES = 500  # ids per IN (...) list, well under SQLite's limit
 
 if TYPE_CHECKING:
     from smsc.config import Config
@@ -184,15 +114,6 @@ def _excerpt(body: dict[str, Any]) -> str:
 _EXCERPT_OCTETS = 4 * dlr.TEXT_CHARS
 
 
-def _to_message(row: list[Any] | tuple[Any, ...], body: dict[str, Any] | None = None) -> Message:
-    return Message(
-        format_id(row[ID]), row[ACCOUNT], row[SOURCE], row[DESTINATION], row[SERVICE_TYPE],
-        MessageState(row[STATE]), row[SUBMITTED], row[SCHEDULED], row[EXPIRES], row[UPDATED], row[FINAL],
-        row[REGISTERED_DELIVERY], row[SEGMENTS], row[UPSTREAM], row[CARRIER_ID], row[ERROR],
-        unpack(row[BODY]) if body is None else body,
-    )
-
-
 def full_history(message: Message, moves: list[tuple[int, float, int | None]]
                  ) -> list[tuple[MessageState, float, int | None]]:
     """A message's (state, time, error) from its accept on: ENROUTE when submitted, the
@@ -212,10 +133,6 @@ def _accepted_message(message_id: str, new: NewMessage, now: float) -> Message:
     return Message(message_id, new.account, new.source, new.destination, new.service_type,
                    MessageState.ENROUTE, now, now if new.scheduled is None else new.scheduled, new.expires, now,
                    None, new.registered_delivery, new.segments, None, None, None, new.body)
-
-
-def _chunks(items: list[Any]) -> list[list[Any]]:
-    return [items[i:i + _SQL_VARIABLES] for i in range(0, len(items), _SQL_VARIABLES)]
 
 
 def _lock(path: str) -> int:
@@ -570,7 +487,7 @@ class Store:
             row = await cursor.fetchone()
         if row is None:
             raise UnknownMessage(f"no message {message_id!r}")
-        return _to_message(row)
+        return to_message(row)
 
     async def query(self, account: str, message_id: str) -> Message:
         """query_sm: the account's message; UnknownMessage for another account's."""
@@ -593,14 +510,14 @@ class Store:
         sql = (f"SELECT {COLUMNS} FROM messages WHERE final IS NULL AND scheduled <= ? AND upstream IS NULL"
                " ORDER BY scheduled, id LIMIT ?")
         async with self._reader.execute(sql, (self.clock() if now is None else now, limit)) as cursor:
-            return [_to_message(row) for row in await cursor.fetchall()]
+            return [to_message(row) for row in await cursor.fetchall()]
 
     async def find_by_carrier(self, upstream: str, carrier_id: str) -> Message | None:
         """The message an upstream knows by `carrier_id` (to apply its receipt)."""
         sql = f"SELECT {COLUMNS} FROM messages WHERE upstream = ? AND carrier_id = ? ORDER BY id DESC LIMIT 1"
         async with self._reader.execute(sql, (upstream, carrier_id)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else _to_message(row)
+        return None if row is None else to_message(row)
 
     async def outbound(self, account: str) -> list[tuple[int, OutboundState, int]]:
         """(item id, state, attempts) of every outbound item of the account: for tests and
@@ -777,7 +694,7 @@ class Store:
             floor = first_id_at(before)
             sql = "SELECT id FROM messages WHERE id < ? AND final IS NOT NULL ORDER BY id LIMIT ?"
             numbers = [number for (number,) in self._db.execute(sql, (floor, limit))]
-            for chunk in _chunks(numbers):
+            for chunk in chunks(numbers):
                 marks = ", ".join("?" * len(chunk))
                 for table in ("history", "carrier_parts"):
                     self._db.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
@@ -797,7 +714,7 @@ class Store:
         return results
 
     def _write_changes(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        return _ChangeBatch(self).run(payloads)
+        return ChangeBatch(self).run(payloads)
 
 
 class WriterConnection:
@@ -847,252 +764,6 @@ class _Cursor:
 
     def close(self) -> None:
         self._cursor.close()
-
-
-class _ChangeBatch:
-    """The state changes of one transaction: rows are read once, changed in memory in
-    request order (so two requests on one message see each other), written at once."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store._db
-        self.rows: dict[int, list[Any]] = {}
-        self.loaded: dict[int, tuple[Any, ...]] = {}  # the rows as read: what changed is written
-        self.bodies: dict[int, dict[str, Any]] = {}
-        self.new_bodies: set[int] = set()  # bodies changed (the others were only read)
-        self.assigned: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, set in this batch
-        self.stored: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, as committed before
-        self.changed: set[int] = set()
-        self.history: list[tuple[int, int, float, int | None]] = []
-        self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
-
-    def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        self._find_carrier_ids([op for op, _ in payloads])
-        targets = [self._targets(op, now) for op, now in payloads]
-        self._load({number for numbers in targets for number in numbers})
-        results = []
-        for (op, now), numbers in zip(payloads, targets):
-            try:
-                results.append(getattr(self, "_" + op[0])(op, numbers, now))
-            except StoreError as exc:
-                results.append(exc)
-        self._flush()
-        return results
-
-    def _targets(self, op: tuple[Any, ...], now: float) -> list[int]:
-        kind = op[0]
-        if kind == "expire":
-            sql = "SELECT id FROM messages WHERE final IS NULL AND expires <= ? ORDER BY expires LIMIT ?"
-            args: tuple[Any, ...] = (now, op[1])
-        elif kind == "cancel":
-            return op[2]
-        elif kind == "receipt":
-            return self._by_carrier(op[1], op[2])
-        elif kind == "sent":
-            for number, upstream, carrier_id in op[1]:
-                self.assigned[(upstream, carrier_id)] = number
-            return [number for number, _, _ in op[1]]
-        elif kind == "update" and op[5] is not None:  # a carrier id: receipts later in the batch find it
-            self.assigned[(op[4], op[5])] = op[1]
-            return [op[1]]
-        else:
-            return [op[2] if kind == "replace" else op[1]]
-        return [number for (number,) in self.db.execute(sql, args)]
-
-    def _find_carrier_ids(self, ops: list[tuple[Any, ...]]) -> None:
-        # The messages the receipts' carrier ids name, but for those recorded by an earlier
-        # request of this batch (_by_carrier finds them there; a carrier often answers a
-        # submit_sm and sends its receipt in one read): those the store keeps live rows of
-        # first, the others in one query per upstream rather than one per receipt (the
-        # latest message, should a carrier reuse its ids).
-        recorded: set[tuple[str, str]] = set()
-        wanted: dict[str, set[str]] = {}
-        for op in ops:
-            if op[0] == "sent":
-                recorded.update((upstream, carrier_id) for _, upstream, carrier_id in op[1])
-            elif op[0] == "update" and op[5] is not None:
-                recorded.add((op[4], op[5]))
-            elif op[0] == "receipt" and not any((op[1], reading) in recorded for reading in op[2]):
-                self._find_live_or_want(op[1], op[2], wanted)
-        for upstream, readings in wanted.items():
-            for chunk in _chunks(list(readings)):
-                sql = (f"SELECT carrier_id, MAX(id) FROM messages WHERE upstream = ?"
-                       f" AND carrier_id IN ({', '.join('?' * len(chunk))}) GROUP BY carrier_id")
-                for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):
-                    self.stored[(upstream, carrier_id)] = number
-
-    def _find_live_or_want(self, upstream: str, readings: list[str], wanted: dict[str, set[str]]) -> None:
-        for reading in readings:
-            number = self.store.live.find(upstream, reading)
-            if number is not None:
-                self.stored[(upstream, reading)] = number
-                return
-        wanted.setdefault(upstream, set()).update(readings)
-
-    def _by_carrier(self, upstream: str, readings: list[str]) -> list[int]:
-        # One recorded earlier in this batch first: it is newer than anything committed.
-        for found in (self.assigned, self.stored):
-            for reading in readings:
-                number = found.get((upstream, reading))
-                if number is not None:
-                    return [number]
-        return []
-
-    def _load(self, numbers: set[int]) -> None:
-        live, missing = self.store.live, []
-        for number in numbers - self.rows.keys():
-            row = live.get(number)
-            if row is None:
-                missing.append(number)
-            else:
-                self.rows[number] = list(row)
-                self.loaded[number] = row
-        for chunk in _chunks(sorted(missing)):
-            sql = f"SELECT {COLUMNS} FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
-            for row in self.db.execute(sql, chunk):
-                self.rows[row[ID]] = list(row)
-                self.loaded[row[ID]] = row
-
-    def _row(self, number: int, account: str | None = None, source: str = "") -> list[Any]:
-        row = self.rows.get(number)
-        if row is None or (account is not None and row[ACCOUNT] != account) or (source and row[SOURCE] != source):
-            raise UnknownMessage(f"no message {format_id(number)}")
-        if row[FINAL] is not None:
-            raise MessageFinal(format_id(number), MessageState(row[STATE]))
-        return row
-
-    def _body(self, row: list[Any]) -> dict[str, Any]:
-        number = row[ID]
-        if number not in self.bodies:
-            self.bodies[number] = unpack(row[BODY])
-        return self.bodies[number]
-
-    def _move(self, row: list[Any], state: MessageState, now: float, error: int | None = None) -> None:
-        if error is not None:
-            row[ERROR] = error
-        row[UPDATED] = now
-        self.changed.add(row[ID])
-        if state == row[STATE]:
-            return
-        row[STATE] = state
-        if state not in FINAL_STATES:
-            self.history.append((row[ID], state, now, error))
-            return
-        row[FINAL] = now  # a final state is the row's own: no history row (see full_history)
-        message = _to_message(row, self._body(row))
-        fields = self.store._receipt_builder(message, now)
-        if fields is not None:
-            queue = self.store.outbound_queue(message.account, "receipt", message)
-            self.receipts.append((queue, "receipt", row[ID], pack(fields), now, now + self.store.receipt_expiry))
-
-    def _update(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
-        _, number, state, error, upstream, carrier_id = op
-        row = self._row(number)
-        if upstream is not None:
-            row[UPSTREAM] = upstream
-        if carrier_id is not None:
-            row[CARRIER_ID] = carrier_id
-        self._move(row, row[STATE] if state is None else state, now, error)
-
-    def _sent(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[StoreError | None]:
-        results: list[StoreError | None] = []
-        for number, upstream, carrier_id in op[1]:
-            try:
-                self._update(("update", number, None, None, upstream, carrier_id), numbers, now)
-            except StoreError as exc:
-                results.append(exc)
-            else:
-                results.append(None)
-        return results
-
-    def _cancel(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
-        _, account, _, source, by_address = op
-        if not by_address:
-            self._move(self._row(numbers[0], account, source), MessageState.DELETED, now)
-            return [format_id(numbers[0])]
-        cancelled = []
-        for number in numbers:
-            try:
-                row = self._row(number, account)
-            except StoreError:
-                continue  # finished since the reader found it
-            self._move(row, MessageState.DELETED, now)
-            cancelled.append(format_id(number))
-        if not cancelled:
-            raise UnknownMessage(f"no live message from {source!r}")
-        return cancelled
-
-    def _replace(self, op: tuple[Any, ...], numbers: list[int], now: float) -> None:
-        _, account, number, source, body, scheduled, expires, registered_delivery, segments = op
-        row = self._row(number, account, source)
-        if body:
-            self._body(row).update(body)
-            self.new_bodies.add(number)
-        for column, value in ((SCHEDULED, scheduled), (EXPIRES, expires),
-                              (REGISTERED_DELIVERY, registered_delivery), (SEGMENTS, segments)):
-            if value is not None:
-                row[column] = value
-        self._move(row, row[STATE], now)
-
-    def _receipt(self, op: tuple[Any, ...], numbers: list[int], now: float) -> tuple[ReceiptOutcome, str | None]:
-        _, upstream, readings, state, error, reroute, parts_first = op
-        row = self.rows.get(numbers[0]) if numbers else None
-        # Checked again: an earlier request of this batch may have moved it on (rerouted).
-        if row is None or row[UPSTREAM] != upstream or row[CARRIER_ID] not in readings:
-            return ReceiptOutcome.UNKNOWN, None
-        message_id = format_id(row[ID])
-        if row[FINAL] is not None:
-            return ReceiptOutcome.REPEATED, message_id
-        if parts_first and row[SEGMENTS] > 1:
-            return ReceiptOutcome.PARTS, message_id
-        if state == MessageState.UNDELIVERABLE and reroute is not None and self._wants_reroute(row, reroute):
-            body = self._body(row)
-            body[ATTEMPTED] = [*body.get(ATTEMPTED, ()), upstream]
-            self.new_bodies.add(row[ID])
-            # Scheduled now: a scan that caught up walks from about now, not from the accept.
-            row[UPSTREAM] = row[CARRIER_ID] = None
-            row[ERROR], row[SCHEDULED], row[UPDATED] = error, now, now
-            self.changed.add(row[ID])
-            return ReceiptOutcome.REROUTED, message_id
-        self._move(row, state, now, error)
-        return ReceiptOutcome.APPLIED, message_id
-
-    def _wants_reroute(self, row: list[Any], reroute: Callable[[Message], bool]) -> bool:
-        try:
-            return bool(reroute(_to_message(row, self._body(row))))
-        except Exception:  # a caller's bug must not cost the batch: the receipt's verdict stands
-            return False
-
-    def _expire(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
-        expired = []
-        for number in numbers:
-            row = self.rows.get(number)
-            if row is not None and row[FINAL] is None:
-                self._move(row, MessageState.EXPIRED, now)
-                expired.append(format_id(number))
-        return expired
-
-    def _flush(self) -> None:
-        # Only the columns that changed: SQLite then leaves alone the indexes (and the
-        # body blob) a change does not touch. One statement per set of columns changed.
-        updates: dict[tuple[int, ...], list[Any]] = {}  # columns -> their values and the id, row after row
-        committed = self.store._committed
-        for number in self.changed:
-            row, before = self.rows[number], self.loaded[number]
-            if number in self.new_bodies:
-                row[BODY] = pack(self.bodies[number])
-            committed.append(tuple(row))
-            columns = tuple([c for c in _MUTABLE if row[c] != before[c]])
-            if columns:
-                values = updates.setdefault(columns, [])
-                values += [row[c] for c in columns]
-                values.append(number)
-        for columns, values in updates.items():
-            _update_rows(columns).run(self.db, values)
-        if self.history:
-            INSERT_HISTORY.run(self.db, [value for row in self.history for value in row])
-        if self.receipts:
-            self.store._insert_outbound(self.receipts)
 
 
 # Requests of one batch run by kind in this order. Requests that depend on each other are
