@@ -202,9 +202,9 @@ class Gateway:
         except Exception as exc:
             failure = self._accept_failed(account.system_id, exc)
             return [pdu.response(failure) for pdu in pdus]
-        # Built directly: Pdu.response's keyword passing costs ~1 µs a message, this ~0.1.
-        return [RESPONSE_CLASS[type(pdu)](sequence_number=pdu.sequence_number, message_id=message_id)
-                for pdu, message_id in zip(pdus, ids)]
+        # Built directly and positionally (sequence_number, command_status, message_id):
+        # Pdu.response's keyword passing costs ~1 µs a message, this ~0.1.
+        return [RESPONSE_CLASS[type(pdu)](pdu.sequence_number, 0, message_id) for pdu, message_id in zip(pdus, ids)]
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> Pdu:
         if replaces(pdu):
@@ -323,29 +323,32 @@ class Gateway:
                      now: float | None = None) -> NewMessage:
         """The message a submit asks to store at `now` (default: the clock), validated
         (Refused otherwise)."""
-        if not account.allows_source(pdu.source_addr):
-            raise Refused(status.ESME_RINVSRCADR, f"source {pdu.source_addr!r} not allowed")
+        source = pdu.source_addr
+        if not account.allows_source(source):
+            raise Refused(status.ESME_RINVSRCADR, f"source {source!r} not allowed")
         if not destination:
             raise Refused(status.ESME_RINVDSTADR, "no destination_addr")
-        short_message = getattr(pdu, "short_message", b"")
+        body = _BODY_BUILDERS[type(pdu)](pdu)
         tlvs = tuple(pdu.tlvs)
-        if short_message and tlvs and any(tag == Tag.MESSAGE_PAYLOAD for tag, _ in tlvs):
-            raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
+        if tlvs:
+            if body["short_message"] and any(tag == Tag.MESSAGE_PAYLOAD for tag, _ in tlvs):
+                raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
+            segments = count_segments(body["short_message"], pdu.esm_class, pdu.data_coding, tlvs)
+            body["tlvs"] = [list(tlv) for tlv in tlvs]
+        else:  # most submits: one part (count_segments' first answer)
+            segments = 1
+            body["tlvs"] = []
         now = self.clock() if now is None else now
-        if isinstance(pdu, DataSm):
+        if type(pdu) is DataSm:
             ttl = pdu.tlv(Tag.QOS_TIME_TO_LIVE)
             scheduled, expires = None, self.config.smpp.expiry(now, now + ttl if ttl else None)
         else:
             scheduled, expires = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
-        body = _BODY_BUILDERS[type(pdu)](pdu)
         if dest_ton is not None:
             body["dest_addr_ton"], body["dest_addr_npi"] = dest_ton, dest_npi
-        body["tlvs"] = [list(tlv) for tlv in tlvs] if tlvs else []
-        message = NewMessage(
-            account=account.system_id, source=pdu.source_addr, destination=destination, body=body,
-            service_type=pdu.service_type, registered_delivery=pdu.registered_delivery,
-            segments=count_segments(short_message, pdu.esm_class, pdu.data_coding, tlvs),
-            scheduled=scheduled, expires=expires)
+        # Positional: keywords cost ~0.5 µs a message here.
+        message = NewMessage(account.system_id, source, destination, body, pdu.service_type,
+                             pdu.registered_delivery, segments, scheduled, expires)
         try:
             return self.screen(account, message, account.smpp_category)
         except OptedOut as exc:

@@ -257,7 +257,7 @@ class Connection(asyncio.Protocol):
             response = await self.server.gateway.handle(self.account, pdu)
         except Exception as exc:  # a bug must cost this request, not the session
             response = self._failed(pdu, exc)
-        self._reply(response)
+        self._reply([response])
 
     def _submit(self, pdus: list[SubmitSm | DataSm]) -> None:
         """The hot path: the submits of one read go to the gateway together, no task each;
@@ -268,7 +268,7 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # a bug must cost these requests, not the session
             refusals, accepted, committed = [self._failed(pdu, exc) for pdu in pdus], [], None
         if refusals:
-            self._reply(*refusals)
+            self._reply(refusals)
         if committed is not None:
             self._commits.append(committed)
             committed.add_done_callback(partial(self._submitted, accepted))
@@ -279,7 +279,7 @@ class Connection(asyncio.Protocol):
             responses = self.server.gateway.submitted_many(self.account, pdus, committed)  # type: ignore[arg-type]
         except Exception as exc:
             responses = [self._failed(pdu, exc) for pdu in pdus]
-        self._reply(*responses)
+        self._reply(responses)
         # Written now, not at the end of the loop turn: by then the loop may have read and
         # handled more submits, or run the store's next commit, all before this answer
         # left. Only the last of several batches done by one commit writes (their
@@ -306,13 +306,8 @@ class Connection(asyncio.Protocol):
         self.log.exception("request_failed", command=pdu.name, error=repr(exc))
         return pdu.response(status.ESME_RSYSERR)
 
-    def _reply(self, *responses: Pdu) -> None:
-        """Send answers (refusals logged): one state check and clock read for them all."""
-        if not self.is_open:
-            return
-        session = self.session
-        assert session is not None
-        now = self.loop.time()
+    def _reply(self, responses: list[Pdu]) -> None:
+        """Send answers (refusals logged)."""
         for response in responses:
             if response.command_status:
                 # Throttling answers come by the thousand exactly when the server is busiest:
@@ -323,11 +318,7 @@ class Connection(asyncio.Protocol):
                 log = self.log.debug if throttled else self.log.info
                 log("request_refused", command=response.name.removesuffix("_resp"),
                     status=status.status_name(response.command_status))
-            try:
-                self._out.append(session.send(response, now=now))
-            except SmppError as exc:
-                self.log.debug("send_refused", command=response.name, error=str(exc))
-        self._sent()
+        self.send_all([(response, None) for response in responses])
 
     async def _close_after_handlers(self) -> None:
         """Unbound by the client: answer what is in flight, then close."""
@@ -355,17 +346,25 @@ class Connection(asyncio.Protocol):
         request's `context` is settled like a future (anything with `done()`,
         `set_result(response)` and `set_exception(error)`): with the response as it is read,
         TimeoutError when none came in time, ConnectionError when the connection goes."""
+        return not self.send_all([(pdu, context)])
+
+    def send_all(self, pdus: list[tuple[Pdu, Any]]) -> list[Any]:
+        """`send` for several (pdu, context) pairs, with one state check and clock read for
+        them all: the contexts of those not sent (all when the connection is gone; one the
+        state or the encoder refuses), in order."""
         if not self.is_open:
-            return False
+            return [context for _, context in pdus]
         session = self.session
-        assert session is not None and self.transport is not None
-        try:
-            self._out.append(session.send(pdu, context=context, now=self.loop.time()))
-        except SmppError as exc:
-            self.log.debug("send_refused", command=pdu.name, error=str(exc))
-            return False
+        assert session is not None
+        out, now, unsent = self._out, self.loop.time(), []
+        for pdu, context in pdus:
+            try:
+                out.append(session.send(pdu, context=context, now=now))
+            except SmppError as exc:
+                self.log.debug("send_refused", command=pdu.name, error=str(exc))
+                unsent.append(context)
         self._sent()
-        return True
+        return unsent
 
     def _sent(self) -> None:
         """After PDUs joined `_out`: a write at the end of the loop turn; reading again once

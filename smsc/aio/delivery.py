@@ -100,8 +100,10 @@ class AccountDelivery:
             return []
 
     def _send(self, ready: list["Connection"], items: list[tuple[int, bytes]]) -> None:
-        """Each item as a deliver_sm to the bind with the most room."""
+        """Each item as a deliver_sm to the bind with the most room (each bind's in one
+        `send_all`)."""
         rooms = [conn.free_window for conn in ready]  # as now: answers came during the take
+        batches: list[list[tuple[Pdu, _Sent]]] = [[] for _ in ready]
         for item_id, body in items:
             try:
                 deliver_sm = deliver_sm_of(body)
@@ -113,8 +115,11 @@ class AccountDelivery:
             rooms[most] -= 1
             sent = _Sent(self, item_id)
             self._unanswered.add(sent)
-            if not ready[most].send(deliver_sm, context=sent):
-                sent.set_exception(ConnectionError("the bind cannot take it now"))
+            batches[most].append((deliver_sm, sent))
+        for conn, batch in zip(ready, batches):
+            if batch:
+                for sent in conn.send_all(batch):
+                    sent.set_exception(ConnectionError("the bind cannot take it now"))
 
     async def _idle(self, claim: OutboundClaim | None) -> None:
         """Until something may have changed: items enqueued (when there is room), a
