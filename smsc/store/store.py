@@ -615,16 +615,19 @@ class Store:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
         values: list[Any] = []
-        rows = self._committed
+        # Handed to a forwarder: their rows are kept (`live`), its sent records read them soon.
+        forwarded, rows = self.accepted_hook is not None, self._committed
         for number, (m, body, now) in enumerate(payloads, first):
             scheduled = now if m.scheduled is None else m.scheduled
             values += (number, m.account, m.source, m.destination, m.service_type, now, scheduled, m.expires, now,
                        m.registered_delivery, m.segments, body)
-            rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
-                         scheduled, m.expires, now, None, m.registered_delivery, m.segments, None, None, None, body))
+            if forwarded:
+                rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
+                             scheduled, m.expires, now, None, m.registered_delivery, m.segments, None, None, None,
+                             body))
         INSERT_MESSAGES.run(self._db, values)
         ids = list(map(format_id, range(first, first + len(payloads))))
-        if self.accepted_hook is not None:
+        if forwarded:
             self._accepted.append((ids, payloads))
         return ids
 
