@@ -86,8 +86,9 @@ class ChangeBatch:
         # The messages the receipts' carrier ids name, but for those recorded by an earlier
         # request of this batch (_by_carrier finds them there; a carrier often answers a
         # submit_sm and sends its receipt in one read): those the store keeps live rows of
-        # first, the others in one query per upstream rather than one per receipt (the
-        # latest message, should a carrier reuse its ids).
+        # first, the others in one query per upstream rather than one per receipt. Should a
+        # carrier reuse an id: the newest live message with it, else the newest (a receipt
+        # is for a message still waiting for one, not for one that had its own).
         recorded: set[tuple[str, str]] = set()
         wanted: dict[str, set[str]] = {}
         for op in ops:
@@ -99,9 +100,9 @@ class ChangeBatch:
                 self._find_live_or_want(op[1], op[2], wanted)
         for upstream, readings in wanted.items():
             for chunk in chunks(list(readings)):
-                sql = (f"SELECT carrier_id, MAX(id) FROM messages WHERE upstream = ?"
-                       f" AND carrier_id IN ({', '.join('?' * len(chunk))}) GROUP BY carrier_id")
-                for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):
+                sql = (f"SELECT carrier_id, id FROM messages WHERE upstream = ?"
+                       f" AND carrier_id IN ({', '.join('?' * len(chunk))}) ORDER BY final IS NULL, id")
+                for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):  # the last one wins
                     self.stored[(upstream, carrier_id)] = number
 
     def _find_live_or_want(self, upstream: str, readings: list[str], wanted: dict[str, set[str]]) -> None:

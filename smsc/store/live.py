@@ -13,12 +13,13 @@ that rolls back leaves nothing of itself here. Rows are tuples (never changed in
 a batch works on its own list copies.
 
 Carrier ids: `find(upstream, carrier_id)` is the newest message (the highest id) among
-the rows kept with that carrier id, as the table's answer is among all rows. The two can
-differ only for a carrier that reused an id while a newer message with it has left (final,
-or the oldest kept): the table would name that one.
+the rows kept with that carrier id; the table's answer is the newest live message with it
+(smsc.store.changes). They differ only when a carrier reused an id and a newer live
+message with it is no longer kept (the oldest went past `limit`).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Iterable
 
 from smsc.store.columns import CARRIER_ID, FINAL, ID, UPSTREAM
@@ -29,7 +30,10 @@ Row = tuple[Any, ...]
 class LiveRows:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._rows: dict[int, Row] = {}  # message number -> row, least recently put first
+        # message number -> row, least recently put first. An OrderedDict, not a dict: a
+        # dict's first key is found past every key popped before it (the slots stay until
+        # it is resized), so evicting the oldest this way made each put O(limit).
+        self._rows: OrderedDict[int, Row] = OrderedDict()
         self._carriers: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message number
 
     def __len__(self) -> int:
@@ -55,11 +59,15 @@ class LiveRows:
                 if carriers.get(key, -1) < number:
                     carriers[key] = number
         while len(kept) > self.limit:
-            self.drop(next(iter(kept)))
+            self._forget(*kept.popitem(last=False))
 
     def drop(self, number: int) -> None:
         row = self._rows.pop(number, None)
-        if row is not None and row[CARRIER_ID] is not None:
+        if row is not None:
+            self._forget(number, row)
+
+    def _forget(self, number: int, row: Row) -> None:
+        if row[CARRIER_ID] is not None:
             key = (row[UPSTREAM], row[CARRIER_ID])
             if self._carriers.get(key) == number:
                 del self._carriers[key]

@@ -513,8 +513,10 @@ class Store:
             return [to_message(row) for row in await cursor.fetchall()]
 
     async def find_by_carrier(self, upstream: str, carrier_id: str) -> Message | None:
-        """The message an upstream knows by `carrier_id` (to apply its receipt)."""
-        sql = f"SELECT {COLUMNS} FROM messages WHERE upstream = ? AND carrier_id = ? ORDER BY id DESC LIMIT 1"
+        """The message an upstream knows by `carrier_id` (to apply its receipt): the newest
+        live one, else the newest, should the carrier have reused the id."""
+        sql = (f"SELECT {COLUMNS} FROM messages WHERE upstream = ? AND carrier_id = ?"
+               " ORDER BY final IS NULL DESC, id DESC LIMIT 1")
         async with self._reader.execute(sql, (upstream, carrier_id)) as cursor:
             row = await cursor.fetchone()
         return None if row is None else to_message(row)

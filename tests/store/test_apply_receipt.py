@@ -1,6 +1,8 @@
 """Store.apply_receipt: a carrier's final receipt found and applied on the writer's connection."""
 import asyncio
 
+import pytest
+
 from smsc.smpp.constants import MessageState
 from smsc.store import ATTEMPTED, ReceiptOutcome
 
@@ -107,3 +109,21 @@ def test_a_carrier_id_used_twice_names_the_latest_message(in_store):
     outcome, newer, older_state, newer_state = in_store(scenario)
     assert outcome == (R.APPLIED, newer)
     assert (older_state, newer_state) == (S.ENROUTE, S.DELIVERED)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_carrier_id_used_again_names_the_message_still_waiting_for_its_receipt(in_store, kept):
+    # The newer message went first and had its receipt; the older one (rerouted, say) went
+    # after it and got the same id: the next receipt is the older one's, kept row or not.
+    async def scenario(store):
+        store.live.limit = 10_000 if kept else 0
+        older, newer = await store.accept_many([message(registered_delivery=1), message(registered_delivery=1)],
+                                               now=NOW)
+        await store.update_many([(newer, "sim", "c1")], now=NOW + 1)
+        assert await store.apply_receipt("sim", ["c1"], S.DELIVERED, None, now=NOW + 2) == (R.APPLIED, newer)
+        await store.update_many([(older, "sim", "c1")], now=NOW + 3)
+        found = (await store.find_by_carrier("sim", "c1")).id
+        return await store.apply_receipt("sim", ["c1"], S.DELIVERED, None, now=NOW + 4), older, found
+
+    outcome, older, found = in_store(scenario)
+    assert outcome == (R.APPLIED, older) and found == older
