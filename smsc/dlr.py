@@ -107,13 +107,15 @@ def build_text(
 def _text(message_id: str, state: int, submitted: float, done: float, err: int, sub: int, dlvrd: int,
           text: str) -> str:
     # One %-format (a call per field with an f-string's format specs costs more), the
-    # dates from the per-minute cache; STAT_WORDS by the plain int: an IntEnum key hashes
-    # and compares as its value.
-    return _TEXT % (message_id, sub, dlvrd, _format_minute(int(submitted // 60)), _format_minute(int(done // 60)),
-                    STAT_WORDS[state], err, text[:TEXT_CHARS])
+    # three-digit counts and the dates from caches ("%03d" alone costs ~0.25 us);
+    # STAT_WORDS by the plain int: an IntEnum key hashes and compares as its value.
+    return _TEXT % (message_id, _THREE.get(sub) or "%03d" % sub, _THREE.get(dlvrd) or "%03d" % dlvrd,
+                    _format_minute(int(submitted // 60)), _format_minute(int(done // 60)), STAT_WORDS[state],
+                    _THREE.get(err) or "%03d" % err, text[:TEXT_CHARS])
 
 
-_TEXT = "id:%s sub:%03d dlvrd:%03d submit date:%s done date:%s stat:%s err:%03d text:%s"
+_TEXT = "id:%s sub:%s dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s"
+_THREE = {n: "%03d" % n for n in range(256)}
 _DELIVERED = int(MessageState.DELIVERED)
 
 
