@@ -7,6 +7,8 @@ whose rate a carrier's throttling answers lower and successes raise again (AIMD)
 """
 from __future__ import annotations
 
+import math
+
 # Tokens are sums of float products: 0.02 s at 50/s may earn 0.9999999999999999 of one.
 # Both the check and the wait treat a shortfall this small as none, so they agree (a wait
 # of 1e-18 s would never move a float clock, a check failing after it would spin).
@@ -65,7 +67,13 @@ class TokenBucket:
         """The earliest time (>= now) at which `try_take(n, ...)` will succeed."""
         self._refill(now)
         missing = min(n, self._burst) - self._tokens
-        return now if missing <= _EPSILON else now + missing / self._rate
+        if missing <= _EPSILON:
+            return now
+        # Never `now` itself when the check would fail: a shortfall just past _EPSILON at a
+        # high rate is a wait below the clock's resolution (now + 3e-12 == now at 42,000 s
+        # of uptime), and a caller sending when the wait is over sent without a token:
+        # upstreams at 1,000/s went out at 8,000/s.
+        return max(now + missing / self._rate, math.nextafter(now, math.inf))
 
     def _refill(self, now: float) -> None:
         # A clock that steps back (another caller's older `now`) earns nothing, loses nothing.

@@ -72,3 +72,29 @@ def test_never_exceeds_rate_times_time_plus_burst(rate, burst, steps):
         # before the next one: the overshoot is at most the largest single excess.
         overshoot = max(overshoot, n - burst)
         assert taken <= burst + rate * now + overshoot + 1e-6
+
+
+@settings(max_examples=100, deadline=None)
+@given(rate=st.floats(1, 100_000), start=st.floats(0, 1e8),
+       steps=st.lists(st.tuples(st.floats(0, 0.01), st.integers(1, 3)), min_size=1, max_size=60))
+def test_a_wait_that_is_over_means_the_tokens_are_there(rate, start, steps):
+    # What a sender relies on (smsc.aio.forwarder): when delay_until says `now`, try_take
+    # succeeds now; otherwise the wait is a time after now, however fine the shortfall.
+    bucket = TokenBucket(rate, max(1.0, rate / 10), now=start)
+    now = start
+    for gap, n in steps:
+        now += gap
+        due = bucket.delay_until(n, now)
+        assert due >= now
+        if due == now:
+            assert bucket.try_take(n, now)
+        else:
+            assert not bucket.try_take(n, now)
+
+
+def test_a_shortfall_below_the_clocks_resolution_still_waits():
+    now = 42_000.0  # ~12 hours of monotonic clock: its step is ~7e-12 s
+    bucket = TokenBucket(1000.0, burst=100.0, now=now)
+    assert bucket.try_take(100.0 - 1 + 3e-9, now)  # leaves 1 - 3e-9 tokens: past _EPSILON
+    assert not bucket.try_take(1, now)
+    assert bucket.delay_until(1, now) > now
