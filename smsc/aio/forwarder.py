@@ -199,7 +199,6 @@ class Forwarder:
         self._sent: list[tuple[str, str, str]] = []  # (message id, upstream, carrier id) to record
         self._rewind = False  # a message was passed over (its queue full): walk from the start again
         self._caught_up = False  # a walk caught up with nothing passed over: new messages are taken as committed
-        self._page_full = False  # the last walk read a whole page: more may be due after it
         self._committed_meanwhile: list[Message] = []  # handed over while a walk's page was read
         self._wake = asyncio.Event()
         self._order = itertools.count()
@@ -280,12 +279,8 @@ class Forwarder:
                 found = await self.scan_once()
             except Exception as exc:  # a busy disk: look again after a pause
                 _log.error("scan_failed", error=repr(exc))
-                found, self._page_full = 0, False
-            # After a whole page the walk goes on at once, even if it took nothing (the page
-            # held only messages in flight): until it catches up, what is committed is not
-            # handed over but left for the walks to read back, whole rows, and those fill
-            # the next page (measured: half the messages of a closed-loop run read back).
-            if not found and not self._page_full:
+                found = 0
+            if not found:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), SCAN_IDLE)
@@ -297,7 +292,6 @@ class Forwarder:
         routes at all nothing is taken: messages wait in the store for a config that
         has somewhere to send them."""
         self._committed_meanwhile = []  # what commits hand over from here on: newer than the page
-        self._page_full = False
         if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
             return 0
         now = self.clock()
@@ -318,7 +312,6 @@ class Forwarder:
         # handed over, so new ones may be taken as they are committed (those committed
         # while this page was read first, in order).
         self._caught_up = read < SCAN_PAGE and not self._rewind
-        self._page_full = read >= SCAN_PAGE
         if read < SCAN_PAGE:  # the next walk starts a little back (from the start after a pass-over)
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
             self._rewind = False

@@ -5,13 +5,11 @@ that may name one of them."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
 import smpplib.smpp
 
-from smsc.aio.forwarder import SCAN_PAGE
 from smsc.codec import pdu as pdu_codec
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import (
@@ -181,25 +179,3 @@ def test_after_a_pass_over_nothing_is_taken_as_committed_before_the_walk_from_th
     wait_for(lambda: [text for destination, text in carrier.sent if destination == "447111111111"]
              == [b"first", b"second"])
     assert all(server.call(store.get(message_id)).carrier_id for message_id in (first, second))
-
-
-def test_a_walk_that_met_a_whole_page_and_then_a_full_queue_lets_the_loop_run(serve, tmp_path):
-    # After a whole page the walk goes on without its pause; with its queue full (the
-    # carrier is down: nothing listens on the port) it must pause again, not spin.
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    server = serve(forwarding_config(tmp_path, upstreams=(upstream(port=port),)))
-    forwarder, store = server.runtime.forwarder, server.store
-    queue = forwarder.queues["carrier"]
-
-    async def accept_more_than_a_page() -> None:
-        store.accepted_hook = None  # read by the walk, not handed over
-        await asyncio.gather(*(store.accept(NewMessage("shop", "Shop", f"4477009{i:05d}", body={"short_message": b"x"}))
-                               for i in range(SCAN_PAGE + 100)))
-
-    server.call(accept_more_than_a_page(), timeout=30)
-    wait_for(lambda: queue.held >= queue.capacity, timeout=10)
-    for _ in range(20):  # the loop still runs other work
-        server.call(asyncio.sleep(0.01), timeout=2)
-    assert queue.held == queue.capacity < SCAN_PAGE
