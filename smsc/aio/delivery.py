@@ -70,6 +70,9 @@ class AccountDelivery:
         if self._previous is not None and self._previous.task is not None:
             await self._previous.task  # its claim must be released before ours is taken
         claim = self._claim = self.gateway.store.claim_outbound(self.system_id)
+        # Items enqueued wake the loop even while the binds have no room: it then finds
+        # none and waits again (rare: a window full at a commit).
+        claim.on_enqueued = self._wakeup.set
         self.log.info("delivery_started")
         try:
             while self.receivers:
@@ -80,7 +83,7 @@ class AccountDelivery:
                 if items:
                     self._send(ready, items)
                 else:
-                    await self._idle(claim if room else None)
+                    await self._idle()
             # The receivers went: their unanswered deliver_sm failed with them; settle
             # every answer before the claim is released.
             if self._unanswered:
@@ -121,20 +124,16 @@ class AccountDelivery:
                 for sent in conn.send_all(batch):
                     sent.set_exception(ConnectionError("the bind cannot take it now"))
 
-    async def _idle(self, claim: OutboundClaim | None) -> None:
-        """Until something may have changed: items enqueued (when there is room), a
+    async def _idle(self) -> None:
+        """Until something may have changed: items enqueued (the claim's on_enqueued), a
         response freeing window, a bind coming or going; or [smpp] delivery_poll seconds
         (items enqueued wake it at once, but a retry whose backoff ended is found only by
-        looking)."""
-        poll = self.gateway.config.smpp.delivery_poll
-        waiters = [asyncio.ensure_future(self._wakeup.wait())]
-        if claim is not None:
-            waiters.append(asyncio.ensure_future(claim.wait(poll)))
+        looking). One wait on one Event, with no task: the loop idles once a commit."""
         try:
-            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+            async with asyncio.timeout(self.gateway.config.smpp.delivery_poll):
+                await self._wakeup.wait()
+        except TimeoutError:
+            pass
 
     def _answered(self, sent: "_Sent", command_status: int, error: Exception | None) -> None:
         """Settle one deliver_sm with the store once its fate is known (called by its

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from smsc.store.blobs import pack, unpack
 from smsc.store.ids import format_id
@@ -40,6 +40,9 @@ class OutboundClaim:
         self.account = account
         self._in_flight: dict[int, int] = {}  # item id -> attempts so far
         self._ready = asyncio.Event()
+        # Called (no argument) after each commit that enqueued items for the account: a
+        # claimer with its own wake-up waits on that instead of `wait`'s task.
+        self.on_enqueued: Callable[[], None] | None = None
         self._released = False
         self._fresh: deque[tuple[int, str, int | None, bytes, float]] = deque()  # handed over by the store
         self._is_caught_up = False
@@ -198,3 +201,5 @@ class OutboundClaim:
 
     def _wake(self) -> None:
         self._ready.set()
+        if self.on_enqueued is not None:
+            self.on_enqueued()

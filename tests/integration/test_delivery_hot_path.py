@@ -83,3 +83,18 @@ def test_submits_and_deliver_sm_resp_in_one_read_are_all_served(server):
     assert len({message_id for _, message_id in answers.values()}) == 3
     wait_for(lambda: sorted(state for state, _ in states(server)) == [DELIVERED, DELIVERED])
     raw.request(sock, raw.UNBIND, 2)
+
+
+def test_an_idle_receiver_gets_what_is_enqueued_without_waiting_for_the_poll(serve, tmp_path):
+    server = serve(make_config(tmp_path, delivery_poll=30.0))
+    sock = bind(server, raw.BIND_RECEIVER)
+    time.sleep(0.2)  # the delivery loop found nothing and waits
+    for _ in range(2):  # the second after the first was answered: the loop idled in between
+        started = time.monotonic()
+        server.call(server.store.enqueue("shop", MO))
+        pdu = raw.read(sock)
+        assert pdu.command_id == raw.DELIVER_SM and time.monotonic() - started < 5
+        sock.sendall(raw.pdu(raw.DELIVER_SM | raw.RESP, pdu.sequence, b"\0"))
+        wait_for(lambda: all(state == DELIVERED for state, _ in states(server)))
+    raw.request(sock, raw.UNBIND, 2)
+
