@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from smsc.aio.upstream import UpstreamLink
 from smsc.bench.carrier_sim import Behaviour, CarrierSim
 from smsc.bench.fault_proxy import FaultProxy
 from smsc.codec import pdu as pdu_codec
@@ -49,6 +50,24 @@ def bound(server, kind: str = "transceiver"):
     client = server.client()
     getattr(client, f"bind_{kind}")(system_id="shop", password=PASSWORD)
     return client
+
+
+@pytest.fixture
+def submit_times(monkeypatch) -> list[float]:
+    """The monotonic time of every submit_sm smsc writes to a carrier, as it writes it (at
+    the carrier, a busy machine can deliver a second's submits late and bunched, which no
+    sender could prevent)."""
+    written: list[float] = []
+    submit = UpstreamLink.submit
+
+    def recorded(link, pdu, context):
+        sent = submit(link, pdu, context)
+        if sent:
+            written.append(time.monotonic())
+        return sent
+
+    monkeypatch.setattr(UpstreamLink, "submit", recorded)
+    return written
 
 
 @pytest.fixture
