@@ -6,36 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from smsc.aio.server import SmppServer
+from smsc.bench.accept_bench import KeepingTransport
 from smsc.codec import pdu as pdu_codec
 from smsc.config import Account, Config, Listener, Smpp, Store as StoreConfig
 from smsc.gateway import Gateway
 from smsc.passwords import hash_password
 from smsc.smpp.pdus import BindTransceiver, DeliverSm
 from smsc.store import Store
-
-
-class KeepingTransport:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def get_extra_info(self, name: str) -> object:
-        return ("127.0.0.1", 1) if name == "peername" else None
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 def test_a_refused_pdu_is_reported_and_the_others_are_written(tmp_path):
