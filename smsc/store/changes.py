@@ -25,11 +25,15 @@ from smsc.store.columns import (
     to_message,
 )
 from smsc.store.ids import format_id
-from smsc.store.statements import INSERT_HISTORY, MUTABLE, chunks, update_rows
+from smsc.store.statements import INSERT_HISTORY, chunks, update_rows
 from smsc.store.types import ATTEMPTED, Message, MessageFinal, ReceiptOutcome, StoreError, UnknownMessage
 
 if TYPE_CHECKING:
     from smsc.store.store import Store
+
+# The columns a change may write (the others are the accept's for good).
+MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
+           BODY)
 
 
 class ChangeBatch:
@@ -45,13 +49,17 @@ class ChangeBatch:
         self.new_bodies: set[int] = set()  # bodies changed (the others were only read)
         self.assigned: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, set in this batch
         self.stored: dict[tuple[str, str], int] = {}  # (upstream, carrier id) -> message, as committed before
+        self.wanted: dict[str, set[str]] = {}  # upstream -> carrier ids to look up in the table
         self.changed: set[int] = set()
         self.history: list[tuple[int, int, float, int | None]] = []
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
 
     def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
-        self._find_carrier_ids([op for op, _ in payloads])
         targets = [self._targets(op, now) for op, now in payloads]
+        if self.wanted:  # receipts none of the above named: the table, in one query per upstream
+            self._find_stored()
+            targets = [self._stored_target(op[1], op[2]) if numbers is None else numbers
+                       for (op, _), numbers in zip(payloads, targets)]
         self._load({number for numbers in targets for number in numbers})
         results = []
         for (op, now), numbers in zip(payloads, targets):
@@ -62,7 +70,7 @@ class ChangeBatch:
         self._flush()
         return results
 
-    def _targets(self, op: tuple[Any, ...], now: float) -> list[int]:
+    def _targets(self, op: tuple[Any, ...], now: float) -> list[int] | None:
         kind = op[0]
         if kind == "expire":
             sql = "SELECT id FROM messages WHERE final IS NULL AND expires <= ? ORDER BY expires LIMIT ?"
@@ -70,7 +78,7 @@ class ChangeBatch:
         elif kind == "cancel":
             return op[2]
         elif kind == "receipt":
-            return self._by_carrier(op[1], op[2])
+            return self._carrier_target(op[1], op[2])
         elif kind == "sent":
             for number, upstream, carrier_id in op[1]:
                 self.assigned[(upstream, carrier_id)] = number
@@ -82,44 +90,36 @@ class ChangeBatch:
             return [op[2] if kind == "replace" else op[1]]
         return [number for (number,) in self.db.execute(sql, args)]
 
-    def _find_carrier_ids(self, ops: list[tuple[Any, ...]]) -> None:
-        # The messages the receipts' carrier ids name, but for those recorded by an earlier
-        # request of this batch (_by_carrier finds them there; a carrier often answers a
-        # submit_sm and sends its receipt in one read): those the store keeps live rows of
-        # first, the others in one query per upstream rather than one per receipt. Should a
-        # carrier reuse an id: the newest live message with it, else the newest (a receipt
-        # is for a message still waiting for one, not for one that had its own).
-        recorded: set[tuple[str, str]] = set()
-        wanted: dict[str, set[str]] = {}
-        for op in ops:
-            if op[0] == "sent":
-                recorded.update((upstream, carrier_id) for _, upstream, carrier_id in op[1])
-            elif op[0] == "update" and op[5] is not None:
-                recorded.add((op[4], op[5]))
-            elif op[0] == "receipt" and not any((op[1], reading) in recorded for reading in op[2]):
-                self._find_live_or_want(op[1], op[2], wanted)
-        for upstream, readings in wanted.items():
+    def _carrier_target(self, upstream: str, readings: list[str]) -> list[int] | None:
+        # One recorded by an earlier request of this batch first (a carrier often answers
+        # a submit_sm and sends its receipt in one read): it is newer than anything
+        # committed. Then a live row the store keeps; None: to look up in the table.
+        for reading in readings:
+            number = self.assigned.get((upstream, reading))
+            if number is not None:
+                return [number]
+        for reading in readings:
+            number = self.store.live.find(upstream, reading)
+            if number is not None:
+                return [number]
+        self.wanted.setdefault(upstream, set()).update(readings)
+        return None
+
+    def _find_stored(self) -> None:
+        # Should a carrier reuse an id: the newest live message with it, else the newest (a
+        # receipt is for a message still waiting for one, not for one that had its own).
+        for upstream, readings in self.wanted.items():
             for chunk in chunks(list(readings)):
                 sql = (f"SELECT carrier_id, id FROM messages WHERE upstream = ?"
                        f" AND carrier_id IN ({', '.join('?' * len(chunk))}) ORDER BY final IS NULL, id")
                 for carrier_id, number in self.db.execute(sql, (upstream, *chunk)):  # the last one wins
                     self.stored[(upstream, carrier_id)] = number
 
-    def _find_live_or_want(self, upstream: str, readings: list[str], wanted: dict[str, set[str]]) -> None:
+    def _stored_target(self, upstream: str, readings: list[str]) -> list[int]:
         for reading in readings:
-            number = self.store.live.find(upstream, reading)
+            number = self.stored.get((upstream, reading))
             if number is not None:
-                self.stored[(upstream, reading)] = number
-                return
-        wanted.setdefault(upstream, set()).update(readings)
-
-    def _by_carrier(self, upstream: str, readings: list[str]) -> list[int]:
-        # One recorded earlier in this batch first: it is newer than anything committed.
-        for found in (self.assigned, self.stored):
-            for reading in readings:
-                number = found.get((upstream, reading))
-                if number is not None:
-                    return [number]
+                return [number]
         return []
 
     def _load(self, numbers: set[int]) -> None:

@@ -2,24 +2,12 @@
 from __future__ import annotations
 
 import functools
+import operator
 import sqlite3
 from typing import Any
 
 from smsc.smpp.constants import MessageState
-from smsc.store.columns import (
-    BODY,
-    CARRIER_ID,
-    COLUMNS,
-    ERROR,
-    EXPIRES,
-    FINAL,
-    REGISTERED_DELIVERY,
-    SCHEDULED,
-    SEGMENTS,
-    STATE,
-    UPDATED,
-    UPSTREAM,
-)
+from smsc.store.columns import BODY, CARRIER_ID, COLUMNS, ERROR, FINAL, STATE, UPSTREAM
 
 
 class ManyRows:
@@ -44,13 +32,13 @@ class ManyRows:
                 done += size
 
 
-# New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet (the
-# constants are in the SQL: fewer parameters to bind).
-INSERT_MESSAGES = ManyRows(
-    f"INSERT INTO messages ({COLUMNS}) VALUES {{rows}}",
-    f"(?, ?, ?, ?, ?, {int(MessageState.ENROUTE)}, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, ?)")
-MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
-            BODY)
+# New messages: ENROUTE, no final/upstream/carrier/error yet. Those are constants in the
+# SQL (bound, they cost ~3 us a row more); NEW_VALUES picks a new row's other values.
+_NEW_CONSTANTS = {STATE: str(int(MessageState.ENROUTE)), FINAL: "NULL", UPSTREAM: "NULL", CARRIER_ID: "NULL",
+                  ERROR: "NULL"}
+INSERT_MESSAGES = ManyRows(f"INSERT INTO messages ({COLUMNS}) VALUES {{rows}}",
+                           "(" + ", ".join(_NEW_CONSTANTS.get(c, "?") for c in range(BODY + 1)) + ")")
+NEW_VALUES = operator.itemgetter(*(c for c in range(BODY + 1) if c not in _NEW_CONSTANTS))
 COLUMN_NAMES = [name.strip() for name in COLUMNS.split(",")]
 
 

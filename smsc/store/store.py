@@ -46,7 +46,7 @@ from smsc.store.columns import COLUMNS, to_message
 from smsc.store.ids import IdGenerator, first_id_at, format_id, parse_id
 from smsc.store.live import LiveRows
 from smsc.store.outbound import OutboundClaim
-from smsc.store.statements import INSERT_MESSAGES, INSERT_OUTBOUND, SET_OUTBOUND, chunks
+from smsc.store.statements import INSERT_MESSAGES, INSERT_OUTBOUND, NEW_VALUES, SET_OUTBOUND, chunks
 from smsc.store.types import (
     ClaimBusy,
     Message,
@@ -63,6 +63,7 @@ PAGE_SIZE = 4096
 # ~6 MB; enough for every message between its accept and its receipt at 10,000/s with
 # receipts within a second. Older ones are read from the table, as they always could be.
 LIVE_ROWS = 10_000
+_ENROUTE = int(MessageState.ENROUTE)  # a plain int, as rows read back from the table have it
 
 if TYPE_CHECKING:
     from smsc.config import Config
@@ -616,20 +617,16 @@ class Store:
     def _insert_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
-        values: list[Any] = []
-        # Handed to a forwarder: their rows are kept (`live`), its sent records read them soon.
-        forwarded, rows = self.accepted_hook is not None, self._committed
-        for number, (m, body, now) in enumerate(payloads, first):
-            scheduled = now if m.scheduled is None else m.scheduled
-            values += (number, m.account, m.source, m.destination, m.service_type, now, scheduled, m.expires, now,
-                       m.registered_delivery, m.segments, body)
-            if forwarded:
-                rows.append((number, m.account, m.source, m.destination, m.service_type, MessageState.ENROUTE, now,
-                             scheduled, m.expires, now, None, m.registered_delivery, m.segments, None, None, None,
-                             body))
-        INSERT_MESSAGES.run(self._db, values)
+        # New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet.
+        rows = [(number, m.account, m.source, m.destination, m.service_type, _ENROUTE, now,
+                 now if m.scheduled is None else m.scheduled, m.expires, now, None, m.registered_delivery,
+                 m.segments, None, None, None, body)
+                for number, (m, body, now) in enumerate(payloads, first)]
+        INSERT_MESSAGES.run(self._db, [value for row in rows for value in NEW_VALUES(row)])
         ids = list(map(format_id, range(first, first + len(payloads))))
-        if forwarded:
+        if self.accepted_hook is not None:
+            # Handed to a forwarder: their rows are kept (`live`), its sent records read them soon.
+            self._committed += rows
             self._accepted.append((ids, payloads))
         return ids
 
