@@ -7,7 +7,7 @@ store, so every flow can be tested with a real store and no network.
     gateway = Gateway(config, store)
     refusal, account = gateway.check_bind(system_id, peer_ip, "transmitter")  # 0: go on
     response = await gateway.handle(account, request_pdu)  # always its *_resp
-    deliver_sm = gateway.deliver_sm(outbound_item)  # or deliver_sm_of(packed_body)
+    deliver_sm = deliver_sm_of(packed_body)  # a queued item, as OutboundClaim.take_packed gives it
 
 The SMPP adapter takes submit_sm / data_sm by `submit_many` and `submitted_many` instead
 of `handle`: the same flow for all the submits of one read, without a coroutine or a task
@@ -41,8 +41,7 @@ from smsc.smpp.pdus import (
     SubmitMulti, SubmitSm, UnsuccessSme,
 )
 from smsc.smpp.times import format_absolute, parse_time
-from smsc.store import Message, MessageFinal, NewMessage, OutboundItem, Store, StoreError, UnknownMessage
-from smsc.store.blobs import pack
+from smsc.store import Message, MessageFinal, NewMessage, Store, StoreError, UnknownMessage
 from smsc.throttle import TokenBucket
 
 # 8-bit user data per part (TS 23.040): 140 octets alone, 134 beside a concatenation UDH.
@@ -436,11 +435,6 @@ class Gateway:
             raise Refused(failure) from None
 
     # --- delivery ------------------------------------------------------------------------
-
-    @staticmethod
-    def deliver_sm(item: OutboundItem) -> DeliverSm:
-        """The deliver_sm carrying a queued receipt or MO."""
-        return deliver_sm_of(pack(item.body))
 
 
 def deliver_sm_of(body: bytes) -> DeliverSm:

@@ -10,7 +10,7 @@ from msgspec.structs import replace
 
 from smsc.codec import pdu as pdu_codec
 from smsc.config import Account, Config, Smpp
-from smsc.gateway import Gateway, count_segments
+from smsc.gateway import Gateway, count_segments, deliver_sm_of
 from smsc.passwords import hash_password
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState, Tag
@@ -241,10 +241,10 @@ def test_a_queued_receipt_becomes_an_encodable_deliver_sm(run):
         await gateway.store.update(message_id, MessageState.UNDELIVERABLE, error=0x45)
         claim = gateway.store.claim_outbound("shop")
         try:
-            (item,) = await claim.take(10)
+            ((_, body),) = await claim.take_packed(10)
         finally:
             await claim.release()
-        return message_id, gateway.deliver_sm(item)
+        return message_id, deliver_sm_of(body)
 
     message_id, deliver = run(scenario)
     assert isinstance(deliver, DeliverSm) and deliver.esm_class == 0x04

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from smsc import dlr
-from smsc.gateway import Gateway, deliver_sm_of
+from smsc.gateway import deliver_sm_of
 from smsc.smpp.constants import MessageState, Tag
 from smsc.smpp.pdus import DeliverSm
-from smsc.store import OutboundItem, OutboundState, Store
-from smsc.store.blobs import pack, unpack
+from smsc.store import OutboundState, Store
+from smsc.store.blobs import pack
 
 NOW = 1_700_000_000.0
 RECEIPT = dlr.receipt_deliver_sm(message_id="00000000000004d2", state=MessageState.DELIVERED, submitted=NOW,
@@ -24,8 +24,6 @@ def test_a_packed_receipt_decodes_to_the_deliver_sm_its_fields_make():
     fields = {name: value for name, value in RECEIPT.items() if name != "tlvs"}
     assert deliver == DeliverSm(**fields, tlvs=tuple(tuple(tlv) for tlv in RECEIPT["tlvs"]))
     assert deliver.tlv(Tag.RECEIPTED_MESSAGE_ID) == "00000000000004d2"
-    item = OutboundItem(1, "acme", "receipt", "00000000000004d2", unpack(pack(RECEIPT)), 1, NOW)
-    assert Gateway.deliver_sm(item) == deliver
 
 
 def test_keys_that_are_no_body_field_are_ignored_and_the_session_numbers_it():
