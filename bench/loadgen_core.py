@@ -12,6 +12,7 @@ a decode); only deliver_sm (receipts and MO) and the bind answers are decoded in
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from struct import Struct
 from typing import Any
 
@@ -70,8 +71,11 @@ class ReceiptBook:
     def _matched(self, stat: str, latency: float) -> None:
         second = self.stats.now
         second.receipts += 1
-        second.receipt_latency.record(latency)
-        self.by_stat[stat] = self.by_stat.get(stat, 0) + 1
+        histogram = second.receipt_latency
+        histogram.counts[bucket(latency)] += 1
+        histogram.counted(1, latency)
+        by_stat = self.by_stat
+        by_stat[stat] = by_stat.get(stat, 0) + 1
 
     def settle(self) -> None:
         """At the end: pair what is left by another spelling of the id (case, leading
@@ -92,7 +96,11 @@ class ReceiptBook:
 
 def receipt_of(pdu: Any) -> tuple[str, str] | None:
     """(message id, stat word) of a deliver_sm receipt, from its TLVs or its text."""
-    message_id = pdu.tlv(RECEIPTED_MESSAGE_ID)
+    message_id = None
+    for tag, value in pdu.tlvs:
+        if tag == RECEIPTED_MESSAGE_ID:
+            message_id = value
+            break
     if message_id is not None:
         stat = stat_word(pdu.short_message)
         if stat:
@@ -114,7 +122,15 @@ def stat_word(text: bytes) -> str | None:
         return None
     end = text.find(b" ", at + 5)
     word = text[at + 5:end if end >= 0 else len(text)]
-    return word.decode("latin-1").upper() if word else None
+    known = _STAT_WORDS.get(word)
+    if known is None and word:
+        known = word.decode("latin-1").upper()
+        if len(_STAT_WORDS) < 64:  # the few a server uses, not whatever one sends
+            _STAT_WORDS[word] = known
+    return known
+
+
+_STAT_WORDS: dict[bytes, str] = {}
 
 
 class Quota:
@@ -196,13 +212,13 @@ class Link:
             if self.closed_loop:
                 room = self.quota.take(room)
                 if room:
-                    self._submit(out, room, now, 0.0)
+                    self._submit(out, room, now)
             else:
                 backlog = self._backlog
                 while room > 0 and backlog:
                     run = backlog[0]
                     n = min(room, run[1])
-                    self._submit(out, n, run[0], 0.0)
+                    self._submit(out, n, run[0])
                     room -= n
                     self.backlog -= n
                     if n == run[1]:
@@ -217,17 +233,16 @@ class Link:
         self._replies = bytearray()
         return bytes(out)
 
-    def _submit(self, out: bytearray, count: int, first: float, step: float) -> None:
-        parts, pack = self.source.parts, HEADER.pack
+    def _submit(self, out: bytearray, count: int, ready: float) -> None:
+        pack = HEADER.pack
         outstanding, tracked = self.outstanding, self._tracked
         sequence = self._sequence
-        for k in range(count):
-            (before, after, length, receipt), destination = next(parts)
+        for (before, after, length, receipt), destination in islice(self.source.parts, count):
             out += pack(length + len(destination), SUBMIT_SM, 0, sequence)
             out += before
             out += destination
             out += after
-            outstanding[sequence] = first + k * step
+            outstanding[sequence] = ready
             if receipt:
                 tracked.add(sequence)
             sequence = sequence % MAX_SEQUENCE + 1
@@ -267,6 +282,7 @@ class Link:
         size, pos = len(data), 0
         unpack = HEADER.unpack_from
         outstanding, tracked = self.outstanding, self._tracked
+        submitted = self.book.submitted
         second = self.stats.now
         counts = second.latency.counts
         # Submits sent in one write share their send time (closed loop): their latency
@@ -295,25 +311,28 @@ class Link:
                     counts[index] += 1
                     if tracked and sequence in tracked:
                         tracked.remove(sequence)
-                        self.book.submitted(data[pos + 16:end - 1].decode("latin-1"), sent)
+                        submitted(data[pos + 16:end - 1].decode("latin-1"), sent)
+            elif command == DELIVER_SM:
+                self._deliver_sm(data[pos:end], sequence, now)
             else:
-                self._other(data[pos:end], command, status, sequence, now)
+                self._other(command, status, sequence)
             pos = end
         self._rest = data[pos:]
         if answered:
             second.answered += answered
             second.latency.counted(answered, now - oldest)
 
-    def _other(self, frame: bytes, command: int, status: int, sequence: int, now: float) -> None:
-        if command == DELIVER_SM:
-            pdu = pdu_codec.decode(frame)
-            receipt = receipt_of(pdu) if pdu.esm_class & _RECEIPT_TYPES else None
-            if receipt is None:
-                self.stats.now.mo += 1
-            else:
-                self.book.receipt(receipt[0], receipt[1], now)
-            self._replies += HEADER.pack(17, DELIVER_SM_RESP, 0, sequence) + b"\0"
-        elif command == C.ENQUIRE_LINK:
+    def _deliver_sm(self, frame: bytes, sequence: int, now: float) -> None:
+        pdu = pdu_codec.decode(frame)
+        receipt = receipt_of(pdu) if pdu.esm_class & _RECEIPT_TYPES else None
+        if receipt is None:
+            self.stats.now.mo += 1
+        else:
+            self.book.receipt(receipt[0], receipt[1], now)
+        self._replies += HEADER.pack(17, DELIVER_SM_RESP, 0, sequence) + b"\0"
+
+    def _other(self, command: int, status: int, sequence: int) -> None:
+        if command == C.ENQUIRE_LINK:
             self._replies += HEADER.pack(16, C.ENQUIRE_LINK_RESP, 0, sequence)
         elif command in _BIND_RESPONSES:
             if status:

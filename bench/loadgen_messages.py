@@ -11,7 +11,8 @@ of the weights, so two runs of one scenario send the same traffic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import cycle
+from functools import partial
+from itertools import chain, cycle, repeat
 from math import gcd
 from pathlib import Path
 from typing import Iterator
@@ -120,26 +121,19 @@ class Destinations:
         if too_long is not None:
             raise ValueError(f"destination {too_long!r} is longer than {MAX_DESTINATION} characters")
 
-    def _number(self, i: int) -> bytes:
-        return b"%0*d\0" % (self._width, self._first + i)
-
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[bytes]:
-        """The numbers round robin, forever."""
+        """The numbers round robin, forever. Made by map, cycle and chain (no Python frame
+        a number: the generator takes one per submit)."""
         if self._listed is not None:
-            yield from cycle(self._listed)
-        number = self._number
-        if self._count > _CACHED:
-            while True:
-                for i in range(self._count):
-                    yield number(i)
-        cache = []
-        for i in range(self._count):
-            cache.append(number(i))
-            yield cache[-1]
-        yield from cycle(cache)
+            return cycle(self._listed)
+        numbers = range(self._first, self._first + self._count)
+        number = (b"%%0%dd\0" % self._width).__mod__
+        if self._count > _CACHED:  # made again each round, not kept
+            return chain.from_iterable(map(partial(map, number), repeat(numbers)))
+        return cycle(map(number, numbers))  # cycle keeps the first round's
 
 
 # A part ready to send: the encoded body before and after destination_addr, the
@@ -175,9 +169,16 @@ class MessageSource:
 
     def _parts(self) -> Iterator[tuple[Prepared, bytes]]:
         prepared = [tuple(prepare(p) for p in parts) for parts in self.templates]
+        order = cycle(_interleave(self._weights))
+        if all(len(parts) == 1 for parts in prepared):  # zipped in C: no Python frame a submit
+            return zip(map([parts[0] for parts in prepared].__getitem__, order), iter(self._destinations))
+        return self._parts_of_long(prepared, order)
+
+    def _parts_of_long(self, prepared: list[tuple[Prepared, ...]],
+                       order: Iterator[int]) -> Iterator[tuple[Prepared, bytes]]:
         next_destination = iter(self._destinations).__next__
         reference = 0
-        for index in cycle(_interleave(self._weights)):
+        for index in order:
             destination = next_destination()
             if len(prepared[index]) == 1:
                 yield prepared[index][0], destination
