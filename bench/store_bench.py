@@ -156,7 +156,7 @@ async def cycle(path: str, per_batch: int, messages: int, sql: bool) -> dict[str
     receipted: list[str] = []
     taken: list[int] = []
     done = 0
-    before, cpu = store.transactions, time.process_time()
+    before, cpu, loop_cpu = store.transactions, time.process_time(), time.thread_time()
     for batch in range(messages // per_batch + 2):  # the last two batches' receipts are not counted
         ids = store.accept_many([NewMessage("bench", "Shop", f"4477{(batch * per_batch + n) % 10**8:08d}", BODY,
                                             registered_delivery=1) for n in range(per_batch)])
@@ -170,16 +170,18 @@ async def cycle(path: str, per_batch: int, messages: int, sql: bool) -> dict[str
         receipted, sent = sent, await ids
         await asyncio.gather(*requests)
         taken = [item.id for item in await claim.take(10 * per_batch)]
-    cpu = time.process_time() - cpu
+    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
     batches = store.transactions - before
     await store.close()
-    return {"messages": done, "cpu_us_per_message": cpu / done * 1e6, "per_commit": done / batches,
+    return {"messages": done, "cpu_us_per_message": cpu / done * 1e6, "loop_us_per_message": loop_cpu / done * 1e6,
+            "per_commit": done / batches,
             "sql_us_per_message": {key: value / done * 1e6 for key, value in seconds.most_common()}}
 
 
 def _cycle_line(label: str, figures: dict[str, Any]) -> str:
     line = (f"{label}: {figures['cpu_us_per_message']:.1f} CPU us a message (accept, sent, receipt, client"
-            f" receipt taken and acked), {figures['per_commit']:.0f} messages a commit")
+            f" receipt taken and acked), {figures.get('loop_us_per_message', float('nan')):.1f} of them on the"
+            f" event loop's thread, {figures['per_commit']:.0f} messages a commit")
     if figures["sql_us_per_message"]:
         line += "; SQLite us a message: " + ", ".join(
             f"{key} {value:.1f}" for key, value in figures["sql_us_per_message"].items())

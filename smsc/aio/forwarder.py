@@ -292,12 +292,16 @@ class Forwarder:
         routes at all nothing is taken: messages wait in the store for a config that
         has somewhere to send them."""
         self._committed_meanwhile = []  # what commits hand over from here on: newer than the page
-        if not self.config.routes or not any(queue.room > 0 for queue in self.queues.values()):
+        room = sum(max(queue.room, 0) for queue in self.queues.values())
+        if not self.config.routes or not room:
             return 0
         now = self.clock()
         held = self.held
-        page, cursor, read = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE,
-                                                held.__contains__)
+        # No more whole rows than the queues have room for: the rest would be passed over
+        # and read again by the next walk.
+        page, cursor, ended = await fw.due_after(self.store, self._cursor, now, SCAN_PAGE, held.__contains__,
+                                                 rows=room)
+        self.counters["scanned"] += len(page)  # whole rows the walks read back
         taken = 0
         for message in page:
             if _number(message.id) in held:  # taken while the page was read
@@ -311,8 +315,11 @@ class Forwarder:
         # Caught up with nothing passed over: every due message was read by a walk or
         # handed over, so new ones may be taken as they are committed (those committed
         # while this page was read first, in order).
-        self._caught_up = read < SCAN_PAGE and not self._rewind
-        if read < SCAN_PAGE:  # the next walk starts a little back (from the start after a pass-over)
+        self._caught_up = ended and not self._rewind
+        # At its end the walk starts again a little back; after a pass-over, from the start
+        # at once: a later page must not take a message behind one passed over (the queue
+        # may have room again by then), or order per destination breaks.
+        if ended or self._rewind:
             self._cursor = fw.START if self._rewind else (min(self._cursor[0], now) - RESCAN_LAG, 0)
             self._rewind = False
         meanwhile, self._committed_meanwhile = self._committed_meanwhile, []

@@ -76,35 +76,46 @@ def worst_state(states: list[int]) -> MessageState:
 
 
 async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
-                    skip: Callable[[int], bool] = lambda number: False) -> tuple[list[Message], Cursor, int]:
+                    skip: Callable[[int], bool] = lambda number: False,
+                    rows: int | None = None) -> tuple[list[Message], Cursor, bool]:
     """One page of a walk over the live messages not yet handed to an upstream,
     scheduled by `now`, after `cursor` in (scheduled, id) order: (the messages whose
-    number `skip` does not name, the cursor after the page, rows read).
+    number `skip` does not name, the cursor after the page, whether the walk has reached
+    the end of the due messages).
 
     Read in the writer's sequence of transactions (Store.transact), after the batch's own
     changes: what an earlier request committed is seen at once, so a message recorded as
     sent is never read as due again (a reader connection's snapshot can lag the writer).
-    The walk reads the due index alone, then whole rows only for the numbers not skipped:
-    passing over the messages the caller holds costs little."""
+    The walk reads the due index alone, then whole rows only for the numbers not skipped,
+    `rows` of them at most (the room the caller has): the page then ends at the last one
+    read, and the next goes on from there. Passing over the messages the caller holds
+    costs little, and a caller with little room does not read rows it cannot take."""
     scheduled, number = cursor
     low = -1e300 if scheduled == float("-inf") else scheduled
 
-    async def work(store: Store, _: Any) -> tuple[list[Message], Cursor, int]:
+    async def work(store: Store, _: Any) -> tuple[list[Message], Cursor, bool]:
         db = store.db
         sql = ("SELECT id, scheduled FROM messages INDEXED BY messages_due WHERE final IS NULL AND upstream IS NULL"
                " AND scheduled <= ? AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
-        async with db.execute(sql, (now, low, low, number, limit)) as rows:
-            keys = await rows.fetchall()
+        async with db.execute(sql, (now, low, low, number, limit)) as cursor_rows:
+            keys = await cursor_rows.fetchall()
         if not keys:
-            return [], cursor, 0
-        wanted = [key[0] for key in keys if not skip(key[0])]
+            return [], cursor, True
+        ended = len(keys) < limit
+        wanted: list[int] = []
+        for read, (key, _) in enumerate(keys, 1):
+            if not skip(key):
+                wanted.append(key)
+                if len(wanted) == rows and read < len(keys):
+                    keys, ended = keys[:read], False
+                    break
         messages: list[Message] = []
         if wanted:
             marks = ", ".join("?" * len(wanted))
             async with db.execute(f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY scheduled, id",
-                                  wanted) as rows:
-                messages = [to_message(row) for row in await rows.fetchall()]
-        return messages, (keys[-1][1], keys[-1][0]), len(keys)
+                                  wanted) as cursor_rows:
+                messages = [to_message(row) for row in await cursor_rows.fetchall()]
+        return messages, (keys[-1][1], keys[-1][0]), ended
 
     return await store.transact(work)
 

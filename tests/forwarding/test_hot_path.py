@@ -179,3 +179,65 @@ def test_after_a_pass_over_nothing_is_taken_as_committed_before_the_walk_from_th
     wait_for(lambda: [text for destination, text in carrier.sent if destination == "447111111111"]
              == [b"first", b"second"])
     assert all(server.call(store.get(message_id)).carrier_id for message_id in (first, second))
+
+
+def test_a_walk_reads_no_more_rows_than_the_queues_have_room_for(same_write_carrier, serve, tmp_path):
+    carrier, port = same_write_carrier
+    carrier.thread.run(carrier.gate.clear)  # nothing answered: what is taken stays held
+    server = serve(forwarding_config(tmp_path, upstreams=(upstream(port=port, window=1),)))  # 64 held at most
+    forwarder, store = server.runtime.forwarder, server.store
+    wait_for(lambda: forwarder._caught_up and forwarder.queues["carrier"].is_up)
+    queue = forwarder.queues["carrier"]
+
+    async def leave_room_for_four() -> int:
+        forwarder._scanner.cancel()  # the walks are this test's own from here
+        store.accepted_hook = None
+        ids = await store.accept_many([NewMessage("shop", "Shop", f"4470000{n:05d}", body={"short_message": b"x"})
+                                       for n in range(queue.capacity - 4 + 30)])
+        forwarder.accepted([await store.get(message_id) for message_id in ids[:queue.capacity - 4]])
+        return await forwarder.scan_once()
+
+    assert server.call(leave_room_for_four()) == 4
+    assert queue.room == 0 and forwarder.counters["scanned"] == 4  # not the 30 due
+    carrier.thread.run(carrier.gate.set)
+
+
+def test_a_walk_that_passed_a_message_over_starts_again_from_the_start_at_once(
+        same_write_carrier, serve, tmp_path):
+    """A message passed over (its queue full, others with room) is behind the walk's
+    cursor: the walk's next page must not take a newer one to the same destination once
+    the queue has room, but start again from the start."""
+    carrier, port = same_write_carrier
+    carrier.thread.run(carrier.gate.clear)
+    full = upstream("full", port=port, window=1)  # 64 held at most
+    spare = upstream("spare", port=port, window=200)  # 800: room for a whole page
+    config = forwarding_config(tmp_path, upstreams=(full, spare), routes=(
+        Route(name="to-full", destinations=("44",), upstream="full"), Route(name="rest", upstream="spare")))
+    server = serve(config)
+    forwarder, store = server.runtime.forwarder, server.store
+    wait_for(lambda: forwarder._caught_up and forwarder.queues["full"].is_up and forwarder.queues["spare"].is_up)
+    queue = forwarder.queues["full"]
+
+    async def accept(destinations: list[str], text: bytes = b"x") -> list[str]:
+        return await store.accept_many([NewMessage("shop", "Shop", d, body={"short_message": text})
+                                        for d in destinations])
+
+    async def pass_one_over_in_a_full_page() -> tuple[str, str]:
+        forwarder._scanner.cancel()
+        store.accepted_hook = None
+        forwarder.accepted([await store.get(message_id) for message_id in await accept(["447000000001"] * 64)])
+        (first,) = await accept(["447111111111"], b"first")
+        await accept([f"3361{n:07d}" for n in range(520)])  # the page's other 499, and more
+        (second,) = await accept(["447111111111"], b"second")  # on the walk's next page
+        await forwarder.scan_once()  # a whole page: "first" passed over, the others taken
+        return first, second
+
+    first, second = server.call(pass_one_over_in_a_full_page())
+    assert queue.room <= 0 and int(first, 16) not in forwarder.held
+    carrier.thread.run(carrier.gate.set)
+    wait_for(lambda: queue.room > 0)
+    for _ in range(5):
+        server.call(forwarder.scan_once())
+    wait_for(lambda: [text for destination, text in carrier.sent if destination == "447111111111"]
+             == [b"first", b"second"])
+    assert all(server.call(store.get(message_id)).carrier_id for message_id in (first, second))
