@@ -127,6 +127,8 @@ class CarrierSim:
         # whether a submit's answer is drawn at all (not always ESME_ROK)
         self.judges = bool(behaviour.throttle_rate is not None or behaviour.error_shares
                            or behaviour.no_response_share)
+        # every submit accepted and the connection kept: read off the received bytes
+        self.plain = not self.judges and not behaviour.disconnect_share
         self._next_id = self._random.randrange(1 << 32) << 24 if behaviour.seed is None else 1
         self._receivers: dict[str, list[_CarrierProtocol]] = {}
         self._connections: set[_CarrierProtocol] = set()
@@ -137,7 +139,8 @@ class CarrierSim:
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._throttle_window = (0.0, 0)  # (second started, submits in it)
-        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # while started
+        self._drain: asyncio.Handle | None = None  # the next pass over the deliver_sm due
 
     @property
     def port(self) -> int:
@@ -145,16 +148,18 @@ class CarrierSim:
         return self._server.sockets[0].getsockname()[1]
 
     async def start(self) -> "CarrierSim":
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _CarrierProtocol(self), self.host, self._port,
                                                 ssl=self._ssl, backlog=1024)
-        if self.behaviour.receipts:
-            self._tasks.append(loop.create_task(self._send_due_receipts()))
         if self.behaviour.mo_rate > 0:
             self._tasks.append(loop.create_task(self._generate_mo()))
         return self
 
     async def stop(self) -> None:
+        self._loop = None
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
         for task in self._tasks:
             task.cancel()
         if self._server is not None:
@@ -244,13 +249,13 @@ class CarrierSim:
     def schedule_receipt(self, due: float, origin: "_CarrierProtocol", pdu: bytes) -> None:
         self._due_order += 1
         heapq.heappush(self._due, (due, self._due_order, origin.system_id, origin, pdu))
-        self._wake.set()
+        self._wake()
 
     def redeliver(self, system_id: str, pdu: bytes, delay: float) -> None:
         """Offer a deliver_sm the ESME refused for now again after `delay` seconds."""
         self._due_order += 1
         heapq.heappush(self._due, (time.monotonic() + delay, self._due_order, system_id, None, pdu))
-        self._wake.set()
+        self._wake()
 
     def deliver(self, system_id: str, origin: "_CarrierProtocol | None", pdu: DeliverSm | bytes) -> None:
         """Send a deliver_sm to the origin if it can take it, else to a receiver bind of
@@ -272,19 +277,29 @@ class CarrierSim:
                 self.counters["receipts_dropped"] += 1
             waiting.append(pdu)
 
-    async def _send_due_receipts(self) -> None:
+    # The deliver_sm due go out in passes _DRAIN_EVERY apart while some wait, the first at
+    # once: loop callbacks, not a task sleeping (a task's wake-up costs twice a timer's,
+    # and there is one a millisecond while receipts flow).
+
+    def _wake(self) -> None:
+        if self._drain is None and self._loop is not None:
+            self._drain = self._loop.call_soon(self._send_due)
+
+    def _send_due(self) -> None:
         due = self._due
-        while True:
-            if not due:
-                self._wake.clear()
-                await self._wake.wait()
-            now = time.monotonic()
-            while due and due[0][0] <= now:
-                _, _, system_id, origin, pdu = heapq.heappop(due)
-                self.deliver(system_id, origin, pdu)
-            for connection in list(self._connections):
-                connection.flush()
-            await asyncio.sleep(_DRAIN_EVERY)
+        now = time.monotonic()
+        while due and due[0][0] <= now:
+            _, _, system_id, origin, pdu = heapq.heappop(due)
+            self.deliver(system_id, origin, pdu)
+        for connection in list(self._connections):
+            connection.flush()
+        self._drain = None if self._loop is None else self._loop.call_later(_DRAIN_EVERY, self._pause_over)
+
+    def _pause_over(self) -> None:
+        if self._due:
+            self._send_due()
+        else:
+            self._drain = None
 
     async def _generate_mo(self) -> None:
         owed, tick, count = 0.0, 0.01, 0
@@ -372,6 +387,7 @@ class _CarrierProtocol(asyncio.Protocol):
         self._out = bytearray()
         self._sequence = 0
         self._fast = sim.behaviour.accept_all
+        self._plain = sim.plain
         self._unanswered: dict[int, bytes] = {}  # deliver_sm sent, by sequence number
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -403,7 +419,9 @@ class _CarrierProtocol(asyncio.Protocol):
         size, pos = len(data), 0
         unpack, pack, out = HEADER.unpack_from, HEADER.pack, self._out
         fast = self._fast and self.transmits
+        plain = self._plain and self.transmits
         sim = self.sim
+        now = time.monotonic()
         next_id = sim._next_id
         answered = 0
         while size - pos >= 16:
@@ -422,11 +440,16 @@ class _CarrierProtocol(asyncio.Protocol):
                 out += b"%016x\0" % next_id
             elif command == DELIVER_SM_RESP:  # its body says nothing: read by header
                 self._answered(sequence, status)
+            elif command == SUBMIT_SM and plain and (submit := _decoded(data[pos:end])) is not None:
+                next_id += 1
+                answered += 1
+                self._accept(submit, b"%016x" % next_id, now)
             else:
                 sim._next_id = next_id
                 handled = self._request(data[pos:end], command, sequence)
                 next_id = sim._next_id
                 fast = self._fast and self.transmits
+                plain = self._plain and self.transmits
                 if not handled:
                     self._rest = b""
                     return
@@ -491,6 +514,18 @@ class _CarrierProtocol(asyncio.Protocol):
             self.counters["other_pdus"] += 1
         return True
 
+    def _accept(self, submit: Any, message_id: bytes, now: float) -> None:
+        """Answer `submit` ESME_ROK with `message_id`, and the receipt it asks for."""
+        sim = self.sim
+        receipt, delay = sim.receipt(submit, message_id) or (None, 0.0)
+        if receipt is not None and sim.behaviour.receipt_first:
+            sim.deliver(self.system_id, self, receipt)
+            receipt = None
+        self._out += HEADER.pack(_ANSWER_LENGTH, SUBMIT_SM_RESP, 0, submit.sequence_number)
+        self._out += message_id + b"\0"
+        if receipt is not None:
+            sim.schedule_receipt(now + delay, self, receipt)
+
     def _bind(self, pdu: Any, receives: bool) -> None:
         credentials = self.sim.behaviour.credentials
         if self.bound:
@@ -522,16 +557,8 @@ class _CarrierProtocol(asyncio.Protocol):
             counters["submit_sm_resp_error"] += 1
             self._out += pdu_codec.encode(_response(pdu, status))
         else:
-            message_id = sim.new_message_id()
             counters["submit_sm_resp_ok"] += 1
-            receipt, delay = sim.receipt(pdu, message_id) or (None, 0.0)
-            if receipt is not None and sim.behaviour.receipt_first:
-                sim.deliver(self.system_id, self, receipt)
-                receipt = None
-            self._out += HEADER.pack(_ANSWER_LENGTH, SUBMIT_SM_RESP, 0, pdu.sequence_number)
-            self._out += message_id + b"\0"
-            if receipt is not None:
-                sim.schedule_receipt(now + delay, self, receipt)
+            self._accept(pdu, sim.new_message_id(), now)
         b = sim.behaviour
         if b.disconnect_share and sim._random.random() < b.disconnect_share:
             counters["disconnects"] += 1
@@ -546,6 +573,14 @@ RETRIED_STATUSES = frozenset({st.ESME_RX_T_APPN, st.ESME_RTHROTTLED, st.ESME_RMS
 REDELIVER_AFTER = 1.0  # seconds
 
 ANSWERED_REQUESTS = frozenset(cls.command_id for cls in RESPONSE_CLASS)  # requests with a *_resp
+
+
+def _decoded(frame: bytes) -> Any:
+    """The PDU, or None when it does not decode (the slow path answers the error)."""
+    try:
+        return pdu_codec.decode(frame)
+    except SmppError:
+        return None
 
 
 def _response(request: Pdu, status: int, **body: Any) -> Pdu:

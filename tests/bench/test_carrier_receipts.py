@@ -1,15 +1,24 @@
 """The simulator's receipts, encoded from their parts, are byte for byte the PDU dlr's
-fields give through the codec."""
+fields give through the codec; its plain path (every submit accepted) answers as the
+general one."""
 from __future__ import annotations
 
+import re
+import socket
+from dataclasses import replace
+
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as s
 
-from smsc.bench.carrier_sim import ReceiptEncoder
+from smsc.bench.carrier_sim import Behaviour, ReceiptEncoder
 from smsc.codec import pdu as pdu_codec
-from smsc.dlr import receipt_deliver_sm
+from smsc.dlr import parse_text, receipt_deliver_sm
 from smsc.smpp.constants import MessageState, Npi, Ton
-from smsc.smpp.pdus import DeliverSm, SubmitSm
+from smsc.smpp.pdus import BindTransceiver, DeliverSm, GenericNack, Pdu, SubmitSm, SubmitSmResp
+
+from tests.bench.conftest import running_sim
 
 ADDRESS = s.text(s.characters(min_codepoint=1, max_codepoint=255), max_size=20)
 TON, NPI = s.sampled_from([int(t) for t in Ton]), s.sampled_from([int(n) for n in Npi])
@@ -63,3 +72,56 @@ def test_the_cache_of_texts_stays_small():
         assert encoder.encode(submit, b"0" * 16, MessageState.DELIVERED, 0, at, at) == through_the_codec(
             submit, b"0" * 16, MessageState.DELIVERED, 0, at, at)
     assert len(encoder._texts) <= 1024
+
+
+# --- the plain path (every submit accepted) and the general one, over a socket ----------
+
+PLAIN = Behaviour(receipts=True, undeliv_share=0.3, expired_share=0.2, seed=8)
+# the same draws, through the general path: a throttle no test reaches (it draws nothing)
+GENERAL = replace(PLAIN, throttle_rate=1e9)
+
+
+def _exchange(behaviour: Behaviour, frames: list[bytes], expected: int) -> list[Pdu]:
+    """Bind a transceiver, send `frames`, and read `expected` PDUs back (bind_resp first)."""
+    with running_sim(behaviour) as sim, socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+        sock.sendall(pdu_codec.encode(BindTransceiver(sequence_number=1, system_id="esme", password="x")))
+        sock.sendall(b"".join(frames))
+        data, pdus = b"", []
+        while len(pdus) < expected:
+            data += sock.recv(65536)
+            while len(data) >= 4 and len(data) >= int.from_bytes(data[:4], "big"):
+                length = int.from_bytes(data[:4], "big")
+                pdus.append(pdu_codec.decode(data[:length]))
+                data = data[length:]
+        assert sim.plain == (behaviour == PLAIN)
+    return pdus
+
+
+def _submits(count: int) -> list[bytes]:
+    return [pdu_codec.encode(SubmitSm(sequence_number=2 + i, source_addr="SHOP", dest_addr_ton=1, dest_addr_npi=1,
+                                      destination_addr=f"4477009{i:05d}", registered_delivery=1,
+                                      short_message=b"hello %d" % i)) for i in range(count)]
+
+
+def _without_dates(pdu: Pdu) -> Pdu:
+    if isinstance(pdu, DeliverSm):
+        return msgspec.structs.replace(pdu, short_message=re.sub(rb"date:\d+", b"", pdu.short_message))
+    return pdu
+
+
+def test_the_plain_path_answers_and_receipts_as_the_general_one():
+    plain, general = (_exchange(b, _submits(40), 81) for b in (PLAIN, GENERAL))
+    assert [_without_dates(p) for p in plain] == [_without_dates(p) for p in general]
+    assert sum(isinstance(p, DeliverSm) for p in plain) == 40
+    assert {parse_text(p.short_message).stat for p in plain if isinstance(p, DeliverSm)} == {
+        "DELIVRD", "UNDELIV", "EXPIRED"}
+
+
+@pytest.mark.parametrize("behaviour", [PLAIN, GENERAL])
+def test_a_submit_that_does_not_decode_gets_generic_nack_and_the_next_one_is_answered(behaviour):
+    bad = bytearray(_submits(1)[0])
+    bad[-len(b"hello 0") - 1] = 0xFF  # sm_length past the end of the PDU
+    pdus = _exchange(behaviour, [bytes(bad), *_submits(1)], 4)
+    nack, answer = pdus[1], pdus[2]
+    assert isinstance(nack, GenericNack) and nack.command_status and nack.sequence_number == 2
+    assert isinstance(answer, SubmitSmResp) and answer.command_status == 0 and answer.message_id
