@@ -249,3 +249,14 @@ def test_a_receipt_answered_not_now_comes_again_after_a_pause():
         client.disconnect()
     assert delivered[0].receipted_message_id == delivered[1].receipted_message_id
     assert sim.counters["deliver_sm_retried"] == 1
+
+
+def test_an_mo_answered_not_now_comes_again_with_receipts_off():
+    with running_sim(Behaviour(mo_rate=20)) as sim:
+        client, _, delivered = _smpplib_client(sim.port)
+        client.set_message_received_handler(
+            lambda pdu: delivered.append(pdu) or (st.ESME_RX_T_APPN if len(delivered) == 1 else None))
+        _read_until(client, lambda: [p.short_message for p in delivered].count(b"MO 1") == 2, limit=400)
+        client.unbind()
+        client.disconnect()
+    assert sim.counters["deliver_sm_retried"] == 1
