@@ -24,7 +24,10 @@ submit_sm answered at once with a fresh id, nothing stored):
 It runs in any asyncio loop (the gateway embeds one as its default upstream); `main`
 runs it as `smsc carrier-sim` on uvloop until Ctrl-C or --duration, then prints the
 counters. The accept-all path reads headers off the received bytes and writes one block
-of answers per read: it is the echo server the other benchmarks compare against.
+of answers per read: it is the echo server the other benchmarks compare against. A
+behaviour that accepts every submit and keeps the connection (receipts, MO) answers
+submits in the same loop (`plain`), with receipts encoded from their parts
+(`ReceiptEncoder`); the others go through `_request` and `_submit`.
 """
 from __future__ import annotations
 
