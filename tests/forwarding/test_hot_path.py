@@ -134,20 +134,27 @@ def test_receipts_answered_together_are_acked_together_before_the_unbind(serve, 
     assert [attempts for _, _, attempts in wait_for(outbound)] == [1] * 10
 
 
+def full_and_spare(same_write_carrier, serve, tmp_path, spare_window: int | None = None):
+    """A gateway with two upstreams on the gated carrier (closed: nothing answered):
+    "full" (window 1, so 64 held at most) for destinations 44..., "spare" for the rest."""
+    carrier, port = same_write_carrier
+    carrier.thread.run(carrier.gate.clear)
+    spare = upstream("spare", port=port) if spare_window is None else upstream("spare", port=port, window=spare_window)
+    config = forwarding_config(tmp_path, upstreams=(upstream("full", port=port, window=1), spare), routes=(
+        Route(name="to-full", destinations=("44",), upstream="full"), Route(name="rest", upstream="spare")))
+    server = serve(config)
+    forwarder = server.runtime.forwarder
+    wait_for(lambda: forwarder._caught_up and forwarder.queues["full"].is_up and forwarder.queues["spare"].is_up)
+    return server
+
+
 def test_after_a_pass_over_nothing_is_taken_as_committed_before_the_walk_from_the_start(
         same_write_carrier, serve, tmp_path):
     """A message passed over (its queue full) waits behind the walk's cursor: a newer one to
     the same destination, handed over once the queue has room, must not leave before it."""
-    carrier, port = same_write_carrier
-    carrier.thread.run(carrier.gate.clear)
-    full = upstream("full", port=port, window=1)  # 64 held at most (queue_per_window floor)
-    spare = upstream("spare", port=port)  # room elsewhere: the walk runs and reads the page
-    config = forwarding_config(tmp_path, upstreams=(full, spare), routes=(
-        Route(name="to-full", destinations=("44",), upstream="full"), Route(name="rest", upstream="spare")))
-    server = serve(config)
-    forwarder, store = server.runtime.forwarder, server.store
-    wait_for(lambda: forwarder._caught_up and forwarder.queues["full"].is_up and forwarder.queues["spare"].is_up)
-    queue = forwarder.queues["full"]
+    carrier, _ = same_write_carrier
+    server = full_and_spare(same_write_carrier, serve, tmp_path)  # spare: room, the walk runs and reads the page
+    forwarder, store, queue = server.runtime.forwarder, server.store, server.runtime.forwarder.queues["full"]
 
     async def accept(destinations: list[str], text: bytes = b"x") -> list:
         ids = await store.accept_many([NewMessage("shop", "Shop", d, body={"short_message": text})
@@ -207,16 +214,9 @@ def test_a_walk_that_passed_a_message_over_starts_again_from_the_start_at_once(
     """A message passed over (its queue full, others with room) is behind the walk's
     cursor: the walk's next page must not take a newer one to the same destination once
     the queue has room, but start again from the start."""
-    carrier, port = same_write_carrier
-    carrier.thread.run(carrier.gate.clear)
-    full = upstream("full", port=port, window=1)  # 64 held at most
-    spare = upstream("spare", port=port, window=200)  # 800: room for a whole page
-    config = forwarding_config(tmp_path, upstreams=(full, spare), routes=(
-        Route(name="to-full", destinations=("44",), upstream="full"), Route(name="rest", upstream="spare")))
-    server = serve(config)
-    forwarder, store = server.runtime.forwarder, server.store
-    wait_for(lambda: forwarder._caught_up and forwarder.queues["full"].is_up and forwarder.queues["spare"].is_up)
-    queue = forwarder.queues["full"]
+    carrier, _ = same_write_carrier
+    server = full_and_spare(same_write_carrier, serve, tmp_path, spare_window=200)  # 800: room for a whole page
+    forwarder, store, queue = server.runtime.forwarder, server.store, server.runtime.forwarder.queues["full"]
 
     async def accept(destinations: list[str], text: bytes = b"x") -> list[str]:
         return await store.accept_many([NewMessage("shop", "Shop", d, body={"short_message": text})
