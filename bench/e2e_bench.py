@@ -183,7 +183,13 @@ def alternate(other: Path, rounds: int, options: list[str]) -> int:
     """A change measured as this project measures them: the tree without it and the tree
     with it run in turn (machine load drifts; alternating spreads it over both), each run
     a fresh set of three processes. The other tree needs smsc/bench linked to its bench/
-    (made here when missing): else the editable install would hand it this tree's bench."""
+    (made here when missing): else the editable install would hand it this tree's bench.
+
+    This host's speed moves by +-25 % within minutes, and the three processes' CPU a
+    message moves with it: `smsc_per_tools`, smsc's CPU a message over the generator's
+    and the simulator's together in the same run, spreads ~3 times less (session 6: 4.0-4.6
+    where smsc alone went 95-147 us). It compares the trees only when their bench tools are
+    the same (a change to smsc alone)."""
     here = Path(__file__).resolve().parents[1]
     trees = {"against": other.resolve(), "this": here}
     link = trees["against"] / "smsc" / "bench"
@@ -201,14 +207,17 @@ def alternate(other: Path, rounds: int, options: list[str]) -> int:
                                cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), check=True,
                                stdout=subprocess.DEVNULL)
                 run = json.loads(out.read_text())
-                runs[name].append({"cpu_us_per_message": run["cpu_us_per_message"],
+                cpu = run["cpu_us_per_message"]
+                runs[name].append({"cpu_us_per_message": cpu,
                                    "answered_per_s": run["generator"]["rate"]["answered_per_s"],
-                                   "load_average": run["load_average"][0]})
+                                   "load_average": run["load_average"][0],
+                                   "smsc_per_tools": round(cpu["smsc"] / (cpu["generator"] + cpu["carrier_sim"]), 3)})
                 print(name, json.dumps(runs[name][-1]), flush=True)
     medians = {name: {process: statistics.median(r["cpu_us_per_message"][process] for r in got)
                       for process in got[0]["cpu_us_per_message"]} for name, got in runs.items()}
+    per_tools = {name: statistics.median(r["smsc_per_tools"] for r in got) for name, got in runs.items()}
     print(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "medians_cpu_us_per_message": medians,
-                      "runs": runs}, indent=2))
+                      "medians_smsc_per_tools": per_tools, "runs": runs}, indent=2))
     return 0
 
 
