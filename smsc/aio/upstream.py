@@ -190,6 +190,7 @@ class UpstreamLink(asyncio.Protocol):
 
     def _drain(self) -> None:
         next_hot, handler = self.session.next_hot, self.handler
+        receipts = []
         while (item := next_hot()) is not NEED_DATA:
             # The two PDUs of every message first, without event records: a response to a
             # submit (its context a plain tuple of the forwarder's) and a deliver_sm.
@@ -197,9 +198,15 @@ class UpstreamLink(asyncio.Protocol):
             if kind is tuple and type(item[1].context) is tuple:
                 handler.on_response(self, item[1].context, item[0])
             elif kind is DeliverSm:
-                self._answer(item)
+                receipts.append(item)
             else:
                 self._on_event(as_event(item))
+        # A read's deliver_sm after its responses: the sent records those gave are then
+        # requested at once, before the first receipt (which may name one of them), not
+        # one request per receipt that follows a response (a carrier that writes each
+        # receipt with its submit_sm_resp cost smsc ~8 % more that way, session 6).
+        for pdu in receipts:
+            self._answer(pdu)
         self._rearm()
 
     def _on_event(self, event: Any) -> None:

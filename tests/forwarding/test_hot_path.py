@@ -47,16 +47,19 @@ def test_an_accepted_message_reaches_the_carrier_without_the_scan(serve, tmp_pat
 class ReceiptInTheSameWrite:
     """A carrier that writes each submit_sm_resp and its DELIVRD receipt in one write: the
     receipt reaches smsc in the read that brings the carrier id it names. While `gate` is
-    clear it answers nothing (and reads nothing more); `sent`: (destination, text) in order."""
+    clear it answers nothing (and reads nothing more); `sent`: (destination, text) in order.
+    With `together` > 1 it holds the answers until it has that many, then writes them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, together: int = 1) -> None:
         self.receipts_answered: list[int] = []
         self.sent: list[tuple[str, bytes]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.together = together
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         carrier_ids = iter(range(0x1000, 0x10000))
+        answers = b""
         while True:
             try:
                 header = await reader.readexactly(4)
@@ -73,18 +76,22 @@ class ReceiptInTheSameWrite:
                 carrier_id = f"{next(carrier_ids):x}"
                 receipt = DeliverSm(sequence_number=pdu.sequence_number, esm_class=0x04,
                                     tlvs=((Tag.RECEIPTED_MESSAGE_ID, carrier_id), (Tag.MESSAGE_STATE, 2)))
-                writer.write(pdu_codec.encode(SubmitSmResp(sequence_number=pdu.sequence_number, message_id=carrier_id))
-                             + pdu_codec.encode(receipt))
+                answers += (pdu_codec.encode(SubmitSmResp(sequence_number=pdu.sequence_number, message_id=carrier_id))
+                            + pdu_codec.encode(receipt))
+                if len(self.sent) % self.together == 0:
+                    writer.write(answers)
+                    answers = b""
             elif pdu.command_id == DeliverSm.command_id | 0x80000000:
                 self.receipts_answered.append(pdu.command_status)
         writer.close()
 
 
 @pytest.fixture
-def same_write_carrier():
+def same_write_carrier(request):
     """A ReceiptInTheSameWrite on 127.0.0.1 in a loop of its own: (carrier, port). Asked
-    for before `serve`, so it outlives the gateway that binds to it."""
-    carrier, thread = ReceiptInTheSameWrite(), LoopThread()
+    for before `serve`, so it outlives the gateway that binds to it. Parametrised
+    indirectly, the parameter is its `together`."""
+    carrier, thread = ReceiptInTheSameWrite(getattr(request, "param", 1)), LoopThread()
     listener = thread.call(asyncio.start_server(carrier.serve, "127.0.0.1", 0))
     carrier.thread = thread  # type: ignore[attr-defined]
     yield carrier, listener.sockets[0].getsockname()[1]
@@ -108,6 +115,26 @@ def test_a_receipt_read_with_its_submit_sm_resp_finds_the_carrier_id(same_write_
     # Each found its message by the id its submit_sm_resp had just given: none went the
     # way of a receipt for an id not known yet.
     assert counters["receipts_applied"] == 20 and counters["receipts_unknown"] == 0
+
+
+@pytest.mark.parametrize("same_write_carrier", [10], indirect=True)
+def test_the_sent_records_of_a_read_are_one_request_though_each_receipt_follows_its_answer(
+        same_write_carrier, serve, tmp_path):
+    carrier, port = same_write_carrier  # ten answers, each followed by its receipt, in one write
+    server = serve(forwarding_config(tmp_path, upstreams=(upstream("carrier", port=port),)))
+    store, requests = server.store, []
+    update_many = store.update_many
+    store.update_many = lambda changes, **options: requests.append(len(changes)) or update_many(changes, **options)
+
+    async def accept(n: int) -> str:
+        return await store.accept(NewMessage("shop", "Shop", f"4477009000{n:02}", registered_delivery=1,
+                                             body={"short_message": b"hi"}))
+
+    ids = [server.call(accept(n)) for n in range(10)]
+    wait_for(lambda: len(carrier.receipts_answered) == 10)
+    assert requests == [10]  # not one a receipt
+    assert all(server.call(store.get(message_id)).state == MessageState.DELIVERED for message_id in ids)
+    assert server.runtime.inbound.counters["receipts_applied"] == 10
 
 
 def test_receipts_answered_together_are_acked_together_before_the_unbind(serve, tmp_path):
