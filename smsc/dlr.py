@@ -196,10 +196,16 @@ def receipt_tlvs(message_id: str, state: int, error: int | None = None,
                  network_type: int = NETWORK_TYPE_SMSC) -> tuple[tuple[int, Any], ...]:
     """receipted_message_id, message_state and (when there is an error) network_error_code,
     as (tag, value) pairs typed as the codec expects (plain int tags, as decode gives)."""
-    tlvs: list[tuple[int, Any]] = [(_RECEIPTED_MESSAGE_ID, message_id), (_MESSAGE_STATE, int(state))]
+    return tuple(map(tuple, _tlv_lists(message_id, state, error, network_type)))
+
+
+def _tlv_lists(message_id: str, state: int, error: int | None,
+               network_type: int = NETWORK_TYPE_SMSC) -> list[list[Any]]:
+    """`receipt_tlvs` as [tag, value] lists: what a stored receipt keeps (msgpack's form)."""
+    tlvs: list[list[Any]] = [[_RECEIPTED_MESSAGE_ID, message_id], [_MESSAGE_STATE, int(state)]]
     if error:
-        tlvs.append((_NETWORK_ERROR_CODE, network_error_code(error, network_type)))
-    return tuple(tlvs)
+        tlvs.append([_NETWORK_ERROR_CODE, network_error_code(error, network_type)])
+    return tlvs
 
 
 _RECEIPTED_MESSAGE_ID, _MESSAGE_STATE, _NETWORK_ERROR_CODE = (
@@ -233,12 +239,9 @@ def receipt_deliver_sm(
 ) -> dict[str, Any]:
     """The deliver_sm fields of the receipt for one message (plain values, msgpack-able):
     addressed from the message's destination back to its source. Built for every final
-    state: its text and TLVs are made directly (the same as build_text and receipt_tlvs)."""
+    state: its text is made directly (the same as build_text), its TLVs as lists."""
     body = _text(message_id, state, submitted, done, error or 0, segments, segments if state == _DELIVERED else 0,
                  text)
-    tlvs = [[_RECEIPTED_MESSAGE_ID, message_id], [_MESSAGE_STATE, int(state)]]
-    if error:
-        tlvs.append([_NETWORK_ERROR_CODE, network_error_code(error)])
     return {
         "service_type": service_type,
         "source_addr_ton": dest_ton,
@@ -251,7 +254,7 @@ def receipt_deliver_sm(
         # ASCII, which reads the same in every alphabet an ESME may assume for data_coding 0
         # closely enough; the echoed text loses what is not ASCII.
         "short_message": body.encode("ascii", "replace"),
-        "tlvs": tlvs,
+        "tlvs": _tlv_lists(message_id, state, error),
     }
 
 
