@@ -60,6 +60,8 @@ _BINDS = {C.BIND_TRANSMITTER: False, C.BIND_RECEIVER: True, C.BIND_TRANSCEIVER: 
 SUBMIT_SM, SUBMIT_SM_RESP, DELIVER_SM_RESP = int(C.SUBMIT_SM), int(C.SUBMIT_SM_RESP), int(C.DELIVER_SM_RESP)
 DELIVER_SM, ENQUIRE_LINK, UNBIND = int(C.DELIVER_SM), int(C.ENQUIRE_LINK), int(C.UNBIND)
 ID_DIGITS = 16  # message ids: a counter in 16 hex digits, so every answer has one length
+_ID = b"%%0%dx" % ID_DIGITS  # % the counter
+_ID_ANSWER = _ID + b"\0"  # the id as a submit_sm_resp body
 _ANSWER_LENGTH = 16 + ID_DIGITS + 1
 _DRAIN_EVERY = 0.001  # receipts due are sent in batches this far apart
 WAITING_RECEIPTS = 100_000  # per system_id with no receiver bound; the oldest go first
@@ -187,7 +189,7 @@ class CarrierSim:
 
     def new_message_id(self) -> bytes:
         self._next_id += 1
-        return b"%016x" % self._next_id
+        return _ID % self._next_id
 
     def bound(self, connection: "_CarrierProtocol") -> None:
         if connection.receives:
@@ -440,13 +442,13 @@ class _CarrierProtocol(asyncio.Protocol):
                 next_id += 1
                 answered += 1
                 out += pack(_ANSWER_LENGTH, SUBMIT_SM_RESP, 0, sequence)
-                out += b"%016x\0" % next_id
+                out += _ID_ANSWER % next_id
             elif command == DELIVER_SM_RESP:  # its body says nothing: read by header
                 self._answered(sequence, status)
             elif command == SUBMIT_SM and plain and (submit := _decoded(data[pos:end])) is not None:
                 next_id += 1
                 answered += 1
-                self._accept(submit, b"%016x" % next_id, now)
+                self._accept(submit, _ID % next_id, now)
             else:
                 sim._next_id = next_id
                 handled = self._request(data[pos:end], command, sequence)

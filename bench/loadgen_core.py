@@ -71,9 +71,7 @@ class ReceiptBook:
     def _matched(self, stat: str, latency: float) -> None:
         second = self.stats.now
         second.receipts += 1
-        histogram = second.receipt_latency
-        histogram.counts[bucket(latency)] += 1
-        histogram.counted(1, latency)
+        second.receipt_latency.record(latency)
         by_stat = self.by_stat
         by_stat[stat] = by_stat.get(stat, 0) + 1
 

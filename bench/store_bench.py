@@ -180,7 +180,7 @@ async def cycle(path: str, per_batch: int, messages: int, sql: bool) -> dict[str
 
 def _cycle_line(label: str, figures: dict[str, Any]) -> str:
     line = (f"{label}: {figures['cpu_us_per_message']:.1f} CPU us a message (accept, sent, receipt, client"
-            f" receipt taken and acked), {figures.get('loop_us_per_message', float('nan')):.1f} of them on the"
+            f" receipt taken and acked), {figures['loop_us_per_message']:.1f} of them on the"
             f" event loop's thread, {figures['per_commit']:.0f} messages a commit")
     if figures["sql_us_per_message"]:
         line += "; SQLite us a message: " + ", ".join(
