@@ -13,7 +13,9 @@ in decimal in another, with leading zeros or in upper case.
 
 Writes go through `Store.transact`, so each runs in the writer's batch and returns after
 its commit; so does the walk over due messages (`due_after`), to see every earlier commit;
-the other reads use the reader connection and see committed rows only.
+the other reads use the reader connection and see committed rows only. The writer may be
+another process (smsc.store.process): what goes to `transact` pickles, a module-level
+function (`run_one`, `run_many` for a plain statement) and plain data, never a closure.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def worst_state(states: list[int]) -> MessageState:
 
 
 async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
-                    skip: Callable[[int], bool] = lambda number: False,
+                    skip: Callable[[int], bool] | None = None,
                     rows: int | None = None) -> tuple[list[Message], Cursor, bool]:
     """One page of a walk over the live messages not yet handed to an upstream,
     scheduled by `now`, after `cursor` in (scheduled, id) order: (the messages whose
@@ -89,35 +91,50 @@ async def due_after(store: Store, cursor: Cursor, now: float, limit: int,
     The walk reads the due index alone, then whole rows only for the numbers not skipped,
     `rows` of them at most (the room the caller has): the page then ends at the last one
     read, and the next goes on from there. Passing over the messages the caller holds
-    costs little, and a caller with little room does not read rows it cannot take."""
+    costs little, and a caller with little room does not read rows it cannot take.
+    `skip` crosses to the writer: it must pickle (a set's `__contains__` does, as a copy)."""
+    return await store.transact(_due_page, (cursor, now, limit, skip, rows))
+
+
+async def _due_page(store: Store, arg: tuple[Cursor, float, int, Callable[[int], bool] | None, int | None]
+                    ) -> tuple[list[Message], Cursor, bool]:
+    cursor, now, limit, skip, rows = arg
     scheduled, number = cursor
     low = -1e300 if scheduled == float("-inf") else scheduled
+    db = store.db
+    sql = ("SELECT id, scheduled FROM messages INDEXED BY messages_due WHERE final IS NULL AND upstream IS NULL"
+           " AND scheduled <= ? AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
+    async with db.execute(sql, (now, low, low, number, limit)) as cursor_rows:
+        keys = await cursor_rows.fetchall()
+    if not keys:
+        return [], cursor, True
+    ended = len(keys) < limit
+    wanted: list[int] = []
+    for read, (key, _) in enumerate(keys, 1):
+        if skip is None or not skip(key):
+            wanted.append(key)
+            if len(wanted) == rows and read < len(keys):
+                keys, ended = keys[:read], False
+                break
+    messages: list[Message] = []
+    if wanted:
+        marks = ", ".join("?" * len(wanted))
+        async with db.execute(f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY scheduled, id",
+                              wanted) as cursor_rows:
+            messages = [to_message(row) for row in await cursor_rows.fetchall()]
+    return messages, (keys[-1][1], keys[-1][0]), ended
 
-    async def work(store: Store, _: Any) -> tuple[list[Message], Cursor, bool]:
-        db = store.db
-        sql = ("SELECT id, scheduled FROM messages INDEXED BY messages_due WHERE final IS NULL AND upstream IS NULL"
-               " AND scheduled <= ? AND scheduled >= ? AND (scheduled > ? OR id > ?) ORDER BY scheduled, id LIMIT ?")
-        async with db.execute(sql, (now, low, low, number, limit)) as cursor_rows:
-            keys = await cursor_rows.fetchall()
-        if not keys:
-            return [], cursor, True
-        ended = len(keys) < limit
-        wanted: list[int] = []
-        for read, (key, _) in enumerate(keys, 1):
-            if not skip(key):
-                wanted.append(key)
-                if len(wanted) == rows and read < len(keys):
-                    keys, ended = keys[:read], False
-                    break
-        messages: list[Message] = []
-        if wanted:
-            marks = ", ".join("?" * len(wanted))
-            async with db.execute(f"SELECT {COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY scheduled, id",
-                                  wanted) as cursor_rows:
-                messages = [to_message(row) for row in await cursor_rows.fetchall()]
-        return messages, (keys[-1][1], keys[-1][0]), ended
 
-    return await store.transact(work)
+async def run_one(store: Store, arg: tuple[str, Any]) -> int:
+    """`transact` work: one statement (sql, parameters); the rows it changed."""
+    sql, parameters = arg
+    return (await store.db.execute(sql, parameters)).rowcount
+
+
+async def run_many(store: Store, arg: tuple[str, Any]) -> None:
+    """`transact` work: one statement for each row of parameters, (sql, rows)."""
+    sql, rows = arg
+    await store.db.executemany(sql, rows)
 
 
 def attempted(message: Message) -> list[str]:
@@ -129,12 +146,8 @@ async def record_parts(store: Store, upstream: str, message_id: str, carrier_ids
     """The carrier ids of each part of a message sent as several submit_sm."""
     number, parts = parse_id(message_id), len(carrier_ids)
     rows = [(upstream, carrier_id, number, part, parts, now) for part, carrier_id in enumerate(carrier_ids, 1)]
-
-    async def work(store: Store, _: Any) -> None:
-        await store.db.executemany("INSERT OR REPLACE INTO carrier_parts (upstream, carrier_id, message_id, part,"
-                                   " parts, updated) VALUES (?, ?, ?, ?, ?, ?)", rows)
-
-    await store.transact(work)
+    await store.transact(run_many, ("INSERT OR REPLACE INTO carrier_parts (upstream, carrier_id, message_id, part,"
+                                    " parts, updated) VALUES (?, ?, ?, ?, ?, ?)", rows))
 
 
 async def find_part(store: Store, upstream: str, readings: list[str]) -> tuple[str, str] | None:
@@ -151,22 +164,23 @@ async def part_receipt(store: Store, upstream: str, carrier_id: str, state: int,
     """Record one part's receipt; (the states of all the message's parts, in part
     order, None where no receipt came yet; the part number). In one transaction, so of
     two receipts for the last two parts one surely sees both."""
+    return await store.transact(_part_receipt, (upstream, carrier_id, state, error, now))
 
-    async def work(store: Store, _: Any) -> tuple[list[int | None], int]:
-        db = store.db
-        await db.execute("UPDATE carrier_parts SET state = ?, error = ?, updated = ? WHERE upstream = ?"
-                         " AND carrier_id = ?", (state, error, now, upstream, carrier_id))
-        sql = ("SELECT part, state FROM carrier_parts WHERE message_id = (SELECT message_id FROM carrier_parts"
-               " WHERE upstream = ? AND carrier_id = ?) ORDER BY part")
-        async with db.execute(sql, (upstream, carrier_id)) as cursor:
-            rows = await cursor.fetchall()
-        async with db.execute("SELECT part FROM carrier_parts WHERE upstream = ? AND carrier_id = ?",
-                              (upstream, carrier_id)) as cursor:
-            found = await cursor.fetchone()
-        this = 0 if found is None else found[0]
-        return [row[1] for row in rows], this
 
-    return await store.transact(work)
+async def _part_receipt(store: Store, arg: tuple[str, str, int, int | None, float]) -> tuple[list[int | None], int]:
+    upstream, carrier_id, state, error, now = arg
+    db = store.db
+    await db.execute("UPDATE carrier_parts SET state = ?, error = ?, updated = ? WHERE upstream = ?"
+                     " AND carrier_id = ?", (state, error, now, upstream, carrier_id))
+    sql = ("SELECT part, state FROM carrier_parts WHERE message_id = (SELECT message_id FROM carrier_parts"
+           " WHERE upstream = ? AND carrier_id = ?) ORDER BY part")
+    async with db.execute(sql, (upstream, carrier_id)) as cursor:
+        rows = await cursor.fetchall()
+    async with db.execute("SELECT part FROM carrier_parts WHERE upstream = ? AND carrier_id = ?",
+                          (upstream, carrier_id)) as cursor:
+        found = await cursor.fetchone()
+    this = 0 if found is None else found[0]
+    return [row[1] for row in rows], this
 
 
 async def partly_reported(store: Store, quiet_since: float, limit: int = 500) -> list[tuple[str, list[int]]]:
@@ -188,28 +202,25 @@ def parts_final(states: list[int | None]) -> bool:
 async def keep_early(store: Store, upstream: str, carrier_id: str, state: int, error: int | None,
                      now: float) -> None:
     """Keep a receipt whose id matches nothing yet, to apply when the id turns up."""
-
-    async def work(store: Store, _: Any) -> None:
-        await store.db.execute("INSERT OR REPLACE INTO early_receipts (upstream, carrier_id, received, state, error)"
-                               " VALUES (?, ?, ?, ?, ?)", (upstream, normalise_id(carrier_id), now, state, error))
-
-    await store.transact(work)
+    await store.transact(run_one, ("INSERT OR REPLACE INTO early_receipts (upstream, carrier_id, received, state,"
+                                   " error) VALUES (?, ?, ?, ?, ?)",
+                                   (upstream, normalise_id(carrier_id), now, state, error)))
 
 
 async def take_early(store: Store, upstream: str, readings: list[str]) -> list[tuple[str, int, int | None]]:
     """Remove and return the kept receipts (carrier id, state, error) for these ids."""
-    marks = ", ".join("?" * len(readings))
+    return await store.transact(_take_early, (upstream, readings))
 
-    async def work(store: Store, _: Any) -> list[tuple[str, int, int | None]]:
-        where = f"upstream = ? AND carrier_id IN ({marks})"
-        async with store.db.execute(f"SELECT carrier_id, state, error FROM early_receipts WHERE {where}",
-                                    (upstream, *readings)) as cursor:
-            rows = [tuple(row) for row in await cursor.fetchall()]
-        if rows:
-            await store.db.execute(f"DELETE FROM early_receipts WHERE {where}", (upstream, *readings))
-        return rows  # type: ignore[return-value]
 
-    return await store.transact(work)
+async def _take_early(store: Store, arg: tuple[str, list[str]]) -> list[tuple[str, int, int | None]]:
+    upstream, readings = arg
+    where = f"upstream = ? AND carrier_id IN ({', '.join('?' * len(readings))})"
+    async with store.db.execute(f"SELECT carrier_id, state, error FROM early_receipts WHERE {where}",
+                                (upstream, *readings)) as cursor:
+        rows = [tuple(row) for row in await cursor.fetchall()]
+    if rows:
+        await store.db.execute(f"DELETE FROM early_receipts WHERE {where}", (upstream, *readings))
+    return rows  # type: ignore[return-value]
 
 
 async def early_receipts(store: Store, limit: int = 1000) -> list[tuple[str, str, float, int, int | None]]:
@@ -221,12 +232,7 @@ async def early_receipts(store: Store, limit: int = 1000) -> list[tuple[str, str
 
 async def drop_early(store: Store, before: float) -> int:
     """Forget kept receipts received before `before`; how many."""
-
-    async def work(store: Store, _: Any) -> int:
-        cursor = await store.db.execute("DELETE FROM early_receipts WHERE received < ?", (before,))
-        return cursor.rowcount
-
-    return await store.transact(work)
+    return await store.transact(run_one, ("DELETE FROM early_receipts WHERE received < ?", (before,)))
 
 
 MoKey = tuple[str, str, str, int, int]  # (upstream, source, destination, reference, total)
@@ -234,22 +240,15 @@ MoKey = tuple[str, str, str, int, int]  # (upstream, source, destination, refere
 
 async def keep_mo_part(store: Store, key: MoKey, seq: int, pdu: bytes, now: float) -> None:
     """Commit one part of a concatenated MO (a repeat replaces the earlier copy)."""
-
-    async def work(store: Store, _: Any) -> None:
-        await store.db.execute("INSERT OR REPLACE INTO mo_parts (upstream, source, destination, reference, total,"
-                               " seq, received, pdu) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*key, seq, now, pdu))
-
-    await store.transact(work)
+    await store.transact(run_one, ("INSERT OR REPLACE INTO mo_parts (upstream, source, destination, reference,"
+                                   " total, seq, received, pdu) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (*key, seq, now, pdu)))
 
 
 async def drop_mo_parts(store: Store, key: MoKey) -> None:
     """Forget the parts of a message once it is queued whole (or as far as it came)."""
-
-    async def work(store: Store, _: Any) -> None:
-        await store.db.execute("DELETE FROM mo_parts WHERE upstream = ? AND source = ? AND destination = ?"
-                               " AND reference = ? AND total = ?", key)
-
-    await store.transact(work)
+    await store.transact(run_one, ("DELETE FROM mo_parts WHERE upstream = ? AND source = ? AND destination = ?"
+                                   " AND reference = ? AND total = ?", key))
 
 
 async def mo_parts(store: Store) -> list[tuple[MoKey, int, float, bytes]]:
