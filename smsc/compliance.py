@@ -159,15 +159,9 @@ class Compliance:
         expires = now + self.store.receipt_expiry if expires is None else expires
         item = (queue, "mo", None, pack(body), now, expires)
         reply = self._reply(account, kind, handset, to, now)
-
-        async def also(store: Store) -> int:
-            (item_id,) = await store._write_outbound([item])
-            if reply is not None:
-                await store._write_accepts([(reply, pack(reply.body), now)])
-            return item_id
-
+        replies = [] if reply is None else [(reply, pack(reply.body), now)]
         events = [] if kind is None else [(account, self.scope(to), number(handset), _EVENTS[kind], "sms", text, now)]
-        item_id = await http_tables.record_consent(self.store, events, also=also)
+        item_id = await http_tables.record_consent(self.store, events, also=(_queue_mo, (item, replies)))
         self._apply(events)
         return kind, item_id
 
@@ -246,6 +240,16 @@ class Compliance:
         for sender, handset, event, source, text, when in await http_tables.consent_audit(self.store, account, since):
             writer.writerow((f"{when:.3f}", event, handset, sender, source, text))
         return out.getvalue()
+
+
+async def _queue_mo(store: Store, arg: tuple[tuple[Any, ...], list[tuple[NewMessage, bytes, float]]]) -> int:
+    """`transact` work (it pickles, for a writer in another process): queue the MO item
+    and accept the keyword's confirmation, if any; the item's id."""
+    item, replies = arg
+    (item_id,) = await store._write_outbound([item])
+    if replies:
+        await store._write_accepts(replies)
+    return item_id
 
 
 def quiet_setting(route: Route | None, account: Account | None) -> QuietHours | bool:

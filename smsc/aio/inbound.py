@@ -22,7 +22,7 @@ applied when a submit_sm_resp brings that id (`sent`), or dropped after
 [forwarding] unmatched_receipt_keep.
 An UNDELIV of a message sent whole whose err: code its route lists (reroute.undeliv_errors)
 does not end it while the retry budget lasts: it goes back to the forwarder's queue, for
-the next upstream of the route (`_reroutes`), and the client hears only the last try.
+the next upstream of the route (`Reroutes`), and the client hears only the last try.
 
 MO: reassembled when concatenated (any order; after [forwarding] mo_reassembly_timeout
 what arrived is delivered, flagged incomplete), routed by smsc.router.route_mo and queued
@@ -38,10 +38,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import pickle
 import time
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, Callable
+
+import msgspec
 
 from smsc import router
 from smsc.codec import twin as active_twin
@@ -73,6 +77,56 @@ _SETTLED_COUNTERS = {ReceiptOutcome.APPLIED: "receipts_applied", ReceiptOutcome.
 Respond = Callable[[int | BaseException], None]
 _DELIVER_FIELDS = ("source_addr_ton", "source_addr_npi", "source_addr", "dest_addr_ton", "dest_addr_npi",
                    "destination_addr", "esm_class", "protocol_id", "priority_flag", "data_coding")
+
+
+class MtTableOnce:
+    """An MT table that goes to the store's writer with every UNDELIV receipt's re-route
+    check (the writer may be another process, smsc.store.process) but changes only on a
+    reload: pickled once, as (digest, bytes), and unpickled once per digest on the other
+    side (pickling a table each time costs ~50 us for five routes, more for hundreds)."""
+
+    __slots__ = ("table", "_digest", "_data")
+
+    def __init__(self, table: router.MtTable, data: bytes | None = None, digest: bytes | None = None) -> None:
+        self.table = table
+        self._data = pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL) if data is None else data
+        self._digest = hashlib.blake2b(self._data, digest_size=16).digest() if digest is None else digest
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _table_once, (self._digest, self._data)
+
+
+_TABLES_SEEN: dict[bytes, MtTableOnce] = {}  # on the writer's side: by digest, the last few
+_TABLES_KEPT = 4
+
+
+def _table_once(digest: bytes, data: bytes) -> MtTableOnce:
+    once = _TABLES_SEEN.get(digest)
+    if once is None:
+        while len(_TABLES_SEEN) >= _TABLES_KEPT:  # older configs' tables
+            del _TABLES_SEEN[next(iter(_TABLES_SEEN))]
+        once = _TABLES_SEEN[digest] = MtTableOnce(pickle.loads(data), data, digest)
+    return once
+
+
+class Reroutes(msgspec.Struct, frozen=True):
+    """Store.apply_receipt's `reroute`: whether an UNDELIV with `error` from `upstream`,
+    received at `now`, sends the message it names (read by the writer), whose route
+    re-routes on that error, to the route's next upstream within its budget (the store
+    keeps our id and moves it back to the queue). Data and a method, so it pickles for a
+    writer in another process. Messages sent in parts are not moved (the store does not
+    ask): their receipts come per part, and a handset may already hold some of them."""
+
+    table: MtTableOnce
+    upstream: str
+    error: int | None
+    now: float
+
+    def __call__(self, message: Message) -> bool:
+        decision = router.route_mt(self.table.table, router.facts_of(message), self.now)
+        tried = [*fw.attempted(message), self.upstream]
+        return decision is not None and router.next_upstream(
+            decision, tried, router.Undelivered(self.error)) is not None
 
 
 class ReceiptFacts:
@@ -129,7 +183,9 @@ class Inbound:
         self.config = config
         self.reassembler.timeout = config.forwarding.mo_reassembly_timeout
         self.mo_table = router.MoTable.of(config)
-        self.mt_table = router.MtTable.of(config)  # for UNDELIV receipts the route re-routes on
+        # For UNDELIV receipts the route re-routes on; None when no route re-routes on one.
+        self.mt_table = MtTableOnce(router.MtTable.of(config)) if any(
+            route.reroute.undeliv_errors for route in config.routes) else None
 
     async def handle(self, upstream: Upstream, pdu: Pdu) -> int:
         """The status to answer `pdu` with, once what it says is committed."""
@@ -169,9 +225,12 @@ class Inbound:
 
     def _request_apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None,
                        parts_first: bool = True) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
-        reroute = self._reroutes(upstream, error) if state == _UNDELIVERABLE else None
+        now = self.clock()
+        # An UNDELIV without an err: code is re-routed by no route (router.reroutes).
+        reroute = (Reroutes(self.mt_table, upstream, error, now)
+                   if state == _UNDELIVERABLE and error is not None and self.mt_table is not None else None)
         return self.store.apply_receipt(upstream, readings, state, error, reroute=reroute, parts_first=parts_first,
-                                        now=self.clock())
+                                        now=now)
 
     def _applied(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str], respond: Respond,
                  applied: "asyncio.Future[tuple[ReceiptOutcome, str | None]]") -> None:
@@ -227,19 +286,6 @@ class Inbound:
             outcome, message_id = await self._request_apply(upstream, readings, state, error, parts_first=False)
             return self._settled(outcome, message_id)
         return await self._in_parts(upstream, readings, state, error)  # UNKNOWN: maybe a part after the first
-
-    def _reroutes(self, upstream: str, error: int | None) -> Callable[[Message], bool]:
-        """Whether an UNDELIV with `error` sends a message whose route re-routes on it to
-        the next upstream, within its budget (the store keeps our id and moves it back to
-        the queue). Messages sent in parts are not moved: their receipts come per part,
-        and a handset may already hold some of them."""
-
-        def check(message: Message) -> bool:
-            decision = router.route_mt(self.mt_table, router.facts_of(message), self.clock())
-            tried = [*fw.attempted(message), upstream]
-            return decision is not None and router.next_upstream(decision, tried, router.Undelivered(error)) is not None
-
-        return check
 
     async def _in_parts(self, upstream: str, readings: list[str], state: MessageState, error: int | None) -> bool:
         part = await fw.find_part(self.store, upstream, readings)

@@ -15,6 +15,7 @@ its recipients; the 201 is sent only after that commit (invariant 1). Every refu
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import math
@@ -206,6 +207,15 @@ def sent(accepted: Iterable[tuple[str, str, float | None]], encoding: str, parts
             "encoding": encoding, "parts": parts, "rejected": rejected}
 
 
+def sent_to(recipients: list[tuple[str, float | None]], encoding: str, parts: int, rejected: list[dict[str, Any]],
+            ids: list[str]) -> dict[str, Any]:
+    """`sent` once the messages to `recipients` (destination, scheduled) have their ids.
+    Bound with functools.partial it is accept_messages' `answer`, which the store's
+    writer calls: module-level, it pickles (the writer may be another process)."""
+    return sent(((message_id, to, scheduled) for message_id, (to, scheduled) in zip(ids, recipients)),
+                encoding, parts, rejected)
+
+
 def tls_context(settings: Http) -> ssl.SSLContext | None:
     if settings.tls_cert is None:
         return None
@@ -328,10 +338,8 @@ class HttpApi:
         now = self.clock()
         messages, encoding, parts = new_messages(send, account.system_id, now, config.smpp)
         accepted, rejected = self.admit(account, messages, send.category, parts)
-
-        def answer(ids: list[str]) -> dict[str, Any]:
-            return sent(((message_id, message.destination, message.scheduled)
-                         for message_id, message in zip(ids, accepted)), encoding, parts, rejected)
+        answer = functools.partial(sent_to, [(message.destination, message.scheduled) for message in accepted],
+                                   encoding, parts, rejected)
 
         replayed = False
         try:

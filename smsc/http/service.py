@@ -17,7 +17,7 @@ from smsc.config import Config
 from smsc.http.api import HttpApi
 from smsc.http.metrics import Metrics
 from smsc.http.pool import WorkerPool
-from smsc.http.webhooks import Dispatcher, queue_for
+from smsc.http.webhooks import Dispatcher, WebhookQueues
 from smsc.log import get_logger
 from smsc.store import http_tables
 
@@ -54,7 +54,7 @@ class HttpService:
         await self.compliance.load()
         self.gateway.compliance = self.compliance
         self.store.mo_hook = self.compliance.enqueue_mo
-        self.store.outbound_queue = queue_for(lambda: self.config)
+        self.store.outbound_queue = WebhookQueues.of(self.config)
         self.dispatcher.start()
         self.metrics.before_scrape.append(self._live_gauges)
         self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="smsc-http-house")
@@ -68,8 +68,11 @@ class HttpService:
                 await self.api.start()
 
     def apply(self, config: Config) -> None:
-        """A reload: compliance rules, and webhook queues for accounts added."""
+        """A reload: compliance rules, which accounts' events go to their webhook queue
+        (the store's outbound_queue, data made from the config), and webhook queues for
+        accounts added."""
         self.compliance.apply(config)
+        self.store.outbound_queue = WebhookQueues.of(config)
         self.dispatcher.sync()
         if self.pool is not None:
             self.pool.apply(config)

@@ -1,9 +1,10 @@
 """Webhooks out: receipts and MO POSTed as signed JSON, at least once, from the store.
 
 Where events come from. A receipt is made by the store in the very transaction that
-moves its message to a final state (smsc.store.changes.ChangeBatch); `queue_for` tells the store to
-put it in the account's webhook queue ("webhook:<account>", an outbound queue like the
-SMPP receivers' one) when the account has a webhook_url or the message its own. An MO
+moves its message to a final state (smsc.store.changes.ChangeBatch); `WebhookQueues`
+(the store's outbound_queue) tells the store to put it in the account's webhook queue
+("webhook:<account>", an outbound queue like the SMPP receivers' one) when the account
+has a webhook_url or the message its own. An MO
 goes the same way through `store.enqueue(account, fields, kind="mo")` (or
 `Compliance.receive_mo`). An MO whose MO route targets a webhook itself (no account)
 goes to that route's queue ("webhook-mo:<route>", `enqueue_route_mo`), signed with the
@@ -71,12 +72,12 @@ async def enqueue_route_mo(store: Store, route: str, body: dict[str, Any], now: 
     `route`; the item id once committed. Not through `store.enqueue`: its mo_hook applies
     an account's keywords, and this MO belongs to no account."""
     item = (route_queue(route), "mo", None, pack(body), now, now + store.receipt_expiry)
+    return await store.transact(_write_item, item)
 
-    async def write(store: Store, item: tuple[Any, ...]) -> int:
-        (item_id,) = await store._write_outbound([item])
-        return item_id
 
-    return await store.transact(write, item)
+async def _write_item(store: Store, item: tuple[Any, ...]) -> int:
+    (item_id,) = await store._write_outbound([item])
+    return item_id
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -106,20 +107,22 @@ def item_created(item_id: int) -> float:
     return (item_id >> SEQUENCE_BITS) / 1000 + EPOCH
 
 
-def queue_for(get_config: Callable[[], Config]) -> Callable[[str, str, Message | None], str]:
-    """The store's outbound_queue hook: webhook receipts and MO to the webhook queue."""
-    cache: dict[str, Any] = {"config": None, "hooked": frozenset()}
+class WebhookQueues(msgspec.Struct, frozen=True):
+    """The store's outbound_queue hook: an account's receipts and MO go to its webhook
+    queue when it has a webhook_url (`hooked`) or the message its own, else to its
+    receivers' queue. Data only, so it pickles: the store's writer may be another process
+    (smsc.store.process), and it is made again from each config (`of`) on a reload."""
 
-    def queue(account: str, kind: str, message: Message | None) -> str:
-        config = get_config()
-        if cache["config"] is not config:  # a reload: recompute once
-            cache["config"] = config
-            cache["hooked"] = frozenset(a.system_id for a in config.accounts if a.webhook_url)
-        if account in cache["hooked"] or (message is not None and message.body.get("webhook_url")):
+    hooked: frozenset[str]  # the accounts with a webhook_url
+
+    @classmethod
+    def of(cls, config: Config) -> "WebhookQueues":
+        return cls(frozenset(account.system_id for account in config.accounts if account.webhook_url))
+
+    def __call__(self, account: str, kind: str, message: Message | None) -> str:
+        if account in self.hooked or (message is not None and message.body.get("webhook_url")):
             return webhook_queue(account)
         return account
-
-    return queue
 
 
 def backoff(attempts: int, initial: float, maximum: float, rng: random.Random = random._inst) -> float:

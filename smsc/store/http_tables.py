@@ -2,15 +2,17 @@
 and the consent audit. Writes go through `Store.transact`, so each commits in the
 writer's transaction together with the messages or queue items it belongs to: an
 Idempotency-Key is recorded in the very commit that accepts its messages, an opt-out in
-the commit that queues the MO that asked for it.
+the commit that queues the MO that asked for it. The writer may be another process
+(smsc.store.process): what goes to `transact` pickles (module-level functions, plain
+data, and an `answer` or `also` that pickles too).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
-
+from typing import Any, Awaitable, Callable, Iterable
 
 from smsc.store.blobs import pack, unpack
 from smsc.store.columns import COLUMNS, to_message
+from smsc.store.forwarding import run_one
 from smsc.store.ids import first_id_at, format_id, parse_id
 from smsc.store.store import Store
 from smsc.store.types import Message, NewMessage, StoreError
@@ -26,6 +28,8 @@ async def accept_messages(store: Store, messages: list[NewMessage], now: float, 
                           answer: Callable[[list[str]], dict[str, Any]],
                           idempotency: tuple[str, str, bytes] | None = None) -> tuple[dict[str, Any], bool]:
     """Accept `messages`, committed; (the answer `answer(ids)` built, replayed).
+    `answer` is called in the writer: it must pickle (a module-level function, or a
+    functools.partial of one with plain data).
 
     With `idempotency` = (account, key, fingerprint of the request): a key seen before
     with the same fingerprint gives back the answer committed then (replayed True) and
@@ -41,27 +45,29 @@ async def accept_messages(store: Store, messages: list[NewMessage], now: float, 
         # together, and no gather (a future and a callback each).
         return answer(await store.accept_many(messages, now)), False
     payloads = [(message, pack(message.body), now) for message in messages]
+    return await store.transact(_accept, (payloads, answer, idempotency, now))
 
-    async def work(store: Store, _: Any) -> tuple[dict[str, Any], bool]:
-        if idempotency is not None:
-            # Two requests with one key may both have passed the read above: the writer
-            # runs one transaction at a time, so this second look settles it.
-            earlier = await idempotent_answer(store, *idempotency, db=store.db)
-            if earlier is not None:
-                return earlier, True
-        ids = await store._write_accepts(payloads) if payloads else []
-        refs = [(message.account, message.body["client_ref"], parse_id(message_id))
-                for message, message_id in zip(messages, ids) if message.body.get("client_ref")]
-        if refs:
-            await store.db.executemany("INSERT INTO client_refs (account, client_ref, message_id) VALUES (?, ?, ?)", refs)
-        response = answer(ids)
-        if idempotency is not None:
-            account, key, fingerprint = idempotency
-            await store.db.execute("INSERT INTO idempotency (account, key, fingerprint, response, created)"
-                                   " VALUES (?, ?, ?, ?, ?)", (account, key, fingerprint, pack(response), now))
-        return response, False
 
-    return await store.transact(work)
+async def _accept(store: Store, arg: tuple[list[tuple[NewMessage, bytes, float]], Callable[[list[str]], dict[str, Any]],
+                                           tuple[str, str, bytes] | None, float]) -> tuple[dict[str, Any], bool]:
+    payloads, answer, idempotency, now = arg
+    if idempotency is not None:
+        # Two requests with one key may both have passed the read above: the writer
+        # runs one transaction at a time, so this second look settles it.
+        earlier = await idempotent_answer(store, *idempotency, db=store.db)
+        if earlier is not None:
+            return earlier, True
+    ids = await store._write_accepts(payloads) if payloads else []
+    refs = [(message.account, message.body["client_ref"], parse_id(message_id))
+            for (message, _, _), message_id in zip(payloads, ids) if message.body.get("client_ref")]
+    if refs:
+        await store.db.executemany("INSERT INTO client_refs (account, client_ref, message_id) VALUES (?, ?, ?)", refs)
+    response = answer(ids)
+    if idempotency is not None:
+        account, key, fingerprint = idempotency
+        await store.db.execute("INSERT INTO idempotency (account, key, fingerprint, response, created)"
+                               " VALUES (?, ?, ?, ?, ?)", (account, key, fingerprint, pack(response), now))
+    return response, False
 
 
 async def idempotent_answer(store: Store, account: str, key: str, fingerprint: bytes,
@@ -79,11 +85,7 @@ async def idempotent_answer(store: Store, account: str, key: str, fingerprint: b
 
 async def forget_idempotency(store: Store, before: float) -> int:
     """Drop keys recorded before `before`; how many."""
-    async def work(store: Store, _: Any) -> int:
-        cursor = await store.db.execute("DELETE FROM idempotency WHERE created < ?", (before,))
-        return cursor.rowcount
-
-    return await store.transact(work)
+    return await store.transact(run_one, ("DELETE FROM idempotency WHERE created < ?", (before,)))
 
 
 async def forget_client_refs(store: Store, before: float, limit: int = 10_000) -> int:
@@ -94,12 +96,7 @@ async def forget_client_refs(store: Store, before: float, limit: int = 10_000) -
     sql = ("DELETE FROM client_refs WHERE (account, client_ref, message_id) IN"
            " (SELECT account, client_ref, message_id FROM client_refs WHERE message_id < ?"
            " AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.id = client_refs.message_id) LIMIT ?)")
-
-    async def work(store: Store, _: Any) -> int:
-        cursor = await store.db.execute(sql, (first_id_at(before), limit))
-        return cursor.rowcount
-
-    return await store.transact(work)
+    return await store.transact(run_one, (sql, (first_id_at(before), limit)))
 
 
 # --- opt-outs and their audit ----------------------------------------------------------
@@ -109,29 +106,37 @@ async def forget_client_refs(store: Store, before: float, limit: int = 10_000) -
 ConsentRow = tuple[str, str, str, str, str, str, float]
 
 
-async def record_consent(store: Store, events: Iterable[ConsentRow],
-                         *, also: Callable[[Store], Any] | None = None) -> None:
+# More `transact` work for the same commit: (a module-level function, its argument).
+Also = tuple[Callable[[Store, Any], Awaitable[Any]], Any]
+
+
+async def record_consent(store: Store, events: Iterable[ConsentRow], *, also: Also | None = None) -> Any:
     """Apply opt-out / opt-in events and append them to the audit, in one commit; `also`
-    (awaited inside that transaction) adds what belongs with them (the MO itself)."""
+    = (work, arg), awaited as `work(store, arg)` inside that transaction, adds what
+    belongs with them (the MO itself); what it returns is returned (else None)."""
     rows = list(events)
     for row in rows:
         if row[3] not in CONSENT_EVENTS:
             raise ValueError(f"unknown consent event {row[3]!r}")
+    return await store.transact(_consent, (rows, also))
 
-    async def work(store: Store, _: Any) -> Any:
-        db = store.db
-        for account, sender, handset, event, _source, _text, time in rows:
-            if event == "opt-out":
-                await db.execute("INSERT OR IGNORE INTO optouts (account, sender, handset, created)"
-                                 " VALUES (?, ?, ?, ?)", (account, sender, handset, time))
-            elif event == "opt-in":
-                await db.execute("DELETE FROM optouts WHERE account = ? AND sender = ? AND handset = ?",
-                                 (account, sender, handset))
-        await db.executemany("INSERT INTO consent_audit (account, sender, handset, event, source, text, time)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return None if also is None else await also(store)
 
-    return await store.transact(work)
+async def _consent(store: Store, arg: tuple[list[ConsentRow], Also | None]) -> Any:
+    rows, also = arg
+    db = store.db
+    for account, sender, handset, event, _source, _text, time in rows:
+        if event == "opt-out":
+            await db.execute("INSERT OR IGNORE INTO optouts (account, sender, handset, created)"
+                             " VALUES (?, ?, ?, ?)", (account, sender, handset, time))
+        elif event == "opt-in":
+            await db.execute("DELETE FROM optouts WHERE account = ? AND sender = ? AND handset = ?",
+                             (account, sender, handset))
+    await db.executemany("INSERT INTO consent_audit (account, sender, handset, event, source, text, time)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    if also is None:
+        return None
+    work, also_arg = also
+    return await work(store, also_arg)
 
 
 async def optouts(store: Store, account: str | None = None) -> list[tuple[str, str, str, float]]:
