@@ -63,6 +63,7 @@ listeners = [{{ host = "127.0.0.1", port = {smsc_port} }}]
 [store]
 path = "smsc.db"
 batch_delay = {args.batch_delay}
+{f'writer = "{args.writer}"' if args.writer else ""}
 
 [log]
 level = "warning"
@@ -106,23 +107,38 @@ def start(command: list[str], state: Path, ready: str) -> subprocess.Popen[str]:
     raise SystemExit(f"{' '.join(command)} did not start")
 
 
+def with_children(pid: int) -> list[int]:
+    """The process and its children (smsc's store writer, `[store] writer = "process"`)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *map(int, children)]
+
+
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    """Resident memory of the process and its children, together."""
+    total = 0.0
+    for each in with_children(pid):
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process used so far (/proc/PID/stat, clock ticks)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """User + system CPU a process (and its children) used so far (/proc/PID/stat, clock ticks)."""
+    total = 0
+    for each in with_children(pid) if children else [pid]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler(threading.Thread):
@@ -260,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, help="accept this many first, with the carrier down")
     parser.add_argument("--no-forward", action="store_true", help="no route: measure accepting alone")
     parser.add_argument("--batch-delay", type=float, default=0.0, help="the gateway's [store] batch_delay (s)")
+    parser.add_argument("--writer", choices=("loop", "process"),
+                        help="the gateway's [store] writer (default: the config's default)")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--profile", metavar="PATH", help="run smsc under cProfile, its stats written to PATH")
     parser.add_argument("--py-spy", metavar="DIR", dest="py_spy",
@@ -290,14 +308,18 @@ def main(argv: list[str] | None = None) -> int:
                           duration=0 if args.backlog else args.duration, count=args.backlog, receipt_wait=10.0,
                           messages=(MessageSpec(registered_delivery=0 if args.backlog else 1),))
         result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args)}
-        cpu_before = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
+        cpu_before = {"smsc": cpu_seconds(smsc.pid), "smsc_loop": cpu_seconds(smsc.pid, children=False),
+                      "generator": time.process_time(),
                       "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
         samplers = [] if not args.py_spy else sample_with_py_spy(
             Path(args.py_spy), {"smsc": smsc.pid, "carrier_sim": carrier.pid if carrier else None,
-                                "generator": os.getpid()}, seconds=max(1, int(args.duration) - 2))
+                                "generator": os.getpid(),
+                                **{f"smsc_writer_{pid}": pid for pid in with_children(smsc.pid)[1:]}},
+            seconds=max(1, int(args.duration) - 2))
         try:
             generated = load_run(load, progress=False)
-            cpu = {"smsc": cpu_seconds(smsc.pid), "generator": time.process_time(),
+            cpu = {"smsc": cpu_seconds(smsc.pid), "smsc_loop": cpu_seconds(smsc.pid, children=False),
+                   "generator": time.process_time(),
                    "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
             answered = max(1, generated.get("answered", 0))
             result["cpu_us_per_message"] = {name: round((cpu[name] - cpu_before[name]) / answered * 1e6, 1)

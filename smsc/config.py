@@ -100,6 +100,9 @@ class Store(_Section, frozen=True):
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     max_batch: Count = 2000  # at most this many requests per transaction
     batch_delay: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # wait for more requests (0: never)
+    # "process": SQLite's writes run in a child process, on the second core (smsc.store.process);
+    # "loop": on the gateway's event loop, one process in all.
+    writer: Literal["loop", "process"] = "loop"
     retention: Positive = 604800.0  # finished messages are deleted this long after their accept
 
 

@@ -74,6 +74,7 @@ class Runtime:
         self.server: SmppServer | None = None
         self._expiry: asyncio.Task[None] | None = None
         self.http: HttpService | None = None
+        self.serving = False  # started by `serve`
 
     @property
     def addresses(self) -> list[tuple[str, int, bool]]:
@@ -203,6 +204,10 @@ class Runtime:
             loop.add_signal_handler(signum, stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         await self.start()
+        self.serving = True
+        lost = getattr(self.store, "lost", None)  # a writer process that died (smsc.store.process)
+        if lost is not None:
+            lost.add_done_callback(lambda _: stopping.set())
         settle_gc()
         if announce is not None:
             for host, port, tls in self.addresses:
@@ -210,6 +215,10 @@ class Runtime:
             for host, port, tls in self.http.addresses if self.http is not None else ():
                 print(f"smsc: HTTP API on http{'s' if tls else ''}://{host}:{port}", file=announce, flush=True)
         await stopping.wait()
+        if lost is not None and lost.done():
+            self.log.critical("stopping", reason="the store's writer process exited")
+            await self.stop()
+            raise StoreError("the store's writer process exited: nothing more can be committed")
         self.log.info("stopping", reason="signal")
         await self.stop()
 
@@ -252,13 +261,14 @@ class Runtime:
 
     def run_forever(self, announce: TextIO | None = sys.stdout) -> int:
         """Serve until a signal: 0 after a clean stop, 1 when it could not start (the
-        store in use by another process, the port taken...)."""
+        store in use by another process, the port taken...) or its store's writer died."""
         loop = new_event_loop()
         try:
             loop.run_until_complete(self.serve(announce))
         except (StoreError, OSError) as exc:
-            self.log.error("start_failed", error=str(exc))
-            print(f"smsc serve: cannot start: {exc}", file=sys.stderr)
+            started = self.serving  # then it failed while serving (the store's writer died)
+            self.log.error("failed" if started else "start_failed", error=str(exc))
+            print(f"smsc serve: {'' if started else 'cannot start: '}{exc}", file=sys.stderr)
             return 1
         finally:
             loop.close()

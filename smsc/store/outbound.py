@@ -152,7 +152,7 @@ class OutboundClaim:
         pending = self._set([(OutboundState.PENDING, None, now, None, item_id) for item_id in unanswered])
         self._in_flight.clear()
         self._fresh.clear()
-        self.store._claims.pop(self.account, None)
+        self.store._unclaim(self.account)
         await pending
 
     def _set(self, rows: list[tuple[OutboundState, float | None, float | None, int | None, int]]

@@ -195,6 +195,10 @@ class Store:
         # order (the forwarder takes them without reading them back). Must not raise.
         self.accepted_hook: Callable[[list[Message]], None] | None = None
         self._accepted: list[tuple[list[str], list[tuple[NewMessage, bytes, float]]]] = []  # this batch's
+        # False in a writer process (smsc.store.process): the gateway makes the messages of
+        # its accept requests itself, and only those `transact` work inserted come through
+        # the hook (it alone has their bodies: the requests' are not sent).
+        self.hook_requested = True
         self.live = LiveRows(LIVE_ROWS)
         self._committed: list[tuple[Any, ...]] = []  # this batch's rows, for `live` once committed
         self.checkpointer = checkpointer
@@ -273,8 +277,13 @@ class Store:
     @classmethod
     async def from_config(cls, config: "Config", **options: Any) -> "Store":
         """Open the store a Config describes ([store] and [receipts]), creating its
-        directory; `options` override (receipt_builder, clock...)."""
+        directory; `options` override (receipt_builder, clock...). With `[store] writer =
+        "process"` the writer runs in a child process (smsc.store.process)."""
         store, receipts = config.store, config.receipts
+        if store.writer == "process" and cls is Store:
+            from smsc.store.process import ProcessStore
+
+            return await ProcessStore.from_config(config, **options)
         os.makedirs(os.path.dirname(store.path) or ".", mode=0o700, exist_ok=True)
         settings: dict[str, Any] = dict(
             synchronous=store.synchronous, max_batch=store.max_batch, batch_delay=store.batch_delay,
@@ -479,6 +488,10 @@ class Store:
         claim = self._claims[account] = OutboundClaim(self, account)
         return claim
 
+    def _unclaim(self, account: str) -> None:
+        """The claim of `account` was released (OutboundClaim.release)."""
+        self._claims.pop(account, None)
+
     # --- reads ---------------------------------------------------------------------
 
     async def get(self, message_id: str) -> Message:
@@ -609,12 +622,12 @@ class Store:
 
     # The writer's own steps as `transact` work awaits them.
     async def _write_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
-        return self._insert_accepts(payloads)
+        return self._insert_accepts(payloads, requested=False)
 
     async def _write_outbound(self, rows: list[tuple[str, str, int | None, bytes, float, float]]) -> list[int]:
         return self._insert_outbound(rows)
 
-    def _insert_accepts(self, payloads: list[tuple[NewMessage, bytes, float]]) -> list[str]:
+    def _insert_accepts(self, payloads: list[tuple[NewMessage, bytes, float]], requested: bool = True) -> list[str]:
         # Numbered from the batch's latest accept time: ids still follow acceptance order.
         first = self._ids.reserve(len(payloads), max(now for _, _, now in payloads))
         # New messages: ENROUTE, updated when submitted, no final/upstream/carrier/error yet.
@@ -627,7 +640,8 @@ class Store:
         if self.accepted_hook is not None:
             # Handed to a forwarder: their rows are kept (`live`), its sent records read them soon.
             self._committed += rows
-            self._accepted.append((ids, payloads))
+            if self.hook_requested or not requested:
+                self._accepted.append((ids, payloads))
         return ids
 
     def _insert_accept_lists(self, lists: list[list[tuple[NewMessage, bytes, float]]]) -> list[list[str]]:

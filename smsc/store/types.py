@@ -111,6 +111,10 @@ class MessageFinal(StoreError):
         self.message_id = message_id
         self.state = state
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its own arguments (a writer process sends it back pickled).
+        return MessageFinal, (self.message_id, self.state)
+
 
 class ClaimBusy(StoreError):
     """Another claimer holds this account's outbound queue."""

@@ -9,6 +9,7 @@ many messages as were acknowledged (submits in flight may be stored unanswered).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
@@ -38,6 +39,7 @@ host = "127.0.0.1"
 port = 0
 [store]
 path = "{store}"
+writer = "{writer}"
 [log]
 level = "warning"
 [[accounts]]
@@ -55,10 +57,10 @@ def text(sequence: int) -> bytes:
 class Gateway:
     """`smsc serve` in a subprocess on the store in `tmp`."""
 
-    def __init__(self, tmp: Path, more_config: str = "") -> None:
+    def __init__(self, tmp: Path, more_config: str = "", writer: str = "loop") -> None:
         config = tmp / "smsc.toml"
-        config.write_text(CONFIG.format(store=tmp / "smsc.db", password_hash=password_hash(PASSWORD), window=WINDOW)
-                          + more_config)
+        config.write_text(CONFIG.format(store=tmp / "smsc.db", password_hash=password_hash(PASSWORD), window=WINDOW,
+                                        writer=writer) + more_config)
         self.log = open(tmp / "serve.log", "a")
         self.process = subprocess.Popen([sys.executable, "-m", "smsc", "serve", "-c", str(config)],
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -118,9 +120,11 @@ class Submitter:
             self.done.set()
 
 
-def kill_under_load(gateway: Gateway, submitter: Submitter, ready: Callable[[], bool] = lambda: True) -> dict[str, int]:
+def kill_under_load(gateway: Gateway, submitter: Submitter, ready: Callable[[], bool] = lambda: True,
+                    kill: Callable[[], None] | None = None) -> dict[str, int]:
     """Submit until ACKED_BEFORE_KILL are acknowledged and `ready()`, then SIGKILL the
-    gateway with submits in flight; the acknowledged ids (with their submit's sequence)."""
+    gateway (or `kill()`) with submits in flight and wait for the gateway to end; the
+    acknowledged ids (with their submit's sequence)."""
     threads = [threading.Thread(target=submitter.send), threading.Thread(target=submitter.read)]
     for thread in threads:
         thread.start()
@@ -128,15 +132,15 @@ def kill_under_load(gateway: Gateway, submitter: Submitter, ready: Callable[[], 
     while ((len(submitter.acked) < ACKED_BEFORE_KILL or not ready())
            and time.monotonic() < deadline and not submitter.done.is_set()):
         time.sleep(0.005)
-    gateway.process.kill()
-    gateway.process.wait(10)
+    (kill or gateway.process.kill)()
+    gateway.process.wait(20)
     submitter.done.wait(10)
     submitter.done.set()
     for thread in threads:
         thread.join(10)
     submitter.sock.close()
     acked = dict(submitter.acked)
-    assert len(acked) >= ACKED_BEFORE_KILL and submitter.refused == 0
+    assert len(acked) >= ACKED_BEFORE_KILL
     return acked
 
 
@@ -155,13 +159,29 @@ def query_all(sock: socket.socket, ids: list[str]) -> dict[str, tuple[int, int |
     return answers
 
 
+async def stored(tmp_path: Path, acked: dict[str, int]) -> tuple[dict[str, bytes], int]:
+    """The text stored for each acknowledged id, and how many messages the store holds."""
+    store = await Store.open(str(tmp_path / "smsc.db"))
+    try:
+        texts = {message_id: (await store.get(message_id)).body["short_message"] for message_id in acked}
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "smsc.db") as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM messages").fetchone()
+    return texts, count
+
+
 @pytest.mark.timeout(90)
-def test_acknowledged_submits_survive_kill_9(tmp_path):
-    gateway = Gateway(tmp_path)
+@pytest.mark.parametrize("writer", ["loop", "process"])
+def test_acknowledged_submits_survive_kill_9(tmp_path, writer):
+    # With the writer in its own process, that process finishes what was queued and
+    # exits by itself, and the gateway restarted at once waits for it.
+    gateway = Gateway(tmp_path, writer=writer)
     submitter = Submitter(gateway.connect())
     acked = kill_under_load(gateway, submitter)
+    assert submitter.refused == 0
 
-    restarted = Gateway(tmp_path)
+    restarted = Gateway(tmp_path, writer=writer)
     try:
         sock = restarted.connect()
         answers = query_all(sock, list(acked))
@@ -170,16 +190,19 @@ def test_acknowledged_submits_survive_kill_9(tmp_path):
         restarted.stop()
     assert {answers[message_id] for message_id in acked} == {(0, MessageState.ENROUTE)}
 
-    async def stored() -> tuple[dict[str, bytes], int]:
-        store = await Store.open(str(tmp_path / "smsc.db"))
-        try:
-            texts = {message_id: (await store.get(message_id)).body["short_message"] for message_id in acked}
-        finally:
-            await store.close()
-        with sqlite3.connect(tmp_path / "smsc.db") as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM messages").fetchone()
-        return texts, count
-
-    texts, count = asyncio.run(stored())
+    texts, count = asyncio.run(stored(tmp_path, acked))
     assert all(texts[message_id] == text(sequence) for message_id, sequence in acked.items())
     assert count >= len(acked)
+
+
+@pytest.mark.timeout(90)
+def test_a_gateway_whose_writer_process_dies_stops_with_an_error_and_keeps_what_it_acknowledged(tmp_path):
+    gateway = Gateway(tmp_path, writer="process")
+    writer = int(Path(f"/proc/{gateway.process.pid}/task/{gateway.process.pid}/children").read_text().split()[0])
+    acked = kill_under_load(gateway, Submitter(gateway.connect()), kill=lambda: os.kill(writer, signal.SIGKILL))
+    # It stopped rather than take what it cannot store; submits meanwhile were refused.
+    assert gateway.process.returncode == 1
+    gateway.log.close()
+    assert "writer process exited" in (tmp_path / "serve.log").read_text()
+    texts, _ = asyncio.run(stored(tmp_path, acked))
+    assert all(texts[message_id] == text(sequence) for message_id, sequence in acked.items())

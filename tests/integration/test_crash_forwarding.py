@@ -67,6 +67,7 @@ def test_acknowledged_messages_reach_one_final_state_across_kill_9(tmp_path):
         submitter = Submitter(gateway.connect(), registered_delivery=1)
         # SIGKILL with submits, forwards and receipts in flight, once one is receipted.
         acked = list(kill_under_load(gateway, submitter, lambda: receipted(tmp_path / "smsc.db")))
+        assert submitter.refused == 0
         before = final_states(tmp_path / "smsc.db", acked)
         assert 0 < sum(1 for state in before.values() if state) < len(acked)  # killed mid-way
 

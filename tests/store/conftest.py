@@ -7,6 +7,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from smsc.store import NewMessage, Store
+from smsc.store.process import ProcessStore
 
 NOW = 1_700_000_000.0
 
@@ -22,15 +23,25 @@ def db_path(tmp_path) -> str:
     return str(tmp_path / "smsc.db")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A module that sets BOTH_WRITERS = True runs its scenarios once with the writer on
+    # the test's loop and once with it in a process of its own (smsc.store.process),
+    # but for tests marked loop_writer (they reach into the writer).
+    if "writer" in metafunc.fixturenames:
+        both = getattr(metafunc.module, "BOTH_WRITERS", False) and not metafunc.definition.get_closest_marker("loop_writer")
+        metafunc.parametrize("writer", ["loop", "process"] if both else ["loop"])
+
+
 @pytest.fixture
-def in_store(db_path) -> Callable[..., Any]:
+def in_store(db_path, writer) -> Callable[..., Any]:
     """in_store(scenario, **open_options): run `await scenario(store)` on a store opened
     on the test's file (closed afterwards) and return what it returns."""
+    kind = ProcessStore if writer == "process" else Store
 
     def run(scenario: Callable[[Store], Awaitable[Any]], **options: Any) -> Any:
         async def main() -> Any:
             options.setdefault("clock", lambda: NOW)
-            store = await Store.open(db_path, **options)
+            store = await kind.open(db_path, **options)
             try:
                 return await scenario(store)
             finally:

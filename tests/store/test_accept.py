@@ -10,6 +10,8 @@ from smsc.store.ids import IdGenerator, format_id
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 
 def test_accepted_message_reads_back_intact(in_store):
     body = {"short_message": b"\x00\xffbinary", "data_coding": 4, "esm_class": 0x40,

@@ -9,6 +9,8 @@ from smsc.store import parse_id
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 
 def test_ids_come_in_order_and_every_message_is_committed(in_store):
     async def scenario(store):
@@ -42,6 +44,7 @@ def test_a_body_msgpack_cannot_carry_fails_that_request_only(in_store):
     assert len(ok) == 1
 
 
+@pytest.mark.loop_writer
 def test_a_failed_batch_fails_every_message_in_it(in_store, monkeypatch):
     async def scenario(store):
         def broken(payloads):

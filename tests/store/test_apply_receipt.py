@@ -8,6 +8,8 @@ from smsc.store import ATTEMPTED, ReceiptOutcome
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 S = MessageState
 R = ReceiptOutcome
 
@@ -58,6 +60,7 @@ def test_a_message_sent_in_parts_is_left_to_its_parts_unless_told_otherwise(in_s
     assert whole == (R.APPLIED, message_id)
 
 
+@pytest.mark.loop_writer
 def test_an_undeliv_the_route_reroutes_puts_the_message_back_in_the_queue(in_store):
     asked = []
 
@@ -81,6 +84,7 @@ def test_an_undeliv_the_route_reroutes_puts_the_message_back_in_the_queue(in_sto
     assert due == [message_id] and queued == []  # the client hears nothing of this attempt
 
 
+@pytest.mark.loop_writer
 def test_a_failing_reroute_check_lets_the_receipt_verdict_stand(in_store):
     def broken(found):
         raise RuntimeError("a bug in the caller")
@@ -111,6 +115,7 @@ def test_a_carrier_id_used_twice_names_the_latest_message(in_store):
     assert (older_state, newer_state) == (S.ENROUTE, S.DELIVERED)
 
 
+@pytest.mark.loop_writer
 @pytest.mark.parametrize("kept", [True, False])
 def test_a_carrier_id_used_again_names_the_message_still_waiting_for_its_receipt(in_store, kept):
     # The newer message went first and had its receipt; the older one (rerouted, say) went

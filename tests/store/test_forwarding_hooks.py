@@ -10,6 +10,8 @@ from smsc.store import MessageFinal, ReceiptOutcome, UnknownMessage
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 S = MessageState
 
 
@@ -81,6 +83,7 @@ def test_the_accepted_hook_sees_each_commit_s_messages_as_reading_them_back_give
     assert handed[0] == sorted(stored, key=lambda m: m.id)  # every field as committed, the body included
 
 
+@pytest.mark.loop_writer
 def test_the_accepted_hook_is_not_called_for_a_batch_that_rolled_back(in_store):
     async def scenario(store):
         handed = []

@@ -8,6 +8,8 @@ from smsc.store import ClaimBusy, OutboundState, StoreError
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 OPTIONS = dict(retry_initial=10.0, retry_factor=2.0, retry_max=25.0, lease=60.0, receipt_expiry=1000.0)
 PENDING, DELIVERED, EXPIRED = OutboundState.PENDING, OutboundState.DELIVERED, OutboundState.EXPIRED
 

@@ -7,6 +7,8 @@ from smsc.store import MessageFinal, UnknownMessage
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 S = MessageState
 
 

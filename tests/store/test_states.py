@@ -10,6 +10,8 @@ from smsc.store import MessageFinal, UnknownMessage
 
 from .conftest import NOW, message
 
+BOTH_WRITERS = True  # each scenario also runs with the writer in its own process
+
 S = MessageState
 
 
@@ -177,6 +179,7 @@ def test_update_of_unknown_message(in_store):
     in_store(scenario)
 
 
+@pytest.mark.loop_writer
 def test_a_receipt_is_committed_with_the_state_change_or_not_at_all(in_store, db_path):
     def broken_builder(message, now):
         raise RuntimeError("builder failed")
