@@ -24,7 +24,6 @@ Tests drive the pieces themselves: `await runtime.start()`, `runtime.addresses`,
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any, Awaitable, Callable, Iterator, TextIO
 from smsc.aio.forwarder import Forwarder
 from smsc.aio.inbound import Inbound
 from smsc.aio.server import SmppServer
+from smsc.collector import settle_gc
 from smsc.config import Config, ConfigError, diff
 from smsc.gateway import Gateway
 from smsc.http.service import HttpService
@@ -274,14 +274,3 @@ class Runtime:
             loop.close()
         return 0
 
-
-def settle_gc() -> None:
-    """Once the gateway has started, what it loaded stays loaded: frozen out of the cycle
-    collector's way, so that a full collection walks only what came since (~2 ms rather
-    than 35-45 ms, which sat in the latency tails), and the first generation collected
-    every 20,000 new containers rather than 700 (the default collected every few hundred
-    messages and found almost nothing: smsc makes few reference cycles). Measured in
-    bench/README.md (end to end and HTTP, session 3)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 10, 10)

@@ -31,7 +31,8 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from smsc.aio.runtime import new_event_loop, settle_gc
+from smsc.aio.runtime import new_event_loop
+from smsc.collector import settle_gc
 from smsc.config import Config
 from smsc.http import keys
 from smsc.http.api import PEER_HEADER, Authenticator, check_send, decode, error_response, sent, tls_context, whole_body

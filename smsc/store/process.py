@@ -36,12 +36,12 @@ import socket
 import struct
 import sys
 import time
-from collections import deque
 from typing import Any, Callable
 
 import aiosqlite
 import msgspec
 
+from smsc.collector import settle_gc
 from smsc.log import get_logger
 from smsc.store.outbound import OutboundClaim
 from smsc.store.store import OutboundQueue, Store, _accepted_message, own_queue
@@ -50,7 +50,6 @@ from smsc.store.types import Message, OutboundState, StoreError
 _HEADER = struct.Struct("!I")
 
 MAX_FRAME = 1 << 30  # a batch of requests is far below; a longer header is a broken stream
-FRAMES_AHEAD = 2  # frames of requests sent to the writer and not all answered, at most
 OPEN_WAIT = 10.0  # seconds the child waits for a previous writer of the same file to finish closing
 
 _log = get_logger("smsc.store.process")
@@ -305,9 +304,6 @@ class _GatewaySide(_Framed):
         self.store: ProcessStore | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
-        self._unsent = 0  # requests waiting for the next frame
-        self._sent = self._answered = 0  # requests sent and answered, in all
-        self._frame_ends: deque[int] = deque()  # of each frame at the writer: `_sent` once it went
         self._accepts: dict[int, tuple[str, Any]] = {}  # accept requests not answered yet
         self.ready: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self.closed: asyncio.Future[None] = self._loop.create_future()
@@ -315,7 +311,6 @@ class _GatewaySide(_Framed):
     def request(self, kind: str, payload: Any) -> "asyncio.Future[Any]":
         self._next_id += 1
         future = self._pending[self._next_id] = self._loop.create_future()
-        self._unsent += 1
         if kind in _ACCEPTS:
             # Kept to make the accepted messages here once committed; the writer needs
             # no body but the packed one.
@@ -324,39 +319,14 @@ class _GatewaySide(_Framed):
         self.send(("r", self._next_id, kind, payload))
         return future
 
-    def flush(self) -> None:
-        # At most FRAMES_AHEAD frames of requests at the writer: what comes meanwhile
-        # waits here and goes as one frame when answers come. Two keep the writer busy
-        # (the next frame is there when a commit ends) with few frames: a write and a
-        # pickle call each, where the writer would put them in one batch all the same.
-        ends = self._frame_ends
-        if len(ends) >= FRAMES_AHEAD:
-            self._flushing = False
-            return
-        super().flush()
-        if self._unsent:  # (less those refused)
-            self._sent += self._unsent
-            self._unsent = 0
-            ends.append(self._sent)
-
     def refused(self, message: Any, error: Exception) -> Any:
         if message[0] != "r":
             return super().refused(message, error)
         _, request_id, kind, _ = message
-        self._unsent -= 1
         self._accepts.pop(request_id, None)
         self._pending.pop(request_id).set_exception(
             StoreError(f"a {kind!r} request to the writer process must pickle: {error!r}"))
         return None
-
-    def _frames_answered(self) -> None:
-        """Forget the frames whose requests are all answered; send what waited."""
-        ends, answered = self._frame_ends, self._answered
-        while ends and ends[0] <= answered:
-            ends.popleft()
-        if len(ends) < FRAMES_AHEAD and self._out and not self._flushing:
-            self._flushing = True
-            self._schedule_flush()
 
     def frame_received(self, frame: Any) -> None:
         transactions, events = frame
@@ -370,7 +340,6 @@ class _GatewaySide(_Framed):
                 future = self._pending.pop(event[1])
                 if not future.done():
                     future.set_result(event[2])
-                self._answered += 1
                 accept = self._accepts.pop(event[1], None)
                 if accept is not None:
                     accepted += _accepted_messages(*accept, event[2])
@@ -378,7 +347,6 @@ class _GatewaySide(_Framed):
                 future = self._pending.pop(event[1])
                 if not future.done():
                     future.set_exception(event[2])
-                self._answered += 1
                 self._accepts.pop(event[1], None)
             elif what == "accepted":
                 store._accepted(event[1])  # type: ignore[union-attr]
@@ -398,7 +366,6 @@ class _GatewaySide(_Framed):
                 self.ready.set_exception(event[1])
         if accepted:
             store._accepted(accepted)  # type: ignore[union-attr]
-        self._frames_answered()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -519,6 +486,7 @@ class _WriterSide(_Framed):
             except Exception as exc:
                 self.send(("failed", StoreError(f"cannot open the store {path}: {exc}")))
                 return
+        settle_gc()  # as the gateway does: the writer makes many short-lived rows and tuples
         self.send(("ready", {"synchronous": self.store.synchronous}))
 
     async def _close(self) -> None:
