@@ -44,7 +44,7 @@ import msgspec
 from smsc.collector import settle_gc
 from smsc.log import get_logger
 from smsc.store.outbound import OutboundClaim
-from smsc.store.store import OutboundQueue, Store, _accepted_message, own_queue
+from smsc.store.store import ACCEPT_KINDS, OutboundQueue, Store, _accepted_message, own_queue
 from smsc.store.types import Message, OutboundState, StoreError
 
 _HEADER = struct.Struct("!I")
@@ -274,9 +274,6 @@ class ProcessStore(Store):
             self.lost.set_result(None)
 
 
-_ACCEPTS = ("accept", "accepts")
-
-
 def _without_bodies(kind: str, payload: Any) -> Any:
     if kind == "accept":
         new, body, now = payload
@@ -311,7 +308,7 @@ class _GatewaySide(_Framed):
     def request(self, kind: str, payload: Any) -> "asyncio.Future[Any]":
         self._next_id += 1
         future = self._pending[self._next_id] = self._loop.create_future()
-        if kind in _ACCEPTS:
+        if kind in ACCEPT_KINDS:
             # Kept to make the accepted messages here once committed; the writer needs
             # no body but the packed one.
             self._accepts[self._next_id] = (kind, payload)
@@ -486,6 +483,7 @@ class _WriterSide(_Framed):
             except Exception as exc:
                 self.send(("failed", StoreError(f"cannot open the store {path}: {exc}")))
                 return
+        self.store.accepts_first = True
         settle_gc()  # as the gateway does: the writer makes many short-lived rows and tuples
         self.send(("ready", {"synchronous": self.store.synchronous}))
 

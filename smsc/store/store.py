@@ -136,6 +136,17 @@ def _accepted_message(message_id: str, new: NewMessage, now: float) -> Message:
                    None, new.registered_delivery, new.segments, None, None, None, new.body)
 
 
+def _accepts_apart(batch: list[tuple[str, Any, Any]], queued: deque[tuple[str, Any, Any]]) -> bool:
+    """Keep only the accepts of a batch that has other requests too, those put back at
+    the head of the queue, in order; whether it did."""
+    accepts = [op for op in batch if op[0] in ACCEPT_KINDS]
+    if not accepts or len(accepts) == len(batch):
+        return False
+    queued.extendleft(reversed([op for op in batch if op[0] not in ACCEPT_KINDS]))
+    batch[:] = accepts
+    return True
+
+
 def _lock(path: str) -> int:
     """Hold `<path>-lock` exclusively for as long as the store is open. Ids are numbered in
     memory by the one writer, so a second process on the same file (two `smsc serve` on
@@ -199,6 +210,10 @@ class Store:
         # its accept requests itself, and only those `transact` work inserted come through
         # the hook (it alone has their bodies: the requests' are not sent).
         self.hook_requested = True
+        # True in a writer process: a batch's accepts commit first and their answers leave
+        # before the other requests of the batch are written (smsc.store.process: there
+        # a submit_sm_resp waits for a commit and a crossing each way).
+        self.accepts_first = False
         self.live = LiveRows(LIVE_ROWS)
         self._committed: list[tuple[Any, ...]] = []  # this batch's rows, for `live` once committed
         self.checkpointer = checkpointer
@@ -554,14 +569,21 @@ class Store:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            first = False
             while self._ops:
                 if self._batch_delay and len(self._ops) < self._max_batch:
                     await asyncio.sleep(self._batch_delay)
                 batch = [self._ops.popleft() for _ in range(min(len(self._ops), self._max_batch))]
+                # Not twice running: the rest put back then goes with the next batch whole,
+                # whatever accepts came meanwhile (they would starve it otherwise).
+                first = self.accepts_first and not first and _accepts_apart(batch, self._ops)
                 wait = self.checkpointer.before_commit()
                 if wait is not None:
                     await wait
                 await self._commit(batch)
+                if first:  # two turns: their answers' callbacks, then what those scheduled
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
             self.checkpointer.idle()
             if self._closing:
                 return
@@ -785,6 +807,7 @@ class _Cursor:
 # Requests of one batch run by kind in this order. Requests that depend on each other are
 # never in one batch (a caller learns a message id only after its accept committed), so
 # the order only has to be a sensible one: new rows first, then what changes them.
+ACCEPT_KINDS = ("accept", "accepts")  # the requests that insert messages
 _KIND_ORDER = ("accept", "accepts", "change", "enqueue", "outbound_set", "take", "outbound_expire", "purge", "call")
 _HANDLERS = {
     "accept": Store._insert_accepts,

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from smsc.smpp.constants import MessageState
 from smsc.store import parse_id
 
 from .conftest import NOW, message
@@ -70,3 +71,32 @@ def test_full_sync_commits_on_a_thread_and_answers_after_it(in_store, db_path):
 
     synchronous, ids, count = in_store(scenario, synchronous="FULL")
     assert synchronous == "FULL" and len(set(ids)) == count == 50
+
+
+@pytest.mark.loop_writer
+def test_with_accepts_first_a_batch_answers_its_accepts_before_writing_the_rest_and_the_rest_goes_next(in_store):
+    # As in a writer process (smsc.store.process): a submit_sm_resp does not wait for the
+    # receipts and sent records of its batch; those are the next commit, whole, even if
+    # more accepts came meanwhile (they join it).
+    async def scenario(store):
+        store.accepts_first = True
+        earlier = await store.accept(message(), now=NOW)
+        done: list[tuple[str, int]] = []
+
+        def heard(what):
+            return lambda _: done.append((what, store.transactions))
+
+        def accepted(_):
+            heard("accept")(_)
+            store.accept(message(), now=NOW).add_done_callback(heard("later accept"))
+
+        store.update(earlier, MessageState.DELIVERED, now=NOW).add_done_callback(heard("change"))
+        store.accept(message(), now=NOW).add_done_callback(accepted)
+        before = store.transactions
+        while len(done) < 3:
+            await asyncio.sleep(0.01)
+        return sorted(done, key=lambda entry: entry[1]), before
+
+    done, before = in_store(scenario)
+    assert done[0] == ("accept", before + 1)
+    assert sorted(done[1:]) == [("change", before + 2), ("later accept", before + 2)]
