@@ -52,6 +52,9 @@ _HEADER = struct.Struct("!I")
 MAX_FRAME = 1 << 30  # a batch of requests is far below; a longer header is a broken stream
 OPEN_WAIT = 10.0  # seconds the child waits for a previous writer of the same file to finish closing
 
+# What the gateway's side reads of the writer's store (outbound claims use them).
+_SETTINGS = ("synchronous", "receipt_expiry", "retry_initial", "retry_max", "retry_factor", "lease")
+
 _log = get_logger("smsc.store.process")
 
 
@@ -134,20 +137,16 @@ class ProcessStore(Store):
     # Not Store.__init__: that starts a writer on a connection of this process. The
     # attributes the inherited request and read methods use are set here instead.
     def __init__(self, child: asyncio.subprocess.Process, link: "_GatewaySide", reader: aiosqlite.Connection,
-                 options: dict[str, Any], ready: dict[str, Any]) -> None:
+                 clock: Callable[[], float], ready: dict[str, Any]) -> None:
         self._child = child
         self._link = link
         self._reader = reader
         self._loop = asyncio.get_running_loop()
         self._closing = False  # requests are refused from then on
         self._closed = False
-        self.clock: Callable[[], float] = options.get("clock", time.time)
-        self.synchronous = ready["synchronous"]
-        self.receipt_expiry = options.get("receipt_expiry", 72 * 3600.0)
-        self.retry_initial = options.get("retry_initial", 10.0)
-        self.retry_max = options.get("retry_max", 600.0)
-        self.retry_factor = options.get("retry_factor", 2.0)
-        self.lease = options.get("lease", 120.0)
+        self.clock = clock
+        for name in _SETTINGS:  # as the writer's store has them
+            setattr(self, name, ready[name])
         self._claims: dict[str, OutboundClaim] = {}
         self.mo_hook = None
         self._accepted_hook: Callable[[list[Message]], None] | None = None
@@ -191,7 +190,7 @@ class ProcessStore(Store):
             await link.closed
             await child.wait()
             raise
-        return cls(child, link, reader, options | {"clock": clock}, ready)
+        return cls(child, link, reader, clock, ready)
 
     @property
     def pid(self) -> int:
@@ -485,7 +484,7 @@ class _WriterSide(_Framed):
                 return
         self.store.accepts_first = True
         settle_gc()  # as the gateway does: the writer makes many short-lived rows and tuples
-        self.send(("ready", {"synchronous": self.store.synchronous}))
+        self.send(("ready", {name: getattr(self.store, name) for name in _SETTINGS}))
 
     async def _close(self) -> None:
         if self.store is not None:
