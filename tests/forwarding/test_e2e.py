@@ -1,6 +1,8 @@
 """End to end over 127.0.0.1: smpplib -> smsc -> carrier simulator -> receipt/MO back."""
 from __future__ import annotations
 
+import msgspec
+import pytest
 import smpplib.consts
 
 from smsc.smpp import status
@@ -19,8 +21,14 @@ def read_until(client, command: str, limit: int = 20):
     raise AssertionError(f"no {command} in {limit} PDUs")
 
 
-def test_submit_reaches_the_carrier_and_its_receipt_comes_back_with_our_id(serve, tmp_path, sim_of):
-    server = serve(forwarding_config(tmp_path))
+def with_writer(config, writer: str):
+    """The config with its store's writer on the gateway's loop or in a process of its own."""
+    return msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, writer=writer))
+
+
+@pytest.mark.parametrize("writer", ["loop", "process"])
+def test_submit_reaches_the_carrier_and_its_receipt_comes_back_with_our_id(serve, tmp_path, sim_of, writer):
+    server = serve(with_writer(forwarding_config(tmp_path), writer))
     client = bound(server)
     client.send_message(source_addr="Shop", destination_addr="447700900001", short_message=b"hello there",
                         registered_delivery=1)
@@ -41,10 +49,12 @@ def mo(destination: str, text: bytes) -> DeliverSm:
                      destination_addr=destination, short_message=text)
 
 
-def test_mo_from_the_carrier_reaches_the_routed_account_and_an_unrouted_one_is_refused(serve, tmp_path, sim_of):
+@pytest.mark.parametrize("writer", ["loop", "process"])
+def test_mo_from_the_carrier_reaches_the_routed_account_and_an_unrouted_one_is_refused(serve, tmp_path, sim_of,
+                                                                                      writer):
     config = forwarding_config(tmp_path, mo_routes=(MoRoute(name="shop-number", destinations=("4470",),
                                                             account="shop"),))
-    server = serve(config)
+    server = serve(with_writer(config, writer))
     client = bound(server)
     sim = sim_of(server)
     wait_for(lambda: sim.counters["binds"] >= 1)
