@@ -324,7 +324,10 @@ class Forwarder:
             self._rewind = False
         meanwhile, self._committed_meanwhile = self._committed_meanwhile, []
         if self._caught_up:
-            self._take_committed(meanwhile, now)
+            # Due by the clock now, not at the walk's start: one accepted after that was
+            # not on the page (scheduled later than its `now`), and left to the next walk
+            # it would go after newer messages to its destination, taken as committed.
+            self._take_committed(meanwhile, self.clock())
         for queue in list(self.queues.values()):  # queued first, then each queue pumped once
             self._pump(queue)
         return taken

@@ -325,9 +325,14 @@ class _GatewaySide(_Framed):
         return None
 
     def frame_received(self, frame: Any) -> None:
+        # In the order the store keeps in one process (Store._commit): the accepted
+        # messages and the answers, then the claims' hand-overs and wake-ups, so that a
+        # cancel_sm_resp, say, goes out before the receipt its commit queued.
         transactions, events = frame
         store = self.store
         accepted: list[Message] = []
+        handed: list[tuple[str, tuple[Any, ...]]] = []
+        woken: list[str] = []
         if store is not None:
             store.transactions = transactions
         for event in events:
@@ -344,24 +349,28 @@ class _GatewaySide(_Framed):
                 if not future.done():
                     future.set_exception(event[2])
                 self._accepts.pop(event[1], None)
-            elif what == "accepted":
-                store._accepted(event[1])  # type: ignore[union-attr]
+            elif what == "accepted":  # by transact work
+                accepted += event[1]
             elif what == "hand":
-                store._handed(event[1], event[2])  # type: ignore[union-attr]
+                handed.append((event[1], event[2]))
             elif what == "caught_up":
                 claim = store._claims.get(event[1])  # type: ignore[union-attr]
                 if claim is not None:
                     claim._caught_up(event[2], event[3])
             elif what == "wake":
-                claim = store._claims.get(event[1])  # type: ignore[union-attr]
-                if claim is not None:
-                    claim._wake()
+                woken.append(event[1])
             elif what == "ready":
                 self.ready.set_result(event[1])
             elif what == "failed":  # the store would not open
                 self.ready.set_exception(event[1])
         if accepted:
             store._accepted(accepted)  # type: ignore[union-attr]
+        for account, item in handed:
+            store._handed(account, item)  # type: ignore[union-attr]
+        for account in woken:
+            claim = store._claims.get(account)  # type: ignore[union-attr]
+            if claim is not None:
+                claim._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -1,7 +1,6 @@
 """End to end over 127.0.0.1: smpplib -> smsc -> carrier simulator -> receipt/MO back."""
 from __future__ import annotations
 
-import msgspec
 import pytest
 import smpplib.consts
 
@@ -11,6 +10,7 @@ from smsc.bench.carrier_sim import Behaviour
 from smsc.smpp.pdus import DeliverSm, DeliverSmResp
 from smsc.config import MoRoute
 from tests.forwarding.conftest import Wire, bound, forwarding_config, on_loop, upstream, wait_for
+from tests.integration.conftest import with_writer
 
 
 def read_until(client, command: str, limit: int = 20):
@@ -19,11 +19,6 @@ def read_until(client, command: str, limit: int = 20):
         if pdu.command == command:
             return pdu
     raise AssertionError(f"no {command} in {limit} PDUs")
-
-
-def with_writer(config, writer: str):
-    """The config with its store's writer on the gateway's loop or in a process of its own."""
-    return msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, writer=writer))
 
 
 @pytest.mark.parametrize("writer", ["loop", "process"])

@@ -268,3 +268,27 @@ def test_a_walk_that_passed_a_message_over_starts_again_from_the_start_at_once(
     wait_for(lambda: [text for destination, text in carrier.sent if destination == "447111111111"]
              == [b"first", b"second"])
     assert all(server.call(store.get(message_id)).carrier_id for message_id in (first, second))
+
+
+def test_a_message_committed_during_the_walk_that_catches_up_is_taken_when_it_ends(serve, tmp_path):
+    """Accepted after the walk read its clock, committed before its page: not on the page
+    (scheduled after the walk's `now`) but handed over meanwhile, so taken as the walk
+    ends. Left to the next walk, newer messages to its destination, taken as committed
+    in between, would go first (seen with the store's writer in a process of its own)."""
+    server = serve(forwarding_config(tmp_path))
+    forwarder, store = server.runtime.forwarder, server.store
+    wait_for(lambda: forwarder._caught_up and forwarder.queues["carrier"].is_up)
+
+    async def accept_during_the_last_walk() -> str:
+        forwarder._scanner.cancel()  # the walks are this test's own from here
+        forwarder._start_over()
+        await forwarder.scan_once()  # from the start: not caught up yet
+        walk = asyncio.get_running_loop().create_task(forwarder.scan_once())
+        await asyncio.sleep(0)  # the walk has read its clock and asked for its page
+        message_id = await store.accept(NewMessage("shop", "Shop", "447700900001", body={"short_message": b"x"}))
+        await walk
+        assert forwarder._caught_up
+        return message_id
+
+    message_id = server.call(accept_during_the_last_walk())
+    assert int(message_id, 16) in forwarder.held

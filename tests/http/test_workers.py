@@ -225,7 +225,7 @@ class Serving:
                                      None), timeout=60)
         self.port = int(line.rsplit(":", 1)[1])
         self.workers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-                        if _parent(pid) == self.process.pid]
+                        if _parent(pid) == self.process.pid and _is_worker(pid)]  # not a store writer process
 
     def api(self) -> Api:
         _, key = keys.create(self.state / "api-keys.jsonl", "shop")  # beside the store
@@ -237,7 +237,7 @@ class Serving:
         self.process.wait()
         for pid in self.workers:  # still ours if it still runs the worker
             try:
-                if b"smsc.http.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if _is_worker(pid):
                     os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
@@ -280,3 +280,10 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"smsc.http.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -112,6 +112,11 @@ def server(serve) -> ServerThread:
     return serve()
 
 
+def with_writer(config: Config, writer: str) -> Config:
+    """The config with its store's writer on the gateway's loop or in a process of its own."""
+    return msgspec.structs.replace(config, store=msgspec.structs.replace(config.store, writer=writer))
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
     """Poll until `predicate()` is truthy (bounded)."""
     deadline = time.monotonic() + timeout

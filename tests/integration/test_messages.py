@@ -2,10 +2,12 @@
 query, cancel, replace, and the receipts they lead to."""
 from __future__ import annotations
 
+import pytest
+
 from smsc.smpp import status
 from smsc.smpp.constants import MessageState
 from tests.integration import raw
-from tests.integration.conftest import PASSWORD, make_config, wait_for
+from tests.integration.conftest import PASSWORD, make_config, wait_for, with_writer
 
 
 def bound(server, kind: str = "transmitter"):
@@ -196,7 +198,11 @@ def receipt_of(pdu) -> tuple[str, int]:
     return pdu.receipted_message_id.decode(), pdu.message_state
 
 
-def test_cancelled_message_sends_its_receipt_to_a_transceiver(server):
+@pytest.mark.parametrize("writer", ["loop", "process"])
+def test_cancelled_message_sends_its_receipt_to_a_transceiver(serve, tmp_path, writer):
+    # With the writer in a process too, cancel_sm_resp comes first, then the receipt its
+    # commit queued (the order of one process).
+    server = serve(with_writer(make_config(tmp_path), writer))
     client = bound(server, "transceiver")
     message_id = submit(client, registered_delivery=1)
     assert raw.request(client._socket, raw.CANCEL_SM, 80, raw.cancel_body(message_id)).status == 0
