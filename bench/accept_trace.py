@@ -41,7 +41,8 @@ def serve(config_path: str, out_path: str) -> None:
     written], ...] and the GC pauses to `out_path` when SIGTERM stops it."""
     from smsc import log
     from smsc.aio import connection
-    from smsc.aio.runtime import Runtime, new_event_loop
+    from smsc.aio.loop import new_event_loop
+    from smsc.aio.runtime import Runtime
     from smsc.config import load
 
     reads: list[list[float]] = []

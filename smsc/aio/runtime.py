@@ -31,6 +31,7 @@ from typing import Any, Awaitable, Callable, Iterator, TextIO
 
 from smsc.aio.forwarder import Forwarder
 from smsc.aio.inbound import Inbound
+from smsc.aio.loop import new_event_loop
 from smsc.aio.server import SmppServer
 from smsc.collector import settle_gc
 from smsc.config import Config, ConfigError, diff
@@ -44,17 +45,6 @@ from smsc.store import Store, StoreError
 EXPIRE_INTERVAL = 5.0  # also how often finished messages past retention are purged
 PURGE_BATCH, PURGE_ROUNDS = 1000, 50  # up to 50,000 messages a round, 1,000 a transaction
 HOUSEKEEPING_INTERVAL = 1.0  # unmatched receipts matched again, MO parts timed out
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when it can be imported, else the standard one (and it is said)."""
-    try:
-        import uvloop
-    except ImportError as exc:
-        get_logger("smsc.runtime").warning("event_loop", implementation="asyncio",
-                                           reason=f"uvloop unavailable: {exc}")
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 class Runtime:

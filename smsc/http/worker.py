@@ -31,7 +31,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from smsc.aio.runtime import new_event_loop
+from smsc.aio.loop import new_event_loop
 from smsc.collector import settle_gc
 from smsc.config import Config
 from smsc.http import keys

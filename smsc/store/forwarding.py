@@ -15,7 +15,8 @@ Writes go through `Store.transact`, so each runs in the writer's batch and retur
 its commit; so does the walk over due messages (`due_after`), to see every earlier commit;
 the other reads use the reader connection and see committed rows only. The writer may be
 another process (smsc.store.process): what goes to `transact` pickles, a module-level
-function (`run_one`, `run_many` for a plain statement) and plain data, never a closure.
+function (the store's `run_one`, `run_many` for a plain statement) and plain data,
+never a closure.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any, Callable
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store.columns import COLUMNS, to_message
 from smsc.store.ids import format_id, parse_id
-from smsc.store.store import Store
+from smsc.store.store import Store, run_many, run_one
 from smsc.store.types import ATTEMPTED, Message
 
 Cursor = tuple[float, int]  # (scheduled, message number): where a scan of due messages stands
@@ -123,18 +124,6 @@ async def _due_page(store: Store, arg: tuple[Cursor, float, int, Callable[[int],
                               wanted) as cursor_rows:
             messages = [to_message(row) for row in await cursor_rows.fetchall()]
     return messages, (keys[-1][1], keys[-1][0]), ended
-
-
-async def run_one(store: Store, arg: tuple[str, Any]) -> int:
-    """`transact` work: one statement (sql, parameters); the rows it changed."""
-    sql, parameters = arg
-    return (await store.db.execute(sql, parameters)).rowcount
-
-
-async def run_many(store: Store, arg: tuple[str, Any]) -> None:
-    """`transact` work: one statement for each row of parameters, (sql, rows)."""
-    sql, rows = arg
-    await store.db.executemany(sql, rows)
 
 
 def attempted(message: Message) -> list[str]:

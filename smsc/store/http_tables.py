@@ -12,9 +12,8 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from smsc.store.blobs import pack, unpack
 from smsc.store.columns import COLUMNS, to_message
-from smsc.store.forwarding import run_one
 from smsc.store.ids import first_id_at, format_id, parse_id
-from smsc.store.store import Store
+from smsc.store.store import Store, run_one
 from smsc.store.types import Message, NewMessage, StoreError
 
 CONSENT_EVENTS = ("opt-out", "opt-in", "help")

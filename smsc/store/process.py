@@ -41,6 +41,7 @@ from typing import Any, Callable
 import aiosqlite
 import msgspec
 
+from smsc.aio.loop import new_event_loop
 from smsc.collector import settle_gc
 from smsc.log import get_logger
 from smsc.store.outbound import OutboundClaim
@@ -443,10 +444,7 @@ class _WriterSide(_Framed):
             what = message[0]
             if what == "r":
                 _, request_id, kind, payload = message
-                if self.store is None:
-                    self.send(("error", request_id, StoreError("the store is not open")))
-                    continue
-                future = self.store._request(kind, payload)
+                future = self.store._request(kind, payload)  # type: ignore[union-attr]
                 future.add_done_callback(functools.partial(self._answer, request_id))
             elif what == "claim":
                 self.store._claims[message[1]] = _ClaimMirror(self, message[1])  # type: ignore[union-attr,assignment]
@@ -458,7 +456,6 @@ class _WriterSide(_Framed):
                     mirror.caught_up = False  # type: ignore[attr-defined]
             elif what == "hook":
                 self.store.accepted_hook = self._accepted if message[1] else None  # type: ignore[union-attr]
-                self.store.hook_requested = False  # type: ignore[union-attr]
             elif what == "queue":
                 self.store.outbound_queue = message[1]  # type: ignore[union-attr]
             elif what == "open":
@@ -491,7 +488,9 @@ class _WriterSide(_Framed):
             except Exception as exc:
                 self.send(("failed", StoreError(f"cannot open the store {path}: {exc}")))
                 return
-        self.store.accepts_first = True
+        # The gateway makes the messages of its accept requests itself (ProcessStore) and
+        # wants its submit_sm_resp soon after their commit.
+        self.store.hook_requested, self.store.accepts_first = False, True
         settle_gc()  # as the gateway does: the writer makes many short-lived rows and tuples
         self.send(("ready", {name: getattr(self.store, name) for name in _SETTINGS}))
 
@@ -538,12 +537,11 @@ def main(argv: list[str]) -> None:
     # stop the writer before the gateway has finished with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    loop = new_event_loop()
     try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_serve(int(argv[0])))
-    else:
-        uvloop.run(_serve(int(argv[0])))
+        loop.run_until_complete(_serve(int(argv[0])))
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":

@@ -771,6 +771,19 @@ class WriterConnection:
         return _Ran(self._db.executemany(sql, rows))
 
 
+async def run_one(store: Store, arg: tuple[str, Any]) -> int:
+    """`transact` work: one statement (sql, parameters); the rows it changed. Module-level,
+    so it pickles for a writer in another process (smsc.store.process)."""
+    sql, parameters = arg
+    return (await store.db.execute(sql, parameters)).rowcount
+
+
+async def run_many(store: Store, arg: tuple[str, Any]) -> None:
+    """`transact` work: one statement for each row of parameters, (sql, rows)."""
+    sql, rows = arg
+    await store.db.executemany(sql, rows)
+
+
 class _Ran:
     """A statement already run: awaiting it, or entering it, gives its cursor."""
 

@@ -17,7 +17,8 @@ import pytest
 import smpplib.client
 from structlog.testing import capture_logs
 
-from smsc.aio.runtime import Runtime, new_event_loop
+from smsc.aio.loop import new_event_loop
+from smsc.aio.runtime import Runtime
 from smsc.config import Account, Config, Listener, Receipts, Smpp, Store
 from smsc.passwords import hash_password
 

@@ -22,6 +22,7 @@ from smsc.http.webhooks import WebhookQueues, enqueue_route_mo, webhook_queue
 from smsc.smpp.constants import MessageState as S
 from smsc.store import ReceiptOutcome as R, Store
 from smsc.store import forwarding as fw, http_tables
+from smsc.store.store import run_one
 from tests.config_helpers import HASH, parse
 from tests.test_config_routing import BASE
 from tests.store.conftest import NOW, message
@@ -102,7 +103,7 @@ def test_the_crossing_store_refuses_a_closure(tmp_path):
 
             with pytest.raises((pickle.PicklingError, AttributeError)):
                 await store.transact(work, 1)
-            return await store.transact(fw.run_one, ("DELETE FROM early_receipts", ()))
+            return await store.transact(run_one, ("DELETE FROM early_receipts", ()))
         finally:
             await store.close()
 
@@ -158,7 +159,7 @@ def test_http_tables_writes(on_both):
                 ("shop", "", "447700900002", "opt-out", "import", "", NOW),
                 ("shop", "", "447700900001", "opt-in", "sms", "START", NOW + 1)]
         consent = await http_tables.record_consent(store, rows)
-        also = await http_tables.record_consent(store, rows[:1], also=(fw.run_one, ("SELECT 1", ())))
+        also = await http_tables.record_consent(store, rows[:1], also=(run_one, ("SELECT 1", ())))
         refs = [m.id for m in await http_tables.by_client_ref(store, "acme", "r1")]
         return (first, again, conflict, by_ref, plain, consent, also, refs,
                 await http_tables.forget_idempotency(store, NOW + 1),
