@@ -4,6 +4,7 @@
     python bench/e2e_bench.py --backlog 1000000 --upstream-rate 5000 --json backlog.json
     python bench/e2e_bench.py --duration 20 --py-spy spy/   # where each process spends its CPU
     python bench/e2e_bench.py --duration 15 --against ../before --rounds 4   # a change, alternating runs
+    python bench/e2e_bench.py --duration 15 --against ../tree --against-python ~/distro-venv/bin/python
 
 Three processes, as deployed: `smsc carrier-sim` (receipts at once), `smsc serve` on a
 fresh state directory with one account, one upstream (the simulator) and one route, and
@@ -181,21 +182,35 @@ def samples_by_file(path: Path, top: int = 10) -> dict[str, float]:
     return {name: round(100 * n / total, 1) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]}
 
 
+def interpreter() -> dict[str, Any]:
+    """Which Python ran the three processes. A libpython shared library (pyenv's default
+    build) and no profile-guided optimisation cost ~15-25 % of the CPU a message against a
+    distribution's static PGO+LTO build (bench/README.md, session 8); the config vars cannot
+    tell (Debian's describe its shared build), the process's own mappings can."""
+    try:
+        with open("/proc/self/maps") as maps:
+            shared: bool | None = any("libpython" in line for line in maps)
+    except OSError:  # not Linux
+        shared = None
+    return {"executable": sys.executable, "version": sys.version.split()[0], "libpython_shared": shared}
+
+
 def passed_on(argv: list[str]) -> list[str]:
-    """The options each run of `alternate` gets: all but --against, --rounds and --json."""
+    """The options each run of `alternate` gets: all but --against, --against-python, --rounds
+    and --json."""
     kept, skip = [], False
     for arg in argv:
         name = arg.split("=", 1)[0]
         if skip:
             skip = False
-        elif name in ("--against", "--rounds", "--json"):
+        elif name in ("--against", "--against-python", "--rounds", "--json"):
             skip = "=" not in arg
         else:
             kept.append(arg)
     return kept
 
 
-def alternate(other: Path, rounds: int, options: list[str]) -> int:
+def alternate(other: Path, rounds: int, options: list[str], other_python: str = sys.executable) -> int:
     """A change measured as this project measures them: the tree without it and the tree
     with it run in turn (machine load drifts; alternating spreads it over both), each run
     a fresh set of three processes. The other tree needs smsc/bench linked to its bench/
@@ -205,9 +220,15 @@ def alternate(other: Path, rounds: int, options: list[str]) -> int:
     message moves with it: `smsc_per_tools`, smsc's CPU a message over the generator's
     and the simulator's together in the same run, spreads ~3 times less (session 6: 4.0-4.6
     where smsc alone went 95-147 us). It compares the trees only when their bench tools are
-    the same (a change to smsc alone)."""
+    the same (a change to smsc alone).
+
+    `other_python` runs the other tree's three processes on another interpreter (a venv
+    with this project's dependencies, the tree built by that interpreter): how much the
+    interpreter's build changes everything. Then compare rates and CPU a message, not
+    `smsc_per_tools`, which the interpreter moves for the tools as well."""
     here = Path(__file__).resolve().parents[1]
     trees = {"against": other.resolve(), "this": here}
+    pythons = {"against": other_python, "this": sys.executable}
     link = trees["against"] / "smsc" / "bench"
     if not link.exists():
         link.symlink_to(Path("..") / "bench")
@@ -219,20 +240,21 @@ def alternate(other: Path, rounds: int, options: list[str]) -> int:
         for round_ in range(rounds):
             for name, tree in trees.items():
                 out = Path(tmp) / f"{name}-{round_}.json"
-                subprocess.run([sys.executable, str(tree / "bench" / "e2e_bench.py"), *options, "--json", str(out)],
+                subprocess.run([pythons[name], str(tree / "bench" / "e2e_bench.py"), *options, "--json", str(out)],
                                cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)), check=True,
                                stdout=subprocess.DEVNULL)
                 run = json.loads(out.read_text())
                 cpu = run["cpu_us_per_message"]
                 runs[name].append({"cpu_us_per_message": cpu,
                                    "answered_per_s": run["generator"]["rate"]["answered_per_s"],
-                                   "load_average": run["load_average"][0],
+                                   "load_average": run["load_average"][0], "python": run.get("python", {}).get("version"),
                                    "smsc_per_tools": round(cpu["smsc"] / (cpu["generator"] + cpu["carrier_sim"]), 3)})
                 print(name, json.dumps(runs[name][-1]), flush=True)
     medians = {name: {process: statistics.median(r["cpu_us_per_message"][process] for r in got)
                       for process in got[0]["cpu_us_per_message"]} for name, got in runs.items()}
     per_tools = {name: statistics.median(r["smsc_per_tools"] for r in got) for name, got in runs.items()}
-    print(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "medians_cpu_us_per_message": medians,
+    print(json.dumps({"trees": {k: str(v) for k, v in trees.items()}, "pythons": pythons,
+                      "medians_cpu_us_per_message": medians,
                       "medians_smsc_per_tools": per_tools, "runs": runs}, indent=2))
     return 0
 
@@ -287,10 +309,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="alternate runs of TREE (another copy of the repository: `git worktree add TREE REV`)"
                              " and of this one, --rounds each, with the other options; prints every run's CPU per"
                              " message and the medians")
+    parser.add_argument("--against-python", metavar="PYTHON", default=sys.executable,
+                        help="the interpreter of --against's runs (default: this one): a venv's python with the"
+                             " project's dependencies, TREE built by it")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --against (default 3)")
     args = parser.parse_args(argv)
     if args.against:
-        return alternate(args.against, args.rounds, passed_on(sys.argv[1:] if argv is None else argv))
+        return alternate(args.against, args.rounds, passed_on(sys.argv[1:] if argv is None else argv),
+                         args.against_python)
 
     smsc_port, carrier_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="smsc-e2e-") as tmp:
@@ -307,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                           mode="open" if args.rate else "closed", rate=args.rate or 1000.0,
                           duration=0 if args.backlog else args.duration, count=args.backlog, receipt_wait=10.0,
                           messages=(MessageSpec(registered_delivery=0 if args.backlog else 1),))
-        result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args)}
+        result: dict[str, Any] = {"load_average": os.getloadavg(), "args": vars(args), "python": interpreter()}
         cpu_before = {"smsc": cpu_seconds(smsc.pid), "smsc_loop": cpu_seconds(smsc.pid, children=False),
                       "generator": time.process_time(),
                       "carrier_sim": cpu_seconds(carrier.pid) if carrier else 0.0}
