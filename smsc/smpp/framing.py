@@ -15,18 +15,22 @@ from smsc.smpp.errors import FramingError
 
 DEFAULT_MAX_PDU_SIZE = 64 * 1024
 
-# Consumed bytes are dropped from the front of the buffer once there are this many and
-# they are at least half of it: each byte is moved at most about once, and many small
-# PDUs in one read are cut out by offset, not by re-slicing the rest each time.
-_COMPACT_AT = 4096
 _LENGTH = Struct(">I")
 
 
 class Framer:
-    """Feed it chunks with `feed`; take whole PDUs with `next_frame` or by iterating.
+    """Feed it chunks with `feed`; take whole PDUs with `frames` (all there are), `next_frame`
+    or by iterating.
 
     After a FramingError the framer stays broken: it raises the same error again and
     drops whatever it is fed, since nothing after a bad length can be trusted.
+
+    The buffer is the bytes of the last read as they came, PDUs cut out of it by slicing
+    (one copy each), while reads end on PDU boundaries, as a busy link's mostly do. A PDU
+    left incomplete by a read goes before the next read's bytes; when the part already in
+    is longer than the read (a PDU trickling in), the two are gathered in a bytearray
+    instead, turned back into bytes once the PDU is whole. Either way each byte fed is
+    copied a bounded number of times: time and memory linear in what is fed.
     """
 
     __slots__ = ("max_pdu_size", "_buffer", "_offset", "_error")
@@ -35,7 +39,7 @@ class Framer:
         if max_pdu_size < HEADER_SIZE:
             raise ValueError(f"max_pdu_size must be at least {HEADER_SIZE}")
         self.max_pdu_size = max_pdu_size
-        self._buffer = bytearray()
+        self._buffer: bytes | bytearray = b""  # PDUs not yet taken start at _offset
         self._offset = 0
         self._error: FramingError | None = None
 
@@ -45,37 +49,58 @@ class Framer:
         return len(self._buffer) - self._offset
 
     def feed(self, data: bytes) -> None:
-        if self._error is None:
-            self._buffer += data
+        if self._error is not None:
+            return
+        buffer, start = self._buffer, self._offset
+        if type(buffer) is bytearray:
+            buffer += data
+        elif start == len(buffer):
+            self._buffer, self._offset = data if type(data) is bytes else bytes(data), 0
+        elif len(buffer) - start <= len(data):
+            self._buffer, self._offset = buffer[start:] + data, 0
+        else:
+            self._buffer, self._offset = bytearray(memoryview(buffer)[start:]) + data, 0
+
+    def frames(self, limit: int = -1) -> list[bytes]:
+        """The whole PDUs fed and not yet taken, oldest first, at most `limit` of them (-1:
+        no limit); none until more is fed. A bad command_length raises FramingError once
+        the PDUs before it are taken."""
+        if self._error is not None:
+            raise self._error
+        buffer, start = self._buffer, self._offset
+        size = len(buffer)
+        frames: list[bytes] = []
+        while limit and size - start >= 4:
+            (length,) = _LENGTH.unpack_from(buffer, start)
+            end = start + length
+            if end > size or not HEADER_SIZE <= length <= self.max_pdu_size:
+                if not frames:
+                    self._incomplete(length)
+                break
+            if type(buffer) is bytearray:  # a PDU gathered over several feeds is whole
+                buffer = self._buffer = bytes(buffer)
+            frames.append(buffer[start:end])
+            start = end
+            limit -= 1
+        if start == size:
+            self._buffer, self._offset = b"", 0
+        elif limit and type(buffer) is bytes:  # an incomplete PDU left: only it is kept
+            self._buffer, self._offset = buffer[start:], 0
+        else:
+            self._offset = start
+        return frames
 
     def next_frame(self) -> bytes | None:
         """The next whole PDU, or None until more data is fed."""
-        buffer, start = self._buffer, self._offset
-        available = len(buffer) - start
-        if available < 4:
-            if self._error is not None:
-                raise self._error
-            return None
-        (length,) = _LENGTH.unpack_from(buffer, start)
-        if length > available or not HEADER_SIZE <= length <= self.max_pdu_size:
-            return self._incomplete(length)
-        end = start + length
-        frame = bytes(buffer[start:end])
-        if end == len(buffer):
-            buffer.clear()
-            end = 0
-        elif end >= _COMPACT_AT and end * 2 >= len(buffer):
-            del buffer[:end]
-            end = 0
-        self._offset = end
-        return frame
+        frames = self.frames(1)
+        return frames[0] if frames else None
 
     def _incomplete(self, length: int) -> None:
         if HEADER_SIZE <= length <= self.max_pdu_size:
             return None  # a valid length whose PDU has not all arrived yet
         self._error = FramingError(
             f"command_length {length} outside {HEADER_SIZE}..{self.max_pdu_size}")
-        self._buffer = bytearray()
+        self._buffer = b""
         self._offset = 0
         raise self._error
 

@@ -153,6 +153,7 @@ class Session:
         self.response_timeout = response_timeout
         self.inactivity_timeout = inactivity_timeout
         self._framer = Framer(max_pdu_size)
+        self._frames: list[bytes] = []  # whole PDUs cut from what came, not handled yet: last first
         self._outstanding: dict[int, Outstanding] = {}  # by sequence number, oldest first
         self._unanswered: set[int] = set()  # sequence numbers of requests received
         self._next_sequence = 1
@@ -163,8 +164,8 @@ class Session:
         self._bind_timer_fired = False
         self._eof = False
         self._broken = False  # a fatal protocol error was reported: nothing more to read
-        # _moves_from for the state last looked at: (state, the peer's moves, ours).
-        self._tables: tuple[State | None, dict[int, State], dict[int, State]] = (None, {}, {})
+        # What each side may send in the current state (_moves_from), kept by _enter.
+        self._theirs, self._ours = _moves_from(_OPEN, self._peer), _moves_from(_OPEN, role)
 
     # --- receiving ------------------------------------------------------------------
 
@@ -186,59 +187,62 @@ class Session:
         """`next_event` without the records for the common two (see the module's docs): a
         matched response as (response, Outstanding), a request as the Pdu itself
         (`as_event` makes the record of either, for the uncommon ones)."""
-        if self.state is _CLOSED or self._broken:
-            return NEED_DATA
+        frames = self._frames
+        if not frames:
+            # Every whole PDU of what came at once: one call to the Framer a read, not one a
+            # PDU. close() and a fatal error drop what is left of them.
+            if self.state is _CLOSED or self._broken:
+                return NEED_DATA
+            try:
+                frames += self._framer.frames()
+            except FramingError as error:
+                return self._protocol_error(error)
+            if not frames:
+                if self._eof:
+                    self._enter(_CLOSED)
+                    return PeerClosed(self._framer.buffered)
+                return NEED_DATA
+            frames.reverse()
         try:
-            frame = self._framer.next_frame()
-        except FramingError as error:
-            return self._protocol_error(error)
-        if frame is not None:
-            return self._handle(frame)
-        if self._eof:
-            self.state = _CLOSED
-            return PeerClosed(self._framer.buffered)
-        return NEED_DATA
-
-    def _handle(self, frame: bytes) -> "tuple[Pdu, Outstanding] | Pdu | Event":
-        try:
-            pdu = pdu_codec.decode(frame)
-            next_state = self._moves(pdu, self._peer)
+            pdu = pdu_codec.decode(frames.pop())
         except SmppError as error:
             return self._protocol_error(error)
         command_id = pdu.command_id
+        # The state after it, from the current state's table (a refusal, and an answer with
+        # a non-zero status, go through `transition`).
+        after = None if pdu.command_status else self._theirs.get(command_id)
+        if after is None:
+            try:
+                after = transition(self.state, pdu, self._peer)
+            except SmppError as error:
+                return self._protocol_error(error)
         if command_id & RESPONSE_BIT:
             sent = self._outstanding.get(pdu.sequence_number)
             # It answers the request of its sequence number: that request's *_resp, or a generic_nack.
             if sent is None or (command_id != sent[0].command_id | RESPONSE_BIT and command_id != _GENERIC_NACK):
                 return UnmatchedResponse(pdu)
             del self._outstanding[pdu.sequence_number]
-            self.state = next_state
+            if after is not self.state:
+                self._enter(after)
             return pdu, sent
         if len(self._unanswered) >= self.window and command_id not in OUTSIDE_WINDOW:
             return self._protocol_error(WindowFullError(
                 f"over the window of {self.window} unanswered requests",
                 sequence_number=pdu.sequence_number, command_id=command_id))
-        self.state = next_state
+        if after is not self.state:
+            self._enter(after)
         if type(pdu) in RESPONSE_CLASS:  # outbind and alert_notification get no answer
             self._unanswered.add(pdu.sequence_number)
         return pdu
 
-    def _moves(self, pdu: Pdu, sender: Role) -> State:
-        """`transition(self.state, pdu, sender)`, read from the current state's own table
-        when that says all (a refusal, and an answer with a non-zero status, go through
-        `transition`)."""
-        if not pdu.command_status:
-            state, tables = self.state, self._tables
-            if tables[0] is not state:  # kept per session: a cached call per PDU costs more
-                tables = self._tables = (state, _moves_from(state, self._peer), _moves_from(state, self.role))
-            after = tables[1 if sender is self._peer else 2].get(pdu.command_id)
-            if after is not None:
-                return after
-        return transition(self.state, pdu, sender)
+    def _enter(self, state: State) -> None:
+        self.state = state
+        self._theirs, self._ours = _moves_from(state, self._peer), _moves_from(state, self.role)
 
     def _protocol_error(self, error: SmppError) -> ProtocolError:
         if error.fatal:
             self._broken = True
+            self._frames.clear()  # nothing after it can be trusted
         return ProtocolError(error, _answer_to(error), error.fatal)
 
     @property
@@ -254,22 +258,41 @@ class Session:
         response or timeout event carries the request as sent and `context`."""
         if now is not None:
             self._now = now
-        is_request = not pdu.command_id & RESPONSE_BIT
-        if is_request:
-            pdu = self._numbered(pdu)
-        next_state = self._moves(pdu, self.role)
-        if (is_request and len(self._outstanding) >= self.window
-                and pdu.command_id not in OUTSIDE_WINDOW):
-            raise WindowFullError(f"{self.window} requests already unanswered",
-                                  sequence_number=pdu.sequence_number, command_id=pdu.command_id)
+        command_id = pdu.command_id
+        if not command_id & RESPONSE_BIT:
+            return self._send_request(pdu, context)
+        after = None if pdu.command_status else self._ours.get(command_id)
+        if after is None:
+            after = transition(self.state, pdu, self.role)
         data = pdu_codec.encode(pdu)
         # Nothing changes before this point: a refused or unencodable PDU leaves no trace.
-        self.state = next_state
+        if after is not self.state:
+            self._enter(after)
         self._last_activity = self._now
-        if not is_request:
-            self._unanswered.discard(pdu.sequence_number)
-        elif type(pdu) in RESPONSE_CLASS:
-            self._outstanding[pdu.sequence_number] = _outstanding((pdu, self._now, context))
+        self._unanswered.discard(pdu.sequence_number)
+        return data
+
+    def _send_request(self, pdu: Pdu, context: Any) -> bytes:
+        outstanding = self._outstanding
+        sequence = self._next_sequence
+        if pdu.sequence_number or sequence in outstanding:
+            pdu = self._numbered(pdu)
+        else:
+            pdu = replace(pdu, sequence_number=sequence)
+        command_id = pdu.command_id
+        after = None if pdu.command_status else self._ours.get(command_id)
+        if after is None:
+            after = transition(self.state, pdu, self.role)
+        if len(outstanding) >= self.window and command_id not in OUTSIDE_WINDOW:
+            raise WindowFullError(f"{self.window} requests already unanswered",
+                                  sequence_number=pdu.sequence_number, command_id=command_id)
+        data = pdu_codec.encode(pdu)
+        # As for a response: no trace before this point.
+        if after is not self.state:
+            self._enter(after)
+        now = self._last_activity = self._now
+        if type(pdu) in RESPONSE_CLASS:  # outbind and alert_notification get no answer
+            outstanding[pdu.sequence_number] = _outstanding((pdu, now, context))
             self._next_sequence = pdu.sequence_number % MAX_SEQUENCE + 1
         return data
 
@@ -291,7 +314,8 @@ class Session:
     def close(self) -> list[Outstanding]:
         """The connection is gone (or being dropped): the session goes CLOSED and returns
         the requests that will never be answered now, oldest first."""
-        self.state = _CLOSED
+        self._enter(_CLOSED)
+        self._frames.clear()
         lost = list(self._outstanding.values())
         self._outstanding.clear()
         return lost

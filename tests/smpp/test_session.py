@@ -236,3 +236,23 @@ def test_damaged_streams_give_events_and_sendable_answers(flips, tail):
     if not flips and not tail:  # undamaged, every PDU decodes: refusals are the table's only
         assert len(events) == len(SAMPLES)
         assert all(isinstance(getattr(event, "error", None), (StateError, type(None))) for event in events)
+
+
+def test_what_is_left_of_a_read_is_dropped_by_close():
+    pair = SessionPair()
+    pair.bind()
+    pair.smsc.receive_data(b"".join(wire(pdus.EnquireLink(sequence_number=n)) for n in (3, 4, 5)))
+    assert isinstance(pair.smsc.next_event(), RequestReceived)
+    pair.smsc.close()
+    assert pair.smsc.next_event() is NEED_DATA
+
+
+def test_a_bad_body_in_a_read_is_answered_and_the_pdus_after_it_still_come():
+    pair = SessionPair()
+    pair.bind()
+    bad = bytearray(wire(pdus.EnquireLink(sequence_number=4)) + b"\x00" * 4)
+    bad[3] += 4  # its command_length counts 4 octets after the body: not fatal
+    events = feed(pair.smsc, wire(pdus.EnquireLink(sequence_number=3)) + bytes(bad)
+                  + wire(pdus.EnquireLink(sequence_number=5)))
+    assert [type(event) for event in events] == [RequestReceived, ProtocolError, RequestReceived]
+    assert not events[1].close and events[2].pdu.sequence_number == 5
