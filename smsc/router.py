@@ -192,6 +192,9 @@ class MtTable(msgspec.Struct, frozen=True):
     unprefixed: tuple[int, ...]  # rules without a destination prefix: tried for every number
     by_prefix: dict[str, tuple[int, ...]]  # prefix -> the rules listing it and the unprefixed, in order
     lengths: tuple[int, ...]  # the distinct prefix lengths
+    # The first rule when it filters on nothing (a table of one catch-all route, or one
+    # that ends in it): it takes every message, with no number looked at.
+    takes_all: _MtRule | None = None
 
     @classmethod
     def of(cls, config: Config) -> "MtTable":
@@ -201,8 +204,9 @@ class MtTable(msgspec.Struct, frozen=True):
         for index, rule in enumerate(rules):
             for prefix in rule.prefixes:
                 by_prefix.setdefault(prefix, list(unprefixed)).append(index)
+        takes_all = rules[0] if rules and not rules[0].prefixes and not rules[0].filtered else None
         return cls(rules, unprefixed, {prefix: tuple(sorted(indexes)) for prefix, indexes in by_prefix.items()},
-                   tuple(sorted({len(prefix) for prefix in by_prefix})))
+                   tuple(sorted({len(prefix) for prefix in by_prefix})), takes_all)
 
     def match(self, facts: MtFacts, now: float) -> Route | None:
         """The first route whose filters all pass the message."""
@@ -212,6 +216,8 @@ class MtTable(msgspec.Struct, frozen=True):
     def rule(self, facts: MtFacts | Any, now: float) -> _MtRule | None:
         """The first rule taking the message: `facts`, or a message (NewMessage, Message)
         whose facts are read only when a rule filters on more than the destination."""
+        if self.takes_all is not None:
+            return self.takes_all
         number = normalize_number(facts.destination)
         known = None
         for index in self.candidates(number):

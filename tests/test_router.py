@@ -81,6 +81,15 @@ def test_a_route_to_one_upstream_decides_once_for_every_message():
     assert first is second and first.candidates == ("b",) and first.rate == 5.0
 
 
+def test_a_first_route_without_filters_takes_every_message_before_the_prefixed_ones():
+    compiled = router.MtTable.of(table(route("all", upstream="b"), route("uk", destinations=("44",), upstream="c")))
+    assert compiled.takes_all is compiled.rules[0]
+    assert {router.route_mt(compiled, facts(number), 0).rule for number in ("447700", "+3361", "")} == {"all"}
+    # One that filters on anything, or comes after another, is looked up as before.
+    assert router.MtTable.of(table(route("uk", destinations=("44",)), route("all"))).takes_all is None
+    assert router.MtTable.of(table(route("acme", accounts=("acme",)))).takes_all is None
+
+
 def test_each_filter_excludes_what_it_does_not_list():
     config = table(route("by-source", sources=("ACME",), upstream="a"),
                    route("by-service", service_types=("WAP",), upstream="b"),
