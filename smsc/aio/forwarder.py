@@ -174,9 +174,10 @@ class UpstreamQueue:
         self.in_flight -= len(contexts)
         self.forwarder._on_lost(self, contexts)
 
-    def on_request(self, link: UpstreamLink, pdu: Pdu, respond: Callable[[int | BaseException], None]) -> None:
-        self.forwarder.flush_sent()  # a receipt is requested after the records it may need
-        self.forwarder.inbound.answer(self.settings, pdu, respond)
+    def on_requests(self, link: UpstreamLink, pdus: list[Pdu],
+                    respond: Callable[[Pdu, int | BaseException], None]) -> None:
+        self.forwarder.flush_sent()  # receipts are requested after the records they may need
+        self.forwarder.inbound.answer_read(self.settings, pdus, respond)
 
 
 class Forwarder:

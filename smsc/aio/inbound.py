@@ -2,7 +2,8 @@
 
     inbound = Inbound(config, store)
     code = await inbound.handle(upstream_settings, deliver_sm_or_data_sm)  # the *_resp status
-    inbound.answer(upstream_settings, pdu, respond)   # the same, as respond(code) (a link's answer)
+    inbound.answer(upstream_settings, pdu, respond)   # the same, as respond(code)
+    inbound.answer_read(upstream_settings, pdus, respond)   # a link's read: respond(pdu, code) each
     inbound.sent(upstream_settings, carrier_ids)   # when a submit_sm_resp gave them
 
 Every answer to the carrier is given after the commit (design invariant 1): `handle`
@@ -75,6 +76,7 @@ _SETTLED_COUNTERS = {ReceiptOutcome.APPLIED: "receipts_applied", ReceiptOutcome.
 # What a link answers a deliver_sm / data_sm with: called once with the status, or with
 # the exception that kept it from being committed (never when the work was cancelled).
 Respond = Callable[[int | BaseException], None]
+RespondTo = Callable[[Pdu, int | BaseException], None]  # the same for the PDUs of one read
 _DELIVER_FIELDS = ("source_addr_ton", "source_addr_npi", "source_addr", "dest_addr_ton", "dest_addr_npi",
                    "destination_addr", "esm_class", "protocol_id", "priority_flag", "data_coding")
 
@@ -194,25 +196,47 @@ class Inbound:
         return await answered
 
     def answer(self, upstream: Upstream, pdu: Pdu, respond: Respond) -> None:
-        """`handle` for a link: `respond(status)` once what `pdu` says is committed. The
-        common receipt, for a message sent whole, is one store request whose callback
-        responds (no task, no future of its own); the rest (MO, parts, an id not known
-        yet) takes a task."""
+        """`handle` for a link: `respond(status)` once what `pdu` says is committed."""
+        self.answer_read(upstream, [pdu], functools.partial(_respond_one, respond))
+
+    def answer_read(self, upstream: Upstream, pdus: list[Pdu], respond: RespondTo) -> None:
+        """`answer` for the deliver_sm / data_sm of one read of a link: `respond(pdu,
+        status)` for each, once what it says is committed. The common receipts, for
+        messages sent whole, are one store request together (Store.apply_receipts),
+        whose callback responds to each in order (no task, no future of their own); the
+        rest (MO, parts, an id not known yet) takes a task each."""
+        finals: list[tuple[Pdu, ReceiptFacts, list[str]]] = []
+        for pdu in pdus:
+            try:
+                facts = self._final_receipt(upstream, pdu, respond)
+                if facts is not None:
+                    finals.append((pdu, facts, fw.id_readings(facts.carrier_id, upstream.message_id_format)))
+            except Exception as exc:  # this PDU's answer says so; the read's others go on
+                respond(pdu, exc)
+        if finals:
+            now = self.clock()
+            applied = self.store.apply_receipts(
+                upstream.name, [(readings, facts.state, facts.error, self._reroutes(upstream.name, facts.state,
+                                                                                   facts.error, now))
+                                for _, facts, readings in finals], now=now)
+            applied.add_done_callback(functools.partial(self._applied, upstream, finals, respond))
+
+    def _final_receipt(self, upstream: Upstream, pdu: Pdu, respond: RespondTo) -> ReceiptFacts | None:
+        """The facts of a final receipt, for the store; anything else is taken care of
+        here (an MO in a task, an intermediate or unreadable receipt answered at once)."""
         facts = read_receipt(pdu)
         if facts is None:
-            self._then(self._mo(upstream, pdu), respond)
-            return
+            self._then(self._mo(upstream, pdu), functools.partial(respond, pdu))
+            return None
         self.counters["receipts"] += 1
         if not facts.carrier_id or facts.state is None or facts.state not in FINAL_STATES:
             kind = "receipts_intermediate" if facts.carrier_id else "receipts_unreadable"
             self.counters[kind] += 1  # ENROUTE, ACCEPTED...: the message stays where it is
             if not facts.carrier_id:
                 self.log.warning("receipt_unreadable", upstream=upstream.name)
-            respond(0)
-            return
-        readings = fw.id_readings(facts.carrier_id, upstream.message_id_format)
-        applied = self._request_apply(upstream.name, readings, facts.state, facts.error)
-        applied.add_done_callback(functools.partial(self._applied, upstream, facts, readings, respond))
+            respond(pdu, 0)
+            return None
+        return facts
 
     def _then(self, work: Coroutine[Any, Any, int], respond: Respond) -> None:
         """Run `work` as a task and respond with what it returns."""
@@ -223,24 +247,29 @@ class Inbound:
 
     # --- receipts -------------------------------------------------------------------------
 
+    def _reroutes(self, upstream: str, state: MessageState, error: int | None, now: float) -> Reroutes | None:
+        # An UNDELIV without an err: code is re-routed by no route (router.reroutes).
+        if state == _UNDELIVERABLE and error is not None and self.mt_table is not None:
+            return Reroutes(self.mt_table, upstream, error, now)
+        return None
+
     def _request_apply(self, upstream: str, readings: list[str], state: MessageState, error: int | None,
                        parts_first: bool = True) -> "asyncio.Future[tuple[ReceiptOutcome, str | None]]":
         now = self.clock()
-        # An UNDELIV without an err: code is re-routed by no route (router.reroutes).
-        reroute = (Reroutes(self.mt_table, upstream, error, now)
-                   if state == _UNDELIVERABLE and error is not None and self.mt_table is not None else None)
-        return self.store.apply_receipt(upstream, readings, state, error, reroute=reroute, parts_first=parts_first,
-                                        now=now)
+        return self.store.apply_receipt(upstream, readings, state, error, reroute=self._reroutes(upstream, state, error, now),
+                                        parts_first=parts_first, now=now)
 
-    def _applied(self, upstream: Upstream, facts: ReceiptFacts, readings: list[str], respond: Respond,
-                 applied: "asyncio.Future[tuple[ReceiptOutcome, str | None]]") -> None:
+    def _applied(self, upstream: Upstream, finals: list[tuple[Pdu, ReceiptFacts, list[str]]], respond: RespondTo,
+                 applied: "asyncio.Future[list[tuple[ReceiptOutcome, str | None] | StoreError]]") -> None:
         error = applied.exception()
-        if error is not None:
-            respond(error)
-        elif self._settled(*applied.result()):
-            respond(0)
-        else:
-            self._then(self._receipt_rest(upstream, facts, readings, applied.result()[0]), respond)
+        outcomes = [error] * len(finals) if error is not None else applied.result()
+        for (pdu, facts, readings), outcome in zip(finals, outcomes):
+            if isinstance(outcome, BaseException):
+                respond(pdu, outcome)
+            elif self._settled(*outcome):
+                respond(pdu, 0)
+            else:
+                self._then(self._receipt_rest(upstream, facts, readings, outcome[0]), functools.partial(respond, pdu))
 
     def _settled(self, outcome: ReceiptOutcome, message_id: str | None) -> bool:
         """Count an outcome that ends the receipt's work; False for PARTS and UNKNOWN."""
@@ -445,6 +474,10 @@ def _respond_with(respond: Respond, task: "asyncio.Task[int]") -> None:
     if not task.cancelled():  # stopping: no answer; the carrier sends it again
         error = task.exception()
         respond(task.result() if error is None else error)
+
+
+def _respond_one(respond: Respond, pdu: Pdu, outcome: int | BaseException) -> None:
+    respond(outcome)
 
 
 def _settle(answered: "asyncio.Future[int]", outcome: int | BaseException) -> None:

@@ -60,9 +60,11 @@ class LinkHandler(Protocol):
 
     def on_lost(self, link: "UpstreamLink", contexts: list[Any]) -> None: ...
 
-    def on_request(self, link: "UpstreamLink", pdu: Pdu, respond: Callable[[int | BaseException], None]) -> None:
-        """A deliver_sm / data_sm: call `respond` with the status to answer once what it
-        says is committed (or with the exception that kept it from being)."""
+    def on_requests(self, link: "UpstreamLink", pdus: list[Pdu],
+                    respond: Callable[[Pdu, int | BaseException], None]) -> None:
+        """The deliver_sm / data_sm of one read: call `respond(pdu, status)` for each,
+        once what it says is committed (or with the exception that kept it from being).
+        Raising answers them all with that exception: only before answering any."""
 
 
 class BindRefused(Exception):
@@ -205,8 +207,8 @@ class UpstreamLink(asyncio.Protocol):
         # requested at once, before the first receipt (which may name one of them), not
         # one request per receipt that follows a response (a carrier that writes each
         # receipt with its submit_sm_resp cost smsc ~8 % more that way, session 6).
-        for pdu in receipts:
-            self._answer(pdu)
+        if receipts:
+            self._answer(receipts)
         self._rearm()
 
     def _on_event(self, event: Any) -> None:
@@ -224,7 +226,7 @@ class UpstreamLink(asyncio.Protocol):
                 self.log.info("upstream_unbound", by="carrier")
                 self.close()
             case RequestReceived(pdu=DeliverSm() | DataSm() as pdu):
-                self._answer(pdu)
+                self._answer([pdu])
             case RequestReceived(pdu=pdu):
                 self._send(pdu.response(status.ESME_RINVCMDID))
             case UnmatchedResponse(pdu=pdu):
@@ -238,12 +240,13 @@ class UpstreamLink(asyncio.Protocol):
             case PeerClosed():
                 pass
 
-    def _answer(self, pdu: Pdu) -> None:
-        """Answer a receipt or MO with the status the handler gives once it is committed."""
+    def _answer(self, pdus: list[Pdu]) -> None:
+        """Answer receipts and MO with the statuses the handler gives once committed."""
         try:
-            self.handler.on_request(self, pdu, functools.partial(self._respond, pdu))
+            self.handler.on_requests(self, pdus, self._respond)
         except Exception as exc:
-            self._respond(pdu, exc)
+            for pdu in pdus:
+                self._respond(pdu, exc)
 
     def _respond(self, pdu: Pdu, outcome: int | BaseException) -> None:
         if isinstance(outcome, BaseException):  # a bug or a failing store: the carrier retries later

@@ -55,6 +55,15 @@ class ChangeBatch:
         self.receipts: list[tuple[str, str, int, bytes, float, float]] = []
 
     def run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
+        """One result per payload; a ("receipts", ops) payload (Store.apply_receipts) runs
+        as its receipt ops one after the other, its result the list of theirs."""
+        if not any(op[0] == "receipts" for op, _ in payloads):
+            return self._run(payloads)
+        flat = [(one, now) for op, now in payloads for one in (op[1] if op[0] == "receipts" else (op,))]
+        results = iter(self._run(flat))
+        return [[next(results) for _ in op[1]] if op[0] == "receipts" else next(results) for op, _ in payloads]
+
+    def _run(self, payloads: list[tuple[tuple[Any, ...], float]]) -> list[Any]:
         targets = [self._targets(op, now) for op, now in payloads]
         if self.wanted:  # receipts none of the above named: the table, in one query per upstream
             self._find_stored()

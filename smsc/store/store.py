@@ -406,6 +406,19 @@ class Store:
         op = ("receipt", upstream, readings, state, error, reroute, parts_first)
         return self._request("change", (op, self.clock() if now is None else now))
 
+    def apply_receipts(self, upstream: str,
+                       receipts: "list[tuple[list[str], MessageState, int | None, Callable[[Message], bool] | None]]",
+                       *, now: float | None = None
+                       ) -> "asyncio.Future[list[tuple[ReceiptOutcome, str | None] | StoreError]]":
+        """`apply_receipt` (parts first) for several receipts of one upstream, each
+        (readings, state, error, reroute), in one request: a future of one entry per
+        receipt, in order, done once all are committed (in one transaction): the
+        (outcome, message id) that receipt alone would have given, or the StoreError it
+        alone met. A carrier's read of receipts costs one request, not one each."""
+        ops = [("receipt", upstream, readings, state, error, reroute, True)
+               for readings, state, error, reroute in receipts]
+        return self._request("change", (("receipts", ops), self.clock() if now is None else now))
+
     async def cancel(self, account: str, message_id: str = "", *, source: str = "", destination: str = "",
                      service_type: str = "", now: float | None = None) -> list[str]:
         """cancel_sm: the ids moved to DELETED. By id (source, if given, must match the

@@ -164,3 +164,44 @@ def test_read_receipt_takes_the_tlvs_else_the_text_and_the_first_of_a_repeated_t
                           tlvs=((int(Tag.MESSAGE_STATE), 99),))
     assert read_receipt(odd_state).state == MessageState.DELIVERED
     assert read_receipt(DeliverSm(short_message=b"hello")) is None  # MO
+
+
+def test_a_read_of_receipts_is_answered_in_order_after_one_commit(tmp_path):
+    asyncio.run(read_of_receipts(tmp_path))
+
+
+async def read_of_receipts(tmp_path) -> None:
+    store = await Store.open(str(tmp_path / "s.db"))
+    try:
+        config = forwarding_config(tmp_path)
+        inbound = Inbound(config, store)
+        settings = config.upstreams[0]
+        first, second = await store.accept_many(
+            [NewMessage("shop", "Shop", "447700900001", {"short_message": b"x"}, registered_delivery=1)] * 2)
+        await store.update_many([(first, settings.name, "a1"), (second, settings.name, "a2")])
+
+        def receipt(sequence_number: int, carrier_id: str, state: MessageState) -> DeliverSm:
+            return DeliverSm(sequence_number=sequence_number, esm_class=EsmClass.TYPE_DELIVERY_RECEIPT,
+                             short_message=dlr.build_text(carrier_id, state, 0.0, 0.0, err=11).encode())
+
+        read = [receipt(1, "a1", MessageState.DELIVERED), receipt(2, "a2", MessageState.ENROUTE),
+                receipt(3, "a2", MessageState.UNDELIVERABLE), receipt(4, "a1", MessageState.DELIVERED),
+                DeliverSm(sequence_number=5, esm_class=EsmClass.TYPE_DELIVERY_RECEIPT, short_message=b"stat:DELIVRD")]
+        before = store.transactions
+        answers: list[tuple[int, int | BaseException, int]] = []
+        done = asyncio.Event()
+
+        def respond(pdu, outcome) -> None:
+            answers.append((pdu.sequence_number, outcome, store.transactions - before))
+            if len(answers) == len(read):
+                done.set()
+
+        inbound.answer_read(settings, read, respond)
+        await asyncio.wait_for(done.wait(), 5)
+        # The intermediate and the unreadable at once; the finals in order after their commit.
+        assert answers == [(2, 0, 0), (5, 0, 0), (1, 0, 1), (3, 0, 1), (4, 0, 1)]
+        assert (inbound.counters["receipts_applied"], inbound.counters["receipts_repeated"]) == (2, 1)
+        assert [(await store.get(i)).state for i in (first, second)] == [MessageState.DELIVERED,
+                                                                         MessageState.UNDELIVERABLE]
+    finally:
+        await store.close()

@@ -3,6 +3,7 @@ the longer rebind_pause after the carrier refuses our credentials."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import msgspec
 
@@ -35,8 +36,9 @@ class Recorder:
     def on_lost(self, link, contexts) -> None:
         self.lost.append(contexts)
 
-    def on_request(self, link, pdu, respond) -> None:
-        respond(0)
+    def on_requests(self, link, pdus, respond) -> None:
+        for pdu in pdus:
+            respond(pdu, 0)
 
 
 async def eventually(predicate, timeout: float = 5.0) -> None:
@@ -84,19 +86,23 @@ def test_backoff_grows_to_its_cap_with_jitter():
 
 class Answering(Recorder):
     """Answers each deliver_sm as its short_message says: "later" when the test calls its
-    `respond`, "fail" with the exception a failing store gives, "raise" by raising."""
+    `respond`, "fail" with the exception a failing store gives; a read with a "raise"
+    by raising (before answering any of it)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.later: list = []
+        self.reads: list[list[int]] = []
 
-    def on_request(self, link, pdu, respond) -> None:
-        if pdu.short_message == b"raise":
+    def on_requests(self, link, pdus, respond) -> None:
+        self.reads.append([pdu.sequence_number for pdu in pdus])
+        if any(pdu.short_message == b"raise" for pdu in pdus):
             raise RuntimeError("a bug in the handler")
-        if pdu.short_message == b"fail":
-            respond(OSError("disk full"))
-        else:
-            self.later.append(respond)
+        for pdu in pdus:
+            if pdu.short_message == b"fail":
+                respond(pdu, OSError("disk full"))
+            else:
+                self.later.append(functools.partial(respond, pdu))
 
 
 def test_a_deliver_sm_is_answered_when_the_handler_responds_and_a_failure_is_a_temporary_error():
@@ -114,18 +120,20 @@ async def answers() -> None:
                 pdu = pdu_codec.decode(frame)
                 if pdu.is_response:
                     await answered.put(pdu)
+                    if pdu.sequence_number == 9:  # in a read of its own
+                        writer.write(pdu_codec.encode(DeliverSm(sequence_number=8, short_message=b"raise")))
                 elif type(pdu) in RESPONSE_CLASS and not isinstance(pdu, DeliverSm):  # the bind, an enquire_link
                     writer.write(pdu_codec.encode(pdu.response()))
                     if pdu.name.startswith("bind"):
                         writer.write(b"".join(pdu_codec.encode(DeliverSm(sequence_number=n, short_message=text))
-                                              for n, text in ((7, b"later"), (8, b"raise"), (9, b"fail"))))
+                                              for n, text in ((7, b"later"), (9, b"fail"))))
 
     server = await asyncio.start_server(carrier, "127.0.0.1", 0)
     handler = Answering()
     link = await UpstreamLink.open(upstream(port=server.sockets[0].getsockname()[1]), handler)
     first, second = [await asyncio.wait_for(answered.get(), 5) for _ in range(2)]
-    assert {(first.sequence_number, first.command_status), (second.sequence_number, second.command_status)} == {
-        (8, status.ESME_RX_T_APPN), (9, status.ESME_RX_T_APPN)}  # the carrier sends them again later
+    assert [(first.sequence_number, first.command_status), (second.sequence_number, second.command_status)] == [
+        (9, status.ESME_RX_T_APPN), (8, status.ESME_RX_T_APPN)]  # the carrier sends them again later
     await asyncio.sleep(0.05)
     assert answered.empty() and len(handler.later) == 1  # not answered before its handler says
     handler.later[0](0)

@@ -132,3 +132,30 @@ def test_a_carrier_id_used_again_names_the_message_still_waiting_for_its_receipt
 
     outcome, older, found = in_store(scenario)
     assert outcome == (R.APPLIED, older) and found == older
+
+
+def test_a_read_of_receipts_is_one_request_with_each_receipt_outcome_in_order(in_store):
+    # Store.apply_receipts: what each receipt alone would give, in one transaction, the
+    # sent record requested just before it found as by apply_receipt.
+    async def scenario(store):
+        whole, parts, done, fresh = await store.accept_many(
+            [message(registered_delivery=1), message(segments=2), message(), message(registered_delivery=1)],
+            now=NOW)
+        await store.update_many([(whole, "sim", "a1"), (parts, "sim", "b1"), (done, "sim", "c1")], now=NOW)
+        await store.apply_receipt("sim", ["c1"], S.DELIVERED, None, now=NOW + 1)
+        before = store.transactions
+        sent = store.update_many([(fresh, "sim", "d1")], now=NOW + 2)
+        outcomes = store.apply_receipts("sim", [(["a1"], S.UNDELIVERABLE, 11, None), (["zz"], S.DELIVERED, None, None),
+                                                (["b1"], S.DELIVERED, None, None), (["c1"], S.DELIVERED, None, None),
+                                                (["d1"], S.DELIVERED, None, None), (["a1"], S.DELIVERED, None, None)],
+                                        now=NOW + 3)
+        _, outcomes = await asyncio.gather(sent, outcomes)
+        return ((whole, parts, done, fresh), outcomes, store.transactions - before,
+                [(await store.get(i)).state for i in (whole, parts, fresh)], await store.outbound("acme"))
+
+    (whole, parts, done, fresh), outcomes, transactions, states, queued = in_store(scenario)
+    assert outcomes == [(R.APPLIED, whole), (R.UNKNOWN, None), (R.PARTS, parts), (R.REPEATED, done),
+                        (R.APPLIED, fresh), (R.REPEATED, whole)]  # the last sees the first of its read
+    assert transactions == 1
+    assert states == [S.UNDELIVERABLE, S.ENROUTE, S.DELIVERED]
+    assert len(queued) == 2  # the client receipts of whole and fresh, in the same commit
