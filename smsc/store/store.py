@@ -81,17 +81,15 @@ def own_queue(account: str, kind: str, message: "Message | None") -> str:
 
 def default_receipt(message: Message, now: float) -> dict[str, Any] | None:
     """The deliver_sm fields of the receipt a final state calls for, if the message asked."""
-    if not dlr.wants_receipt(message.registered_delivery, message.state):
+    state = message.state
+    if not dlr.wants_receipt(message.registered_delivery, state):
         return None
     body = message.body
-    return dlr.receipt_deliver_sm(
-        message_id=message.id, state=message.state, submitted=message.submitted, done=now,
-        source=message.source, destination=message.destination,
-        source_ton=body.get("source_addr_ton", 0), source_npi=body.get("source_addr_npi", 0),
-        dest_ton=body.get("dest_addr_ton", 0), dest_npi=body.get("dest_addr_npi", 0),
-        service_type=message.service_type, segments=message.segments, error=message.error,
-        text=_excerpt(body),
-    )
+    get = body.get
+    return dlr.receipt_fields(
+        message.id, state, message.submitted, now, message.source, message.destination,
+        get("source_addr_ton", 0), get("source_addr_npi", 0), get("dest_addr_ton", 0), get("dest_addr_npi", 0),
+        message.service_type, message.segments, message.error, _excerpt(body))
 
 
 def _excerpt(body: dict[str, Any]) -> str:
@@ -99,13 +97,19 @@ def _excerpt(body: dict[str, Any]) -> str:
     binary or undecodable content."""
     coding = body.get("data_coding", 0)
     short_message = body.get("short_message", b"")
+    esm_class = body.get("esm_class", 0)
+    if short_message and not coding and not esm_class & _UDHI:
+        # Most messages: GSM-7 octets that read as ASCII (one character each), no header.
+        head = short_message[:dlr.TEXT_CHARS]
+        if not head.translate(None, _GSM_AS_ASCII):
+            return head.decode("ascii")
     try:
         # No character takes more than 4 octets: decode only what the excerpt can show.
-        if short_message and not body.get("esm_class", 0) & EsmClass.UDHI:
-            # Most messages: the text itself, no header to read (read_part would say so).
+        if short_message and not esm_class & _UDHI:
+            # The text itself, no header to read (read_part would say so).
             return decode_text(short_message[:_EXCERPT_OCTETS], coding)[:dlr.TEXT_CHARS]
         tlvs = tuple(tuple(tlv) for tlv in body.get("tlvs", ()))
-        part = read_part(short_message, body.get("esm_class", 0), coding, tlvs)
+        part = read_part(short_message, esm_class, coding, tlvs)
         head = msgspec.structs.replace(part, units=part.units[:_EXCERPT_OCTETS])
         return part_text(head, coding)[:dlr.TEXT_CHARS]
     except TextError:
@@ -113,6 +117,10 @@ def _excerpt(body: dict[str, Any]) -> str:
 
 
 _EXCERPT_OCTETS = 4 * dlr.TEXT_CHARS
+_UDHI = int(EsmClass.UDHI)
+# The octets GSM-7 (data_coding 0) reads as the ASCII character of that code: read from
+# the codec itself, so the short cut in _excerpt gives what decode_text gives.
+_GSM_AS_ASCII = bytes(octet for octet in range(128) if decode_text(bytes((octet,)), 0) == chr(octet))
 
 
 def full_history(message: Message, moves: list[tuple[int, float, int | None]]
