@@ -28,8 +28,7 @@ class PartQueue:
         self._again: list[Entry] = []
         self._waiting: dict[str, list[Entry]] = {}
         self._owner: dict[str, Any] = {}  # destination -> the item with the carrier
-        self._orders: dict[int, int] = {}  # id(item) -> its order
-        self._destinations: dict[int, str] = {}
+        self._placed: dict[int, tuple[int, str]] = {}  # id(item) -> (its order, its destination)
         self._counter = itertools.count()
 
     def __len__(self) -> int:
@@ -37,8 +36,7 @@ class PartQueue:
 
     def add(self, item: Any, parts: int | list[int], destination: str) -> None:
         order = next(self._counter)
-        self._orders[id(item)] = order
-        self._destinations[id(item)] = destination
+        self._placed[id(item)] = (order, destination)
         if parts == 1:  # the common message, sent whole
             self._new.append((order, 0, item))
             return
@@ -47,31 +45,33 @@ class PartQueue:
 
     def next(self) -> tuple[Any, int] | None:
         """The next part that may go now (taken from the queue), or None."""
+        new, again, owner = self._new, self._again, self._owner
         while True:
-            if self._again and (not self._new or self._again[0][:2] < self._new[0][:2]):
-                entry = heapq.heappop(self._again)
-            elif self._new:
-                entry = self._new.popleft()
+            if again and (not new or again[0][:2] < new[0][:2]):
+                entry = heapq.heappop(again)
+            elif new:
+                entry = new.popleft()
             else:
                 return None
             _, part, item = entry
-            destination = self._destinations[id(item)]
-            owner = self._owner.get(destination)
-            if owner is not None and owner is not item:
+            destination = self._placed[id(item)][1]
+            # Its destination's owner now, unless another message holds it: one dict step.
+            if owner.setdefault(destination, item) is not item:
                 self._waiting.setdefault(destination, []).append(entry)
                 continue
-            self._owner[destination] = item
             return item, part
 
     def back(self, item: Any, part: int) -> None:
         """A part taken by `next` goes back, ahead of everything added after its message."""
-        heapq.heappush(self._again, (self._orders[id(item)], part, item))
+        heapq.heappush(self._again, (self._placed[id(item)][0], part, item))
 
     def done(self, item: Any) -> None:
         """The item's parts are all settled (or it left): its destination is free."""
-        destination = self._destinations.pop(id(item), None)
-        self._orders.pop(id(item), None)
-        if destination is not None and self._owner.get(destination) is item:
+        placed = self._placed.pop(id(item), None)
+        if placed is None:
+            return
+        destination = placed[1]
+        if self._owner.get(destination) is item:
             del self._owner[destination]
             for entry in self._waiting.pop(destination, ()):
                 heapq.heappush(self._again, entry)

@@ -1,6 +1,9 @@
 """The order parts leave in (smsc.aio.partqueue): pure, no sockets."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from smsc.aio.partqueue import PartQueue
 from smsc.throttle import AdaptiveRate, TokenBucket
 
@@ -77,3 +80,51 @@ def test_a_bucket_check_and_its_wait_agree_on_float_crumbs():
         if now >= 10.0:
             break
     assert 500 <= sent <= 506
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["add", "next", "back", "done"]), st.integers(0, 3), st.integers(1, 3)),
+                max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_OPS)
+def test_random_use_keeps_one_message_per_destination_and_every_part_leaves_once(ops):
+    queue, taken, live, owner, sent = PartQueue(), [], {}, {}, []
+    for op, destination, parts in ops:
+        if op == "add":
+            item = Item(f"m{len(live)}")
+            live[item] = (str(destination), parts)
+            queue.add(item, parts, str(destination))
+        elif op == "next" and (got := queue.next()) is not None:
+            item, part = got
+            dest = live[item][0]
+            assert owner.setdefault(dest, item) is item  # no other message to it with the carrier
+            taken.append(got)
+            sent.append(got)
+        elif op == "back" and taken:
+            item, part = taken.pop(0)
+            sent.remove((item, part))
+            queue.back(item, part)
+        elif op == "done" and taken:
+            item = taken[0][0]
+            if all(got[0] is not item for got in taken[1:]) and sum(got[0] is item for got in sent) == live[item][1]:
+                taken.pop(0)
+                queue.done(item)
+                del owner[live[item][0]]
+    # Settle the rest: every part of every message leaves exactly once, in per-destination order.
+    for _ in range(200):
+        if (got := queue.next()) is not None:
+            assert owner.setdefault(live[got[0]][0], got[0]) is got[0]
+            sent.append(got)
+            continue
+        done = [item for item in owner.values() if sum(got[0] is item for got in sent) == live[item][1]]
+        if not done:
+            break
+        for item in done:
+            queue.done(item)
+            del owner[live[item][0]]
+    assert sorted((item.name, part) for item, part in sent) == sorted(
+        (item.name, part) for item, (_, parts) in live.items() for part in range(parts))
+    for dest in {d for d, _ in live.values()}:
+        order = [int(item.name[1:]) for item, part in sent if live[item][0] == dest and part == 0]
+        assert order == sorted(order)
