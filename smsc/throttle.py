@@ -57,10 +57,18 @@ class TokenBucket:
 
     def try_take(self, n: float, now: float) -> bool:
         """Take `n` tokens if they are there now; False (and nothing taken) otherwise."""
-        self._refill(now)
-        if self._tokens + _EPSILON < min(n, self._burst):
+        # _refill inline, and no min() call: once or twice a message on the hot path.
+        tokens, burst = self._tokens, self._burst
+        elapsed = now - self._stamp
+        if elapsed > 0:
+            tokens = tokens + elapsed * self._rate
+            if tokens > burst:
+                tokens = burst
+            self._stamp = now
+        if tokens + _EPSILON < (n if n < burst else burst):
+            self._tokens = tokens
             return False
-        self._tokens -= n
+        self._tokens = tokens - n
         return True
 
     def delay_until(self, n: float, now: float) -> float:
