@@ -328,7 +328,7 @@ class Gateway:
         if not destination:
             raise Refused(status.ESME_RINVDSTADR, "no destination_addr")
         body = _BODY_BUILDERS[type(pdu)](pdu)
-        tlvs = tuple(pdu.tlvs)
+        tlvs = pdu.tlvs
         if tlvs:
             if body["short_message"] and any(tag == Tag.MESSAGE_PAYLOAD for tag, _ in tlvs):
                 raise Refused(status.ESME_RINVMSGLEN, "short_message and message_payload both given")
@@ -349,16 +349,17 @@ class Gateway:
         message = NewMessage(account.system_id, source, destination, body, pdu.service_type,
                              pdu.registered_delivery, segments, scheduled, expires)
         try:
-            return self.screen(account, message, account.smpp_category)
+            return self.screen(account, message, account.smpp_category, now)
         except OptedOut as exc:
             raise Refused(exc.command_status, str(exc)) from None
 
-    def screen(self, account: Account, message: NewMessage, category: str) -> NewMessage:
-        """A message about to be accepted (SMPP or HTTP) as compliance lets it through:
-        OptedOut raised, or deferred out of quiet hours (smsc.compliance)."""
+    def screen(self, account: Account, message: NewMessage, category: str, now: float | None = None) -> NewMessage:
+        """A message about to be accepted (SMPP or HTTP) at `now` (default: the clock) as
+        compliance lets it through: OptedOut raised, or deferred out of quiet hours
+        (smsc.compliance)."""
         if self.compliance is None:
             return message
-        return self.compliance.screen(account, message, category, self.clock())
+        return self.compliance.screen(account, message, category, self.clock() if now is None else now)
 
     def _times(self, schedule: str, validity: str, now: float,
                default: bool = True) -> tuple[float | None, float | None]:
