@@ -56,10 +56,16 @@ class Framer:
             buffer += data
         elif start == len(buffer):
             self._buffer, self._offset = data if type(data) is bytes else bytes(data), 0
+            return
         elif len(buffer) - start <= len(data):
             self._buffer, self._offset = buffer[start:] + data, 0
+            return
         else:
-            self._buffer, self._offset = bytearray(memoryview(buffer)[start:]) + data, 0
+            buffer = self._buffer = bytearray(memoryview(buffer)[start:]) + data
+            self._offset = 0
+        # Gathering: bytes again once the PDU is whole (or its length is bad: `frames` says so).
+        if len(buffer) >= 4 and _LENGTH.unpack_from(buffer)[0] <= len(buffer):
+            self._buffer = bytes(buffer)
 
     def frames(self, limit: int = -1) -> list[bytes]:
         """The whole PDUs fed and not yet taken, oldest first, at most `limit` of them (-1:
@@ -67,24 +73,22 @@ class Framer:
         the PDUs before it are taken."""
         if self._error is not None:
             raise self._error
-        buffer, start = self._buffer, self._offset
+        buffer, start, most = self._buffer, self._offset, self.max_pdu_size
         size = len(buffer)
         frames: list[bytes] = []
         while limit and size - start >= 4:
             (length,) = _LENGTH.unpack_from(buffer, start)
             end = start + length
-            if end > size or not HEADER_SIZE <= length <= self.max_pdu_size:
+            if end > size or not HEADER_SIZE <= length <= most:
                 if not frames:
                     self._incomplete(length)
                 break
-            if type(buffer) is bytearray:  # a PDU gathered over several feeds is whole
-                buffer = self._buffer = bytes(buffer)
-            frames.append(buffer[start:end])
+            frames.append(buffer[start:end])  # bytes: a bytearray holds no whole PDU (feed)
             start = end
             limit -= 1
         if start == size:
             self._buffer, self._offset = b"", 0
-        elif limit and type(buffer) is bytes:  # an incomplete PDU left: only it is kept
+        elif limit and start:  # an incomplete PDU left: only it is kept
             self._buffer, self._offset = buffer[start:], 0
         else:
             self._offset = start
