@@ -305,9 +305,10 @@ class Forwarder:
         self.counters["scanned"] += len(page)  # whole rows the walks read back
         taken = 0
         for message in page:
-            if _number(message.id) in held:  # taken while the page was read
+            number = _number(message.id)
+            if number in held:  # taken while the page was read
                 continue
-            outcome = self._take(message, now)
+            outcome = self._take(message, now, number)
             if outcome is None:
                 self._start_over()  # its queue is full: it stays due, seen on the next walk
                 continue
@@ -351,9 +352,12 @@ class Forwarder:
     def _take_committed(self, messages: list[Message], now: float) -> None:
         held = self.held
         for message in messages:
-            if message.scheduled > now or _number(message.id) in held:
+            if message.scheduled > now:
                 continue
-            if self._take(message, now) is None:
+            number = _number(message.id)
+            if number in held:
+                continue
+            if self._take(message, now, number) is None:
                 # Its queue is full: it and those after it stay for the walks, which start
                 # over; nothing is taken as committed until one catches up again.
                 self._start_over()
@@ -365,8 +369,9 @@ class Forwarder:
         self._rewind = True
         self._caught_up = False
 
-    def _take(self, message: Message, now: float) -> int | None:
-        """Route a due message into its queue: 1 taken, 0 ended here, None no room."""
+    def _take(self, message: Message, now: float, number: int) -> int | None:
+        """Route a due message (`number` its id's) into its queue: 1 taken, 0 ended here,
+        None no room."""
         if message.expires is not None and message.expires <= now:
             self._finish(message, MessageState.EXPIRED)
             return 0
@@ -394,7 +399,7 @@ class Forwarder:
         submission = Submission(message, decision, pdus)
         if attempted:
             submission.attempted.extend(attempted)
-        self.held.add(_number(message.id))
+        self.held.add(number)
         self._enqueue(queue, submission, pump=False)  # the scan pumps once it has taken its page
         return 1
 

@@ -31,6 +31,11 @@ from smsc.store.types import ATTEMPTED, Message, MessageFinal, ReceiptOutcome, S
 if TYPE_CHECKING:
     from smsc.store.store import Store
 
+# Read for every receipt: globals are quicker than the enums' attributes (~0.1 us each).
+_APPLIED, _REPEATED, _UNKNOWN, _PARTS, _REROUTED = (ReceiptOutcome.APPLIED, ReceiptOutcome.REPEATED,
+                                                    ReceiptOutcome.UNKNOWN, ReceiptOutcome.PARTS,
+                                                    ReceiptOutcome.REROUTED)
+_UNDELIVERABLE = MessageState.UNDELIVERABLE
 # The columns a change may write (the others are the accept's for good).
 MUTABLE = (STATE, SCHEDULED, EXPIRES, UPDATED, FINAL, REGISTERED_DELIVERY, SEGMENTS, UPSTREAM, CARRIER_ID, ERROR,
            BODY)
@@ -232,13 +237,13 @@ class ChangeBatch:
         row = self.rows.get(numbers[0]) if numbers else None
         # Checked again: an earlier request of this batch may have moved it on (rerouted).
         if row is None or row[UPSTREAM] != upstream or row[CARRIER_ID] not in readings:
-            return ReceiptOutcome.UNKNOWN, None
+            return _UNKNOWN, None
         message_id = format_id(row[ID])
         if row[FINAL] is not None:
-            return ReceiptOutcome.REPEATED, message_id
+            return _REPEATED, message_id
         if parts_first and row[SEGMENTS] > 1:
-            return ReceiptOutcome.PARTS, message_id
-        if state == MessageState.UNDELIVERABLE and reroute is not None and self._wants_reroute(row, reroute):
+            return _PARTS, message_id
+        if state == _UNDELIVERABLE and reroute is not None and self._wants_reroute(row, reroute):
             body = self._body(row)
             body[ATTEMPTED] = [*body.get(ATTEMPTED, ()), upstream]
             self.new_bodies.add(row[ID])
@@ -246,9 +251,9 @@ class ChangeBatch:
             row[UPSTREAM] = row[CARRIER_ID] = None
             row[ERROR], row[SCHEDULED], row[UPDATED] = error, now, now
             self.changed.add(row[ID])
-            return ReceiptOutcome.REROUTED, message_id
+            return _REROUTED, message_id
         self._move(row, state, now, error)
-        return ReceiptOutcome.APPLIED, message_id
+        return _APPLIED, message_id
 
     def _wants_reroute(self, row: list[Any], reroute: Callable[[Message], bool]) -> bool:
         try:

@@ -51,4 +51,10 @@ def parse_id(message_id: str) -> int | None:
     except ValueError:
         return None
     # SQLite integers are signed 64-bit: anything above is not ours (and would overflow).
-    return number if format_id(number) == message_id.lower().rjust(WIDTH, "0") and 0 < number < 1 << 63 else None
+    if not 0 < number < _LIMIT:
+        return None
+    written = "%016x" % number  # as we write it: mostly the id itself, no other form to make
+    return number if written == message_id or written == message_id.lower().rjust(WIDTH, "0") else None
+
+
+_LIMIT = 1 << 63
