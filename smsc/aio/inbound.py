@@ -213,13 +213,19 @@ class Inbound:
                     finals.append((pdu, facts, fw.id_readings(facts.carrier_id, upstream.message_id_format)))
             except Exception as exc:  # this PDU's answer says so; the read's others go on
                 respond(pdu, exc)
-        if finals:
-            now = self.clock()
+        if not finals:
+            return
+        now = self.clock()
+        try:
             applied = self.store.apply_receipts(
                 upstream.name, [(readings, facts.state, facts.error, self._reroutes(upstream.name, facts.state,
                                                                                    facts.error, now))
                                 for _, facts, readings in finals], now=now)
-            applied.add_done_callback(functools.partial(self._applied, upstream, finals, respond))
+        except Exception as exc:  # the finals only: the read's others may be answered already
+            for pdu, _, _ in finals:
+                respond(pdu, exc)
+            return
+        applied.add_done_callback(functools.partial(self._applied, upstream, finals, respond))
 
     def _final_receipt(self, upstream: Upstream, pdu: Pdu, respond: RespondTo) -> ReceiptFacts | None:
         """The facts of a final receipt, for the store; anything else is taken care of
