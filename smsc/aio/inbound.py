@@ -70,7 +70,7 @@ _TYPE_MASK = 0x3C
 _RECEIPTED_MESSAGE_ID, _MESSAGE_STATE = int(Tag.RECEIPTED_MESSAGE_ID), int(Tag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE, _MESSAGE_PAYLOAD = int(Tag.NETWORK_ERROR_CODE), int(Tag.MESSAGE_PAYLOAD)
 _STATES = {int(state): state for state in MessageState}
-_UNDELIVERABLE, _REROUTED = MessageState.UNDELIVERABLE, ReceiptOutcome.REROUTED
+_UNDELIVERABLE, _REROUTED, _APPLIED = MessageState.UNDELIVERABLE, ReceiptOutcome.REROUTED, ReceiptOutcome.APPLIED
 _SETTLED_COUNTERS = {ReceiptOutcome.APPLIED: "receipts_applied", ReceiptOutcome.REPEATED: "receipts_repeated",
                      ReceiptOutcome.REROUTED: "receipts_rerouted"}
 # What a link answers a deliver_sm / data_sm with: called once with the status, or with
@@ -269,13 +269,19 @@ class Inbound:
                  applied: "asyncio.Future[list[tuple[ReceiptOutcome, str | None] | StoreError]]") -> None:
         error = applied.exception()
         outcomes = [error] * len(finals) if error is not None else applied.result()
+        done = 0
         for (pdu, facts, readings), outcome in zip(finals, outcomes):
             if isinstance(outcome, BaseException):
                 respond(pdu, outcome)
+            elif outcome[0] is _APPLIED:  # the common outcome: counted once for the read
+                done += 1
+                respond(pdu, 0)
             elif self._settled(*outcome):
                 respond(pdu, 0)
             else:
                 self._then(self._receipt_rest(upstream, facts, readings, outcome[0]), functools.partial(respond, pdu))
+        if done:
+            self.counters["receipts_applied"] += done
 
     def _settled(self, outcome: ReceiptOutcome, message_id: str | None) -> bool:
         """Count an outcome that ends the receipt's work; False for PARTS and UNKNOWN."""

@@ -193,14 +193,19 @@ class ChangeBatch:
         self._move(row, row[STATE] if state is None else state, now, error)
 
     def _sent(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[StoreError | None]:
+        # `_update` with the state kept, written out: one a message (no op tuple, no _move,
+        # which for the same state only stamps the row and marks it changed).
         results: list[StoreError | None] = []
+        changed = self.changed
         for number, upstream, carrier_id in op[1]:
             try:
-                self._update(("update", number, None, None, upstream, carrier_id), numbers, now)
+                row = self._row(number)
             except StoreError as exc:
                 results.append(exc)
-            else:
-                results.append(None)
+                continue
+            row[UPSTREAM], row[CARRIER_ID], row[UPDATED] = upstream, carrier_id, now
+            changed.add(number)
+            results.append(None)
         return results
 
     def _cancel(self, op: tuple[Any, ...], numbers: list[int], now: float) -> list[str]:
