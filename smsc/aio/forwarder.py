@@ -689,7 +689,7 @@ class Forwarder:
         if not self._sent:
             self.loop.call_soon(self.flush_sent)
         self._sent.append((message.id, queue.name, carrier_id))
-        if self.inbound is not None:
+        if self.inbound is not None and self.inbound.kept:  # mostly none: no call a message
             self.inbound.sent(queue.settings, [carrier_id])
 
     def flush_sent(self) -> None:

@@ -8,8 +8,9 @@ UpstreamLink is one connection: an asyncio.Protocol driving a sans-I/O Session i
 ESME role. It answers enquire_link itself, sends its own when the link is idle (an
 unanswered one closes the link), and hands everything else to its handler (the
 forwarder): responses to our submits, their timeouts, the requests the carrier sends
-(deliver_sm / data_sm: receipts and MO, answered with the status the handler returns,
-so after its commit), and the loss of the link with the submits that were unanswered.
+(deliver_sm / data_sm: receipts and MO, those of one read together, each answered with
+the status the handler gives, so after its commit), and the loss of the link with the
+submits that were unanswered.
 
 UpstreamBind is the supervisor of one configured bind: connect, bind, wait until the
 link goes, and again, with exponential backoff and jitter between failed attempts and
