@@ -131,11 +131,12 @@ class Reroutes(msgspec.Struct, frozen=True):
             decision, tried, router.Undelivered(self.error)) is not None
 
 
-class ReceiptFacts:
-    __slots__ = ("carrier_id", "state", "error")
+class ReceiptFacts(msgspec.Struct, frozen=True, gc=False):
+    """What a receipt says (a Struct: made in C, ~0.25 us cheaper than a slotted class)."""
 
-    def __init__(self, carrier_id: str, state: MessageState | None, error: int | None) -> None:
-        self.carrier_id, self.state, self.error = carrier_id, state, error
+    carrier_id: str
+    state: MessageState | None
+    error: int | None
 
 
 def read_receipt(pdu: Pdu) -> ReceiptFacts | None:
