@@ -59,9 +59,9 @@ from smsc.dlr import parse_text
 from smsc.http.webhooks import enqueue_route_mo
 from smsc.log import get_logger
 from smsc.smpp import status
-from smsc.smpp.constants import FINAL_STATES, EsmClass, MessageState, Tag
+from smsc.smpp.constants import FINAL_STATES, STATE_OF, EsmClass, MessageState, Tag
 from smsc.smpp.pdus import Pdu
-from smsc.store import Message, MessageFinal, ReceiptOutcome, Store, UnknownMessage
+from smsc.store import Message, MessageFinal, ReceiptOutcome, Store, StoreError, UnknownMessage
 from smsc.store import forwarding as fw
 
 _RECEIPT_TYPES = (EsmClass.TYPE_DELIVERY_RECEIPT, 0x20)  # 0x20: intermediate notification
@@ -69,7 +69,6 @@ _TYPE_MASK = 0x3C
 # Plain ints and a dict for the per-receipt reads (an IntEnum lookup or call costs ~0.3 us).
 _RECEIPTED_MESSAGE_ID, _MESSAGE_STATE = int(Tag.RECEIPTED_MESSAGE_ID), int(Tag.MESSAGE_STATE)
 _NETWORK_ERROR_CODE, _MESSAGE_PAYLOAD = int(Tag.NETWORK_ERROR_CODE), int(Tag.MESSAGE_PAYLOAD)
-_STATES = {int(state): state for state in MessageState}
 _UNDELIVERABLE, _REROUTED, _APPLIED = MessageState.UNDELIVERABLE, ReceiptOutcome.REROUTED, ReceiptOutcome.APPLIED
 _SETTLED_COUNTERS = {ReceiptOutcome.APPLIED: "receipts_applied", ReceiptOutcome.REPEATED: "receipts_repeated",
                      ReceiptOutcome.REROUTED: "receipts_rerouted"}
@@ -147,7 +146,7 @@ def read_receipt(pdu: Pdu) -> ReceiptFacts | None:
     esm_type = getattr(pdu, "esm_class", 0) & _TYPE_MASK
     if receipted is None and esm_type not in _RECEIPT_TYPES:
         return None
-    state = _STATES.get(tlvs.get(_MESSAGE_STATE))
+    state = STATE_OF.get(tlvs.get(_MESSAGE_STATE))
     network = tlvs.get(_NETWORK_ERROR_CODE)
     error = int.from_bytes(network[1:], "big") if isinstance(network, (bytes, bytearray)) and len(network) == 3 else None
     if receipted and state is not None:  # the TLVs say it all: the text need not be read

@@ -200,6 +200,9 @@ FINAL_STATES = frozenset(
     {MessageState.DELIVERED, MessageState.EXPIRED, MessageState.DELETED,
      MessageState.UNDELIVERABLE, MessageState.REJECTED}
 )
+# A state's number (a store column, a message_state TLV) as MessageState: a dict lookup
+# costs ~0.5 us less than the enum's call.
+STATE_OF = {int(state): state for state in MessageState}
 
 
 class EsmClass:
