@@ -53,7 +53,7 @@ def parse_id(message_id: str) -> int | None:
     # SQLite integers are signed 64-bit: anything above is not ours (and would overflow).
     if not 0 < number < _LIMIT:
         return None
-    written = "%016x" % number  # as we write it: mostly the id itself, no other form to make
+    written = format_id(number)  # as we write it: mostly the id itself, no other form to make
     return number if written == message_id or written == message_id.lower().rjust(WIDTH, "0") else None
 
 
