@@ -57,18 +57,11 @@ class TokenBucket:
 
     def try_take(self, n: float, now: float) -> bool:
         """Take `n` tokens if they are there now; False (and nothing taken) otherwise."""
-        # _refill inline, and no min() call: once or twice a message on the hot path.
-        tokens, burst = self._tokens, self._burst
-        elapsed = now - self._stamp
-        if elapsed > 0:
-            tokens = tokens + elapsed * self._rate
-            if tokens > burst:
-                tokens = burst
-            self._stamp = now
-        if tokens + _EPSILON < (n if n < burst else burst):
-            self._tokens = tokens
+        self._refill(now)
+        burst = self._burst
+        if self._tokens + _EPSILON < (n if n < burst else burst):  # no min() call: once or twice a message
             return False
-        self._tokens = tokens - n
+        self._tokens -= n
         return True
 
     def delay_until(self, n: float, now: float) -> float:
@@ -87,7 +80,8 @@ class TokenBucket:
         # A clock that steps back (another caller's older `now`) earns nothing, loses nothing.
         elapsed = now - self._stamp
         if elapsed > 0:
-            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+            tokens = self._tokens + elapsed * self._rate
+            self._tokens = tokens if tokens < self._burst else self._burst  # no min() call
             self._stamp = now
 
 
