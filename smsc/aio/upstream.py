@@ -19,7 +19,6 @@ the longer `rebind_pause` after the carrier refused our credentials.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import random
 import ssl

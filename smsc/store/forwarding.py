@@ -20,7 +20,7 @@ never a closure.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from smsc.smpp.constants import FINAL_STATES, MessageState
 from smsc.store.columns import COLUMNS, to_message
